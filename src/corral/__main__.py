@@ -1,0 +1,5 @@
+"""Entry point for ``python -m corral``."""
+
+from corral.cli import main
+
+main()

@@ -1,0 +1,114 @@
+"""SQLAlchemy models: the schema that the migrations must produce."""
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from corral.db.types import JSONType, UTCDateTime
+
+# Explicit constraint names so migrations are the same on every backend.
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    """Declarative base carrying the shared metadata."""
+
+    metadata = MetaData(naming_convention=NAMING)
+
+
+class WorkerConfigRow(Base):
+    """What the operator declared about one worker."""
+
+    __tablename__ = "worker_configs"
+
+    worker_id: Mapped[str] = mapped_column(String(63), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    deployment_type: Mapped[str] = mapped_column(String(20))
+    host: Mapped[str | None] = mapped_column(String(255))
+    port: Mapped[int | None] = mapped_column(Integer)
+    cpus: Mapped[int | None] = mapped_column(Integer)
+    max_accounts: Mapped[int] = mapped_column(Integer)
+    labels: Mapped[dict[str, Any]] = mapped_column(JSONType)
+    env: Mapped[dict[str, Any]] = mapped_column(JSONType)
+    # Write-only values (passwords, tokens): never returned by the API.
+    secret_env: Mapped[dict[str, Any]] = mapped_column(JSONType)
+    # Per-launcher settings: ssh user and key path, docker image, k8s namespace...
+    launcher: Mapped[dict[str, Any]] = mapped_column(JSONType)
+    auto_start: Mapped[bool] = mapped_column(Boolean)
+    auto_restart: Mapped[bool] = mapped_column(Boolean)
+    max_restart_attempts: Mapped[int] = mapped_column(Integer)
+    restart_delay_ms: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class WorkerRuntimeRow(Base):
+    """What the master last observed about one worker."""
+
+    __tablename__ = "worker_runtime"
+
+    worker_id: Mapped[str] = mapped_column(
+        String(63), ForeignKey("worker_configs.worker_id", ondelete="CASCADE"), primary_key=True
+    )
+    state: Mapped[str] = mapped_column(String(20))
+    desired_state: Mapped[str] = mapped_column(String(20))
+    pid: Mapped[int | None] = mapped_column(Integer)
+    container_id: Mapped[str | None] = mapped_column(String(200))
+    instance_id: Mapped[str | None] = mapped_column(String(36))
+    hostname: Mapped[str | None] = mapped_column(String(255))
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    stopped_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_heartbeat_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    cpu_percent: Mapped[float | None] = mapped_column(Float)
+    memory_bytes: Mapped[int | None] = mapped_column(BigInteger)
+    cpu_ids: Mapped[list[int]] = mapped_column(JSONType)
+    cpus_allocated: Mapped[int] = mapped_column(Integer)
+    accounts_allocated: Mapped[int] = mapped_column(Integer)
+    active_jobs: Mapped[int] = mapped_column(Integer)
+    error_count: Mapped[int] = mapped_column(Integer)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    restart_count: Mapped[int] = mapped_column(Integer)
+    next_restart_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    exit_code: Mapped[int | None] = mapped_column(Integer)
+    exit_signal: Mapped[int | None] = mapped_column(Integer)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class WorkerLogRow(Base):
+    """One lifecycle event, job event or error of a worker."""
+
+    __tablename__ = "worker_logs"
+    __table_args__ = (Index("ix_worker_logs_worker_id_id", "worker_id", "id"),)
+
+    id: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    )
+    # No foreign key: the history outlives a deleted config.
+    worker_id: Mapped[str] = mapped_column(String(63))
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
+    level: Mapped[str] = mapped_column(String(10))
+    kind: Mapped[str] = mapped_column(String(40))
+    message: Mapped[str] = mapped_column(Text)
+
+
+worker_configs = WorkerConfigRow.__table__
+worker_runtime = WorkerRuntimeRow.__table__
+worker_logs = WorkerLogRow.__table__

@@ -1,0 +1,1 @@
+"""Pure logic: states, transitions, policies. No I/O here."""

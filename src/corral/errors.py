@@ -1,0 +1,21 @@
+"""Errors shared by the store, the domain and the master; the API maps them to HTTP codes."""
+
+
+class CorralError(Exception):
+    """Base of every error corral raises on purpose."""
+
+
+class NotFoundError(CorralError):
+    """The named object does not exist (HTTP 404)."""
+
+
+class ConflictError(CorralError):
+    """The request clashes with the current state (HTTP 409)."""
+
+
+class InvalidInputError(CorralError):
+    """The request is malformed in a way the schema could not catch (HTTP 422)."""
+
+
+class InvalidTransitionError(ConflictError):
+    """A state machine was asked to take an edge it does not have."""

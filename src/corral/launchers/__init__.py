@@ -1,0 +1,1 @@
+"""Launchers start and stop worker processes wherever they live."""

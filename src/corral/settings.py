@@ -1,0 +1,103 @@
+"""Master settings: defaults, overridden by CORRAL_* environment variables and CLI flags."""
+
+import ipaddress
+import os
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+from corral.db.engine import sqlite_url
+
+DEFAULT_PORT = 8700
+
+
+@dataclass(frozen=True)
+class MasterSettings:
+    """Everything the master needs to run; immutable once built."""
+
+    data_dir: Path = field(default_factory=lambda: Path(".corral"))
+    host: str = "127.0.0.1"
+    port: int = DEFAULT_PORT
+    database_url: str | None = None
+    heartbeat_interval_s: float = 1.0
+    lease_s: float = 5.0
+    stop_timeout_s: float = 10.0
+    log_max_bytes: int = 10 * 1024 * 1024
+    log_backups: int = 5
+    restart_window_s: float = 300.0
+    restart_max_delay_s: float = 60.0
+    stable_after_s: float = 60.0
+    max_body_bytes: int = 1024 * 1024
+    create_default_worker: bool = False
+    # None: required exactly when the master listens off loopback.
+    require_token: bool | None = None
+
+    @property
+    def db_url(self) -> str:
+        """The database URL: the configured one or the embedded SQLite file."""
+        return self.database_url or sqlite_url(self.data_dir)
+
+    @property
+    def log_dir(self) -> Path:
+        """Folder holding one subfolder of log files per worker."""
+        return self.data_dir / "logs"
+
+    @property
+    def token_required(self) -> bool:
+        """Whether admin routes demand the bearer token."""
+        if self.require_token is not None:
+            return self.require_token
+        return not is_loopback(self.host)
+
+    @property
+    def url(self) -> str:
+        """The base URL clients and local workers use."""
+        host = "127.0.0.1" if self.host in ("0.0.0.0", "::", "") else self.host
+        return f"http://{host}:{self.port}"
+
+    def with_overrides(self, **overrides: Any) -> "MasterSettings":
+        """A copy with the given non-None values replaced."""
+        return replace(self, **{k: v for k, v in overrides.items() if v is not None})
+
+
+def is_loopback(host: str) -> bool:
+    """Whether binding ``host`` keeps the master reachable from this machine only."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def from_env(environ: dict[str, str] | None = None) -> MasterSettings:
+    """Settings from CORRAL_<FIELD> variables (e.g. CORRAL_DATABASE_URL, CORRAL_LEASE_S)."""
+    env = os.environ if environ is None else environ
+    values: dict[str, Any] = {}
+    for f in fields(MasterSettings):
+        raw = env.get("CORRAL_" + f.name.upper())
+        if raw is None:
+            continue
+        values[f.name] = _parse(f.type, raw, f.name)
+    return MasterSettings(**values)
+
+
+def _parse(kind: Any, raw: str, name: str) -> Any:
+    """Convert one environment string to the field's type."""
+    text = str(kind)
+    try:
+        if "Path" in text:
+            return Path(raw)
+        if "bool" in text:
+            if raw.lower() in ("1", "true", "yes", "on"):
+                return True
+            if raw.lower() in ("0", "false", "no", "off"):
+                return False
+            raise ValueError(raw)
+        if "float" in text:
+            return float(raw)
+        if "int" in text:
+            return int(raw)
+    except ValueError as exc:
+        raise ValueError(f"CORRAL_{name.upper()}: cannot read {raw!r}") from exc
+    return raw
