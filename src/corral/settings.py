@@ -22,6 +22,7 @@ class MasterSettings:
     heartbeat_interval_s: float = 1.0
     lease_s: float = 5.0
     stop_timeout_s: float = 10.0
+    start_timeout_s: float = 30.0
     log_max_bytes: int = 10 * 1024 * 1024
     log_backups: int = 5
     restart_window_s: float = 300.0

@@ -1,0 +1,1 @@
+"""The master: API, lifecycle manager, supervision of workers."""

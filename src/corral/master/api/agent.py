@@ -1,0 +1,75 @@
+"""Routes the workers call: register, heartbeat, deregister. Each needs the worker's token."""
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Request
+from pydantic import Field, StringConstraints
+
+from corral.master.api.deps import require_worker, services
+from corral.master.api.schemas import Strict, WorkerId
+from corral.master.services import Services
+from corral.protocol import DEREGISTER_PATH, HEARTBEAT_PATH, REGISTER_PATH
+
+router = APIRouter(tags=["agent"])
+Svc = Annotated[Services, Depends(services)]
+InstanceId = Annotated[str, StringConstraints(pattern=r"^[0-9a-f-]{8,36}$")]
+Text = Annotated[str, StringConstraints(max_length=255)]
+
+
+class Register(Strict):
+    """A worker instance announcing itself."""
+
+    worker_id: WorkerId
+    instance_id: InstanceId
+    pid: Annotated[int, Field(ge=1)]
+    hostname: Text
+    cpu_ids: Annotated[list[Annotated[int, Field(ge=0, le=65535)]], Field(max_length=4096)]
+    version: Text
+
+
+class Heartbeat(Strict):
+    """A worker instance renewing its lease."""
+
+    worker_id: WorkerId
+    instance_id: InstanceId
+    cpu_percent: Annotated[float, Field(ge=0)]
+    memory_bytes: Annotated[int, Field(ge=0)]
+
+
+class Deregister(Strict):
+    """A worker instance leaving on purpose."""
+
+    worker_id: WorkerId
+    instance_id: InstanceId
+    reason: Text
+
+
+@router.post(REGISTER_PATH)
+async def register(body: Register, request: Request, svc: Svc) -> dict[str, float]:
+    """Make the instance current; the worker counts as running from now on."""
+    require_worker(request, svc, body.worker_id)
+    sup = svc.lifecycle.get(body.worker_id)
+    await sup.registered(body.instance_id, body.pid, body.hostname, body.cpu_ids)
+    return {"heartbeat_interval_s": svc.settings.heartbeat_interval_s, "lease_s": svc.settings.lease_s}
+
+
+@router.post(HEARTBEAT_PATH)
+async def heartbeat(body: Heartbeat, request: Request, svc: Svc) -> dict[str, bool]:
+    """Renew the lease; 409 stale_instance tells the worker to register again."""
+    require_worker(request, svc, body.worker_id)
+    await svc.lifecycle.get(body.worker_id).heartbeat(
+        body.instance_id, body.cpu_percent, body.memory_bytes
+    )
+    return {"ok": True}
+
+
+@router.post(DEREGISTER_PATH)
+async def deregister(body: Deregister, request: Request, svc: Svc) -> dict[str, bool]:
+    """Note that the instance is leaving; its exit is then recorded by its launcher."""
+    require_worker(request, svc, body.worker_id)
+    svc.lifecycle.get(body.worker_id)
+    await svc.db.run(
+        svc.db.logs.add, body.worker_id, "deregister",
+        f"instance {body.instance_id} leaving: {body.reason}",
+    )  # fmt: skip
+    return {"ok": True}

@@ -1,0 +1,38 @@
+"""Dependencies of the routers: the services on app.state and bearer-token checks."""
+
+from typing import Annotated
+
+from fastapi import Depends, HTTPException, Request
+
+from corral.master.lifecycle import LifecycleManager
+from corral.master.services import Services
+
+
+def services(request: Request) -> Services:
+    """The master's services, set up by the app's lifespan."""
+    svc: Services = request.app.state.services
+    return svc
+
+
+def lifecycle(svc: Annotated[Services, Depends(services)]) -> LifecycleManager:
+    """The lifecycle manager."""
+    return svc.lifecycle
+
+
+def bearer(request: Request) -> str | None:
+    """The bearer token of the request, if any."""
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    return token.strip() if scheme.lower() == "bearer" and token.strip() else None
+
+
+def require_admin(request: Request, svc: Annotated[Services, Depends(services)]) -> None:
+    """Admin routes need the admin token whenever the master is reachable off loopback."""
+    if svc.settings.token_required and not svc.tokens.is_admin(bearer(request)):
+        raise HTTPException(401, "missing or wrong admin token", {"WWW-Authenticate": "Bearer"})
+
+
+def require_worker(request: Request, svc: Services, worker_id: str) -> None:
+    """Agent routes need the token of the worker they speak for."""
+    if not svc.tokens.is_worker(worker_id, bearer(request)):
+        raise HTTPException(401, "missing or wrong worker token", {"WWW-Authenticate": "Bearer"})

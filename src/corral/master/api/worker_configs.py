@@ -1,0 +1,66 @@
+"""CRUD of worker configs, and their summary."""
+
+from collections import Counter
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Path, Response
+
+from corral.master.api.deps import lifecycle, require_admin, services
+from corral.master.api.schemas import (
+    WorkerConfigCreate,
+    WorkerConfigOut,
+    WorkerConfigUpdate,
+    WorkerId,
+)
+from corral.master.lifecycle import LifecycleManager
+from corral.master.services import Services
+
+router = APIRouter(prefix="/worker-configs", tags=["worker configs"],
+                   dependencies=[Depends(require_admin)])  # fmt: skip
+Lifecycle = Annotated[LifecycleManager, Depends(lifecycle)]
+IdPath = Annotated[WorkerId, Path(description="the worker's id (a slug)")]
+
+
+@router.get("", response_model=list[WorkerConfigOut])
+async def list_configs(svc: Annotated[Services, Depends(services)]) -> list[WorkerConfigOut]:
+    """Every worker config, by id."""
+    return [WorkerConfigOut.of(c) for c in await svc.db.run(svc.db.configs.list)]
+
+
+@router.post("", status_code=201, response_model=WorkerConfigOut)
+async def create_config(body: WorkerConfigCreate, lc: Lifecycle) -> WorkerConfigOut:
+    """Create a config; with auto_start (the default) the worker starts at once."""
+    return WorkerConfigOut.of(await lc.add(body.to_config()))
+
+
+@router.get("/stats/summary")
+async def summary(svc: Annotated[Services, Depends(services)]) -> dict[str, Any]:
+    """Counts of configs by deployment type and policy, and the CPUs they declare."""
+    configs = await svc.db.run(svc.db.configs.list)
+    return {
+        "total": len(configs),
+        "by_deployment_type": dict(Counter(str(c.deployment_type) for c in configs)),
+        "auto_start": sum(c.auto_start for c in configs),
+        "auto_restart": sum(c.auto_restart for c in configs),
+        "declared_cpus": sum(c.cpus or 0 for c in configs),
+        "max_accounts": sum(c.max_accounts for c in configs),
+    }
+
+
+@router.get("/{worker_id}", response_model=WorkerConfigOut)
+async def get_config(worker_id: IdPath, lc: Lifecycle) -> WorkerConfigOut:
+    """One config."""
+    return WorkerConfigOut.of(lc.get(worker_id).config)
+
+
+@router.patch("/{worker_id}", response_model=WorkerConfigOut)
+async def update_config(worker_id: IdPath, body: WorkerConfigUpdate, lc: Lifecycle) -> WorkerConfigOut:
+    """Change the given fields; a running worker uses them from its next start."""
+    return WorkerConfigOut.of(await lc.update(worker_id, body.changes()))
+
+
+@router.delete("/{worker_id}", status_code=204)
+async def delete_config(worker_id: IdPath, lc: Lifecycle) -> Response:
+    """Stop the worker gracefully if it runs, then delete its config."""
+    await lc.remove(worker_id)
+    return Response(status_code=204)

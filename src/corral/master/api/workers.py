@@ -1,0 +1,156 @@
+"""Operating workers: start, stop, restart, status, health, logs, batch, overview."""
+
+import asyncio
+import time
+from collections import Counter
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Body, Depends, Path, Query
+from fastapi.responses import JSONResponse, StreamingResponse
+
+from corral.domain.worker_states import WorkerState
+from corral.errors import CorralError, InvalidInputError
+from corral.master.api.deps import lifecycle, require_admin, services
+from corral.master.api.log_stream import sse_lines
+from corral.master.api.schemas import (
+    BatchItem,
+    BatchRequest,
+    BatchResponse,
+    StopOptions,
+    WorkerId,
+    WorkerStatusOut,
+)
+from corral.master.http_errors import status_of
+from corral.master.lifecycle import LifecycleManager
+from corral.master.services import Services
+
+router = APIRouter(prefix="/workers", tags=["workers"], dependencies=[Depends(require_admin)])
+Lifecycle = Annotated[LifecycleManager, Depends(lifecycle)]
+Svc = Annotated[Services, Depends(services)]
+IdPath = Annotated[WorkerId, Path(description="the worker's id (a slug)")]
+Options = Annotated[StopOptions | None, Body()]
+
+
+async def _status(svc: Services, worker_id: str) -> WorkerStatusOut:
+    """Config identity plus the runtime record."""
+    sup = svc.lifecycle.get(worker_id)
+    return WorkerStatusOut.of(sup.config, await svc.db.run(svc.db.runtime.get, worker_id))
+
+
+@router.get("/stats/overview")
+async def overview(svc: Svc) -> dict[str, Any]:
+    """Fleet-wide counts by state and totals of the live metrics."""
+    runtimes = await svc.db.run(svc.db.runtime.list)
+    states = Counter(str(rt.state) for rt in runtimes)
+    running = [rt for rt in runtimes if rt.state is WorkerState.RUNNING]
+    return {
+        "total": len(runtimes),
+        "by_state": {str(s): states.get(str(s), 0) for s in WorkerState},
+        "cpus": sum(len(rt.cpu_ids) for rt in running),
+        "cpus_allocated": sum(rt.cpus_allocated for rt in running),
+        "active_jobs": sum(rt.active_jobs for rt in running),
+        "memory_bytes": sum(rt.memory_bytes or 0 for rt in running),
+        "cpu_percent": sum(rt.cpu_percent or 0.0 for rt in running),
+        "restarts": sum(rt.restart_count for rt in runtimes),
+        "errors": sum(rt.error_count for rt in runtimes),
+    }
+
+
+@router.post("/batch", response_model=BatchResponse)
+async def batch(body: BatchRequest, svc: Svc) -> BatchResponse:
+    """Apply one action to many workers; each gets its own result."""
+    results = await asyncio.gather(*(_batch_one(svc, body, wid) for wid in body.worker_ids))
+    ok = sum(r.ok for r in results)
+    return BatchResponse(action=body.action, results=results, succeeded=ok, failed=len(results) - ok)
+
+
+async def _batch_one(svc: Services, body: BatchRequest, worker_id: str) -> BatchItem:
+    """Run the batch action on one worker and report, never raise."""
+    try:
+        await _act(svc, body.action, worker_id, body.options)
+        state = str(svc.lifecycle.get(worker_id).state)
+        return BatchItem(worker_id=worker_id, ok=True, state=state, status_code=200)
+    except CorralError as exc:
+        return BatchItem(worker_id=worker_id, ok=False, error=str(exc), status_code=status_of(exc))
+
+
+async def _act(svc: Services, action: str, worker_id: str, options: StopOptions | None) -> None:
+    """Start, stop or restart one worker."""
+    sup = svc.lifecycle.get(worker_id)
+    opts = options or StopOptions()
+    timeout = opts.timeout_s if opts.timeout_s is not None else svc.settings.stop_timeout_s
+    if action == "start":
+        await sup.start()
+    elif action == "stop":
+        await sup.stop(opts.graceful, timeout)
+    else:
+        await sup.restart(opts.graceful, timeout)
+
+
+@router.post("/{worker_id}/start", response_model=WorkerStatusOut)
+async def start(worker_id: IdPath, svc: Svc) -> WorkerStatusOut:
+    """Start the worker; it is running once it registers (poll status or health)."""
+    await _act(svc, "start", worker_id, None)
+    return await _status(svc, worker_id)
+
+
+@router.post("/{worker_id}/stop", response_model=WorkerStatusOut)
+async def stop(worker_id: IdPath, svc: Svc, options: Options = None) -> WorkerStatusOut:
+    """SIGTERM, wait timeout_s, then SIGKILL (at once when graceful is false)."""
+    await _act(svc, "stop", worker_id, options)
+    return await _status(svc, worker_id)
+
+
+@router.post("/{worker_id}/restart", response_model=WorkerStatusOut)
+async def restart(worker_id: IdPath, svc: Svc, options: Options = None) -> WorkerStatusOut:
+    """Stop as with /stop, then start again."""
+    await _act(svc, "restart", worker_id, options)
+    return await _status(svc, worker_id)
+
+
+@router.get("/{worker_id}/status", response_model=WorkerStatusOut)
+async def status(worker_id: IdPath, svc: Svc) -> WorkerStatusOut:
+    """Runtime state and metrics of one worker."""
+    return await _status(svc, worker_id)
+
+
+@router.get("/{worker_id}/health")
+async def health(worker_id: IdPath, svc: Svc) -> JSONResponse:
+    """200 when running with a fresh heartbeat, else 503; the body says why."""
+    sup = svc.lifecycle.get(worker_id)
+    silent = time.monotonic() - sup.last_contact if sup.last_contact else None
+    healthy = sup.state is WorkerState.RUNNING and silent is not None and silent <= svc.settings.lease_s
+    body = {
+        "worker_id": worker_id,
+        "healthy": healthy,
+        "state": str(sup.state),
+        "desired_state": str(sup.desired),
+        "seconds_since_heartbeat": None if silent is None else round(silent, 3),
+        "lease_s": svc.settings.lease_s,
+    }
+    return JSONResponse(body, status_code=200 if healthy else 503)
+
+
+@router.get("/{worker_id}/logs", response_model=None)
+async def logs(
+    worker_id: IdPath,
+    svc: Svc,
+    tail: Annotated[int, Query(ge=0, le=10000)] = 100,
+    stream: Literal["stdout", "stderr", "events"] = "stdout",
+    follow: bool = False,
+) -> JSONResponse | StreamingResponse:
+    """The last lines of stdout, stderr or lifecycle events; follow streams new ones (SSE)."""
+    svc.lifecycle.get(worker_id)
+    if stream == "events":
+        if follow:
+            raise InvalidInputError("follow is available for stdout and stderr only")
+        rows = await svc.db.run(svc.db.logs.list, worker_id, limit=tail)
+        lines = [f"{r.at.isoformat()} {r.level} {r.kind}: {r.message}" for r in reversed(rows)]
+        return JSONResponse({"worker_id": worker_id, "stream": stream, "lines": lines})
+    if follow:
+        return StreamingResponse(
+            sse_lines(svc.log_files, worker_id, stream, tail), media_type="text/event-stream",
+            headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+        )  # fmt: skip
+    lines = svc.log_files.tail(worker_id, stream, tail)
+    return JSONResponse({"worker_id": worker_id, "stream": stream, "lines": lines})

@@ -1,0 +1,104 @@
+"""The lifecycle manager: one supervisor per worker config, auto-start, lease watching."""
+
+import asyncio
+import logging
+import time
+from collections.abc import Mapping
+from typing import Any
+
+from corral.domain.workers import WorkerConfig
+from corral.errors import NotFoundError
+from corral.master.context import SupervisorContext
+from corral.master.supervisor import WorkerSupervisor
+
+log = logging.getLogger("corral.master")
+
+
+class LifecycleManager:
+    """Creates, restores, watches and stops the supervisors of every configured worker."""
+
+    def __init__(self, ctx: SupervisorContext) -> None:
+        self.ctx = ctx
+        self.supervisors: dict[str, WorkerSupervisor] = {}
+        self._monitor: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        """Load every config, settle what a previous master left, restore desired states."""
+        db = self.ctx.db
+        configs = await db.run(db.configs.list)
+        runtimes = {rt.worker_id: rt for rt in await db.run(db.runtime.list)}
+        for cfg in configs:
+            self.supervisors[cfg.worker_id] = WorkerSupervisor(self.ctx, cfg, runtimes[cfg.worker_id])
+        await asyncio.gather(*(self._restore(s) for s in self.supervisors.values()))
+        self._monitor = asyncio.create_task(self._watch_leases())
+
+    async def _restore(self, sup: WorkerSupervisor) -> None:
+        """Restore one worker; a failure is recorded, not fatal to the master."""
+        try:
+            await sup.restore()
+        except Exception as exc:
+            log.exception("%s: could not be restored", sup.worker_id)
+            await self.ctx.db.run(self.ctx.db.runtime.record_error, sup.worker_id, str(exc))
+
+    def get(self, worker_id: str) -> WorkerSupervisor:
+        """The supervisor of ``worker_id``."""
+        sup = self.supervisors.get(worker_id)
+        if sup is None:
+            raise NotFoundError(f"no worker {worker_id!r}")
+        return sup
+
+    async def add(self, config: WorkerConfig) -> WorkerConfig:
+        """Store a new config and, when it says auto_start, start the worker."""
+        db = self.ctx.db
+        created = await db.run(db.configs.create, config)
+        runtime = await db.run(db.runtime.get, created.worker_id)
+        sup = WorkerSupervisor(self.ctx, created, runtime)
+        self.supervisors[created.worker_id] = sup
+        if created.auto_start:
+            await sup.start("auto-start of a new config")
+        return created
+
+    async def update(self, worker_id: str, changes: Mapping[str, Any]) -> WorkerConfig:
+        """Change a config; a running worker picks it up at its next start."""
+        sup = self.get(worker_id)
+        updated = await self.ctx.db.run(self.ctx.db.configs.update, worker_id, changes)
+        sup.config = updated
+        return updated
+
+    async def remove(self, worker_id: str) -> None:
+        """Stop the worker if it runs, then delete its config."""
+        sup = self.get(worker_id)
+        await sup.stop(graceful=True, timeout_s=self.ctx.settings.stop_timeout_s,
+                       reason="config deleted")  # fmt: skip
+        await self.ctx.db.run(self.ctx.db.configs.delete, worker_id)
+        self.ctx.log_files.close(worker_id)
+        del self.supervisors[worker_id]
+
+    async def _watch_leases(self) -> None:
+        """Check heartbeat leases and start deadlines a few times per lease."""
+        interval = min(self.ctx.settings.lease_s / 5, 0.5)
+        while True:
+            await asyncio.sleep(interval)
+            now = time.monotonic()
+            for sup in list(self.supervisors.values()):
+                try:
+                    await sup.check_lease(now)
+                except Exception:
+                    log.exception("%s: lease check failed", sup.worker_id)
+
+    async def shutdown(self) -> None:
+        """Stop every worker gracefully, keeping desired states for the next master."""
+        if self._monitor is not None:
+            self._monitor.cancel()
+        timeout = self.ctx.settings.stop_timeout_s
+        results = await asyncio.gather(
+            *(s.shutdown(timeout) for s in self.supervisors.values()), return_exceptions=True
+        )
+        for sup, result in zip(self.supervisors.values(), results, strict=True):
+            if isinstance(result, BaseException):
+                log.error("%s: shutdown failed: %s", sup.worker_id, result)
+
+    def kill_all(self) -> None:
+        """SIGKILL every worker now: the second signal means stop at once."""
+        for sup in self.supervisors.values():
+            sup.kill_now()

@@ -1,0 +1,68 @@
+"""Running the master under uvicorn: first signal drains, a second one stops at once."""
+
+import logging
+import os
+import signal
+import sys
+from collections.abc import Generator
+from contextlib import contextmanager
+from types import FrameType
+
+import uvicorn
+
+from corral.master.app import create_app
+from corral.master.services import Services
+from corral.settings import MasterSettings
+
+log = logging.getLogger("corral.master")
+HANDLED = (signal.SIGTERM, signal.SIGINT)
+
+
+class MasterServer(uvicorn.Server):
+    """uvicorn's server with corral's signal policy."""
+
+    @contextmanager
+    def capture_signals(self) -> Generator[None, None, None]:
+        """Install our handlers; unlike uvicorn's, do not re-raise the signal afterwards."""
+        previous = {sig: signal.signal(sig, self.handle_exit) for sig in HANDLED}
+        try:
+            yield
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+
+    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+        """First signal: graceful shutdown. Second: kill every worker and exit now."""
+        if not self.should_exit:
+            self.should_exit = True
+            return
+        services: Services | None = getattr(self.config.app.state, "services", None)
+        if services is not None:
+            services.lifecycle.kill_all()
+        os.write(2, b"corral: second signal, workers killed, exiting now\n")
+        os._exit(128 + sig)
+
+
+def run_master(settings: MasterSettings, banner: bool = True) -> int:
+    """Serve the API until a signal arrives; return the exit code."""
+    app = create_app(settings)
+    config = uvicorn.Config(
+        app, host=settings.host, port=settings.port, log_level="warning",
+        access_log=False, lifespan="on", loop="uvloop", http="httptools",
+        timeout_graceful_shutdown=5,
+    )  # fmt: skip
+    server = MasterServer(config)
+    if banner:
+        _print_banner(settings)
+    server.run()
+    return 0 if server.started else 1
+
+
+def _print_banner(settings: MasterSettings) -> None:
+    """Tell the user where the master is and how to authenticate."""
+    print(f"corral master on {settings.url}  (API docs: {settings.url}/docs)", flush=True)
+    print(f"data folder: {settings.data_dir.resolve()}", flush=True)
+    if settings.token_required:
+        token_file = settings.data_dir.resolve() / "admin.token"
+        print(f"admin token required: Authorization: Bearer $(cat {token_file})", flush=True)
+    sys.stdout.flush()

@@ -1,0 +1,20 @@
+"""The master's long-lived services, built once per process by the app's lifespan."""
+
+from dataclasses import dataclass
+
+from corral.master.database import Database
+from corral.master.lifecycle import LifecycleManager
+from corral.master.tokens import Tokens
+from corral.master.worker_log_files import WorkerLogFiles
+from corral.settings import MasterSettings
+
+
+@dataclass
+class Services:
+    """Everything a request handler may need."""
+
+    settings: MasterSettings
+    db: Database
+    tokens: Tokens
+    log_files: WorkerLogFiles
+    lifecycle: LifecycleManager

@@ -1,0 +1,254 @@
+"""One worker's supervisor: its process, its state machine, its restarts."""
+
+import asyncio
+import logging
+import time
+from datetime import timedelta
+from typing import Any
+
+from corral.db.types import utcnow
+from corral.domain.worker_states import (
+    ACTIVE_STATES,
+    DesiredState,
+    WorkerState,
+    check_transition,
+)
+from corral.domain.workers import WorkerConfig, WorkerRuntime
+from corral.errors import ConflictError
+from corral.launchers.base import ExitStatus, WorkerHandle
+from corral.master.context import SupervisorContext
+from corral.master.stale_process import kill_stale_worker
+
+log = logging.getLogger("corral.master")
+S = WorkerState
+
+
+class StaleInstanceError(ConflictError):
+    """A worker spoke for an instance the master no longer counts as current."""
+
+
+class WorkerSupervisor:
+    """Owns one worker; operator commands are serialised, events are handled at once."""
+
+    def __init__(self, ctx: SupervisorContext, config: WorkerConfig, rt: WorkerRuntime) -> None:
+        self.ctx = ctx
+        self.config = config
+        self.worker_id = config.worker_id
+        self.state = rt.state
+        self.desired = rt.desired_state
+        self.instance_id = rt.instance_id
+        self.handle: WorkerHandle | None = None
+        self.last_contact = 0.0
+        self._stale_pid = rt.pid
+        self._errors = rt.error_count
+        self._restarts = rt.restart_count
+        self._launched_at = 0.0
+        self._failures = 0
+        self._restart_times: list[float] = []
+        self._watch: asyncio.Task[None] | None = None
+        self._restart: asyncio.Task[None] | None = None
+        self._lock = asyncio.Lock()
+
+    async def _transition(self, new: WorkerState, why: str, level: str = "info", **f: Any) -> None:
+        """Take one checked edge in memory at once, then persist it with its log row."""
+        check_transition(self.state, new)
+        old, self.state = self.state, new
+        log.log(logging.getLevelName(level.upper()), "%s: %s -> %s: %s", self.worker_id, old, new, why)
+        await self.ctx.db.run(self.ctx.db.runtime.transition, self.worker_id, new, why, level=level, **f)
+
+    async def _persist(self, **fields: Any) -> None:
+        """Write runtime fields that do not change the state."""
+        await self.ctx.db.run(self.ctx.db.runtime.update, self.worker_id, **fields)
+
+    async def start(self, reason: str = "start requested") -> None:
+        """Start the worker by hand: resets the restart budget."""
+        async with self._lock:
+            await self._start_locked(reason, manual=True)
+
+    async def stop(self, graceful: bool, timeout_s: float, reason: str = "stop requested") -> None:
+        """Stop the worker and remember that it should stay stopped."""
+        async with self._lock:
+            await self._stop_locked(graceful, timeout_s, reason, keep_desired=False)
+
+    async def restart(self, graceful: bool, timeout_s: float) -> None:
+        """Stop (if needed) and start again, as one operator command."""
+        async with self._lock:
+            await self._stop_locked(graceful, timeout_s, "restart requested", keep_desired=True)
+            await self._start_locked("restart requested", manual=True)
+
+    async def shutdown(self, timeout_s: float) -> None:
+        """Stop for a master shutdown: the desired state is kept for the next master."""
+        async with self._lock:
+            await self._stop_locked(True, timeout_s, "master shutting down", keep_desired=True)
+
+    async def _start_locked(self, reason: str, manual: bool) -> None:
+        """Launch a new instance; the worker counts as running once it registers."""
+        if self.state in ACTIVE_STATES:
+            raise ConflictError(f"worker {self.worker_id} is already {self.state}")
+        launcher = self.ctx.launcher_for(self.config)
+        if manual:
+            self._failures = 0
+            self._restart_times.clear()
+        self._cancel_restart()
+        self.desired = DesiredState.RUNNING
+        self.instance_id = None
+        await self._transition(
+            S.STARTING, reason, desired_state=self.desired, instance_id=None, pid=None,
+            exit_code=None, exit_signal=None, next_restart_at=None, stopped_at=None,
+        )  # fmt: skip
+        spec = self.ctx.launch_spec(self.config)
+        try:
+            handle = await launcher.launch(spec, self.ctx.log_files.sink(self.worker_id))
+        except Exception as exc:
+            await self._crashed(f"could not launch: {exc!r}", ExitStatus(), ran_for=0.0)
+            return
+        self.handle = handle
+        self._launched_at = time.monotonic()
+        self._watch = asyncio.create_task(self._watch_exit(handle))
+        await self._persist(pid=handle.pid, container_id=handle.container_id)
+
+    async def _stop_locked(self, graceful: bool, timeout_s: float, why: str, keep_desired: bool) -> None:
+        """Bring the worker to stopped, whatever state it is in."""
+        self._cancel_restart()
+        if not keep_desired and self.desired is not DesiredState.STOPPED:
+            self.desired = DesiredState.STOPPED
+            await self._persist(desired_state=self.desired)
+        if self.state in (S.CRASHED, S.ERROR):
+            await self._transition(S.STOPPED, why, next_restart_at=None)
+            return
+        if self.state is S.STOPPED:
+            return
+        if self.state is not S.STOPPING:
+            await self._transition(S.STOPPING, why)
+        if self.handle is not None:
+            await self.handle.stop(timeout_s if graceful else 0.0)
+        if self._watch is not None:
+            await asyncio.shield(self._watch)
+        if self.state is S.STOPPING:
+            await self._transition(S.STOPPED, "no process left", pid=None, stopped_at=utcnow())
+
+    async def _watch_exit(self, handle: WorkerHandle) -> None:
+        """Record the exit of an instance the moment it happens."""
+        status = await handle.wait()
+        if self.handle is handle:
+            self.handle = None
+        ran_for = time.monotonic() - self._launched_at
+        try:
+            if self.state is S.STOPPING:
+                await self._transition(
+                    S.STOPPED, f"exited with {status.describe()}", pid=None, stopped_at=utcnow(),
+                    exit_code=status.exit_code, exit_signal=status.signal,
+                )  # fmt: skip
+            else:
+                await self._crashed(f"exited unexpectedly with {status.describe()}", status, ran_for)
+        except Exception:
+            log.exception("%s: failed to record exit", self.worker_id)
+
+    async def _crashed(self, why: str, status: ExitStatus, ran_for: float) -> None:
+        """Record a crash, then restart after the backoff or give up."""
+        self._errors += 1
+        await self._transition(
+            S.CRASHED, why, level="error", pid=None, stopped_at=utcnow(),
+            exit_code=status.exit_code, exit_signal=status.signal,
+            error_count=self._errors, last_error=why,
+        )  # fmt: skip
+        if self.desired is not DesiredState.RUNNING or not self.config.auto_restart:
+            return
+        policy = self.ctx.restart_policy(self.config)
+        if policy.was_stable(ran_for):
+            self._failures = 0
+            self._restart_times.clear()
+        now = time.monotonic()
+        if policy.budget_spent(self._restart_times, now):
+            why = f"restart budget spent: {len(self._restart_times)} restarts within {policy.window_s:g} s"
+            await self._transition(S.ERROR, why, level="error", last_error=why)
+            return
+        self._failures += 1
+        self._restart_times.append(now)
+        delay = policy.delay_s(self._failures)
+        self._restarts += 1
+        await self._persist(
+            next_restart_at=utcnow() + timedelta(seconds=delay), restart_count=self._restarts
+        )
+        self._restart = asyncio.create_task(self._restart_after(delay))
+
+    async def _restart_after(self, delay_s: float) -> None:
+        """Wait out the backoff, then start again unless someone intervened."""
+        await asyncio.sleep(delay_s)
+        async with self._lock:
+            self._restart = None
+            if self.state is S.CRASHED and self.desired is DesiredState.RUNNING:
+                await self._start_locked(f"auto-restart #{self._restarts}", manual=False)
+
+    def _cancel_restart(self) -> None:
+        """Drop a pending auto-restart."""
+        if self._restart is not None:
+            self._restart.cancel()
+            self._restart = None
+
+    async def registered(self, instance_id: str, pid: int, hostname: str, cpu_ids: list[int]) -> None:
+        """A worker instance said hello: from now on it counts as running."""
+        if self.state not in (S.STARTING, S.RUNNING, S.LOST):
+            raise ConflictError(f"worker {self.worker_id} is {self.state}: not expecting it")
+        if self.handle is not None and self.handle.pid is not None and pid != self.handle.pid:
+            raise ConflictError(f"pid {pid} was not started by this master")
+        self.instance_id = instance_id
+        self.last_contact = time.monotonic()
+        now = utcnow()
+        fields = dict(instance_id=instance_id, hostname=hostname, cpu_ids=cpu_ids, last_heartbeat_at=now)
+        why = f"registered as instance {instance_id} (pid {pid})"
+        if self.state is S.RUNNING:
+            await self.ctx.db.run(self.ctx.db.logs.add, self.worker_id, "register", why)
+            await self._persist(**fields)
+        else:
+            await self._transition(S.RUNNING, why, started_at=now, **fields)
+
+    async def heartbeat(self, instance_id: str, cpu_percent: float, memory_bytes: int) -> None:
+        """Renew the lease of the current instance; a lost instance must register again."""
+        if self.state is not S.RUNNING or instance_id != self.instance_id:
+            raise StaleInstanceError(f"instance {instance_id} is not current")
+        self.last_contact = time.monotonic()
+        await self._persist(
+            last_heartbeat_at=utcnow(), cpu_percent=cpu_percent, memory_bytes=memory_bytes
+        )
+
+    async def check_lease(self, now: float) -> None:
+        """Mark a silent worker lost; kill one that never registers or stays silent."""
+        lease = self.ctx.settings.lease_s
+        if self.state is S.RUNNING and now - self.last_contact > lease:
+            await self._transition(
+                S.LOST, f"no heartbeat for {now - self.last_contact:.1f} s (lease {lease:g} s)",
+                level="warning",
+            )  # fmt: skip
+            if self.handle is not None and self.config.auto_restart:
+                log.warning("%s: killing the unresponsive process to restart it", self.worker_id)
+                self.handle.kill()
+        elif (
+            self.state is S.STARTING
+            and self.handle is not None
+            and now - self._launched_at > self.ctx.settings.start_timeout_s
+        ):
+            await self.ctx.db.run(
+                self.ctx.db.logs.add, self.worker_id, "error",
+                f"did not register within {self.ctx.settings.start_timeout_s:g} s: killed", "error",
+            )  # fmt: skip
+            self.handle.kill()
+
+    async def restore(self) -> None:
+        """At master start: settle what the previous master left, then restore the desired state."""
+        if self.state in ACTIVE_STATES:
+            if self._stale_pid is not None:
+                kill_stale_worker(self._stale_pid, self.worker_id)
+            settled = S.CRASHED if self.desired is DesiredState.RUNNING else S.STOPPED
+            await self._transition(
+                settled, f"the previous master stopped while the worker was {self.state}",
+                level="warning", pid=None,
+            )  # fmt: skip
+        if self.desired is DesiredState.RUNNING:
+            await self.start("restored at master start")
+
+    def kill_now(self) -> None:
+        """SIGKILL the process at once (a master told to stop immediately)."""
+        self._cancel_restart()
+        if self.handle is not None:
+            self.handle.kill()

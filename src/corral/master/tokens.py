@@ -1,0 +1,46 @@
+"""Bearer tokens: the admin token and per-worker tokens derived from a master secret."""
+
+import hashlib
+import hmac
+import os
+import secrets
+from pathlib import Path
+
+
+def _read_or_create(path: Path) -> str:
+    """Read a secret file, creating it (mode 0600) with fresh random bytes if missing."""
+    if path.exists():
+        return path.read_text().strip()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    value = secrets.token_urlsafe(32)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(value + "\n")
+    return value
+
+
+class Tokens:
+    """Issues and checks the master's bearer tokens."""
+
+    def __init__(self, data_dir: Path) -> None:
+        self.admin_token = _read_or_create(data_dir / "admin.token")
+        self._secret = _read_or_create(data_dir / "secret.key").encode()
+
+    def worker_token(self, worker_id: str) -> str:
+        """The token a worker presents; derived, so it survives master restarts."""
+        return hmac.new(self._secret, b"worker:" + worker_id.encode(), hashlib.sha256).hexdigest()
+
+    def is_admin(self, presented: str | None) -> bool:
+        """Constant-time check of the admin token."""
+        return presented is not None and hmac.compare_digest(presented, self.admin_token)
+
+    def is_worker(self, worker_id: str, presented: str | None) -> bool:
+        """Constant-time check of a worker's token."""
+        return presented is not None and hmac.compare_digest(
+            presented, self.worker_token(worker_id)
+        )
+
+
+def admin_token_path(data_dir: Path) -> Path:
+    """Where the admin token lives, for clients on the same machine."""
+    return data_dir / "admin.token"

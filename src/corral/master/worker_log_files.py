@@ -1,0 +1,257 @@
+"""The master's store of each worker's stdout and stderr: timestamped, rotated, tailed, followed."""
+
+import asyncio
+import os
+import threading
+import weakref
+from collections import defaultdict
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+from corral.domain.ids import check_worker_id
+from corral.errors import InvalidInputError
+
+STREAMS = ("stdout", "stderr")
+_TAIL_BLOCK = 64 * 1024
+_OPEN_FLAGS = os.O_NOFOLLOW | os.O_CLOEXEC
+
+Key = tuple[str, str]
+
+
+def _timestamp() -> str:
+    """UTC time with microseconds, as every stored line starts."""
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def _format(line: bytes) -> str:
+    """One stored line: timestamp, then the text without carriage returns or newlines."""
+    text = line.decode("utf-8", errors="replace").replace("\r", "").replace("\n", " ")
+    return f"{_timestamp()} {text}"
+
+
+class _LogFile:
+    """One stream's current file, kept open for appending, rotated by size."""
+
+    def __init__(self, path: Path, max_bytes: int, backups: int) -> None:
+        self._path = path
+        self._max_bytes = max_bytes
+        self._backups = backups
+        self._fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | _OPEN_FLAGS, 0o640)
+        self._size = os.fstat(self._fd).st_size
+
+    def write(self, data: bytes) -> None:
+        """Append whole lines; the file is written at once, so a tail sees them."""
+        if self._size and self._size + len(data) > self._max_bytes:
+            self._rotate()
+        os.write(self._fd, data)
+        self._size += len(data)
+
+    def close(self) -> None:
+        """Release the file descriptor."""
+        os.close(self._fd)
+
+    def _rotate(self) -> None:
+        os.close(self._fd)
+        flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | _OPEN_FLAGS
+        if self._backups:
+            for index in range(self._backups - 1, 0, -1):
+                older = _backup(self._path, index)
+                if older.exists() or older.is_symlink():
+                    os.replace(older, _backup(self._path, index + 1))
+            os.replace(self._path, _backup(self._path, 1))
+        else:
+            flags |= os.O_TRUNC
+        self._fd = os.open(self._path, flags, 0o640)
+        self._size = 0
+
+
+def _backup(path: Path, index: int) -> Path:
+    return path.with_name(f"{path.name}.{index}")
+
+
+def _tail_file(path: Path, n: int) -> list[bytes]:
+    """The last ``n`` lines of one file, reading blocks backwards from its end."""
+    try:
+        fd = os.open(path, os.O_RDONLY | _OPEN_FLAGS)
+    except FileNotFoundError:
+        return []
+    with os.fdopen(fd, "rb") as f:
+        pos = f.seek(0, os.SEEK_END)
+        blocks: list[bytes] = []
+        newlines = 0
+        while pos > 0 and newlines <= n:
+            size = min(_TAIL_BLOCK, pos)
+            pos -= size
+            f.seek(pos)
+            block = f.read(size)
+            blocks.append(block)
+            newlines += block.count(b"\n")
+    lines = b"".join(reversed(blocks)).split(b"\n")
+    if lines[-1] == b"":
+        lines.pop()
+    if pos > 0:
+        lines = lines[1:]  # The first one may have been cut by the block boundary.
+    return lines[-n:]
+
+
+class LogFollower:
+    """New lines of one stream, as an async iterator; a slow reader loses lines, not memory."""
+
+    def __init__(self, owner: "WorkerLogFiles", key: Key, max_queued: int) -> None:
+        self._owner = owner
+        self._key = key
+        self._max_queued = max_queued
+        self._queue: asyncio.Queue[str] = asyncio.Queue()
+        self._dropped = 0
+        self._closed = False
+        self._loop = asyncio.get_running_loop()
+        self._thread = threading.get_ident()
+
+    def __aiter__(self) -> "LogFollower":
+        return self
+
+    async def __anext__(self) -> str:
+        if self._closed:
+            raise StopAsyncIteration
+        try:
+            return await self._queue.get()
+        except asyncio.CancelledError:
+            self.close()
+            raise
+
+    async def aclose(self) -> None:
+        """Stop following (async form, as for async generators)."""
+        self.close()
+
+    def close(self) -> None:
+        """Stop following: no more lines are queued."""
+        if not self._closed:
+            self._closed = True
+            self._owner._unsubscribe(self._key, self)
+
+    def offer(self, line: str) -> None:
+        """Queue one line, from any thread; when full, count it and drop it."""
+        if threading.get_ident() != self._thread:
+            self._loop.call_soon_threadsafe(self.offer, line)
+            return
+        if self._closed:
+            return
+        if self._queue.qsize() >= self._max_queued:
+            self._dropped += 1
+            return
+        if self._dropped:
+            marker = f"[corral: {self._dropped} lines dropped, the reader fell behind]"
+            self._queue.put_nowait(f"{_timestamp()} {marker}")
+            self._dropped = 0
+        self._queue.put_nowait(line)
+
+
+class _WorkerSink:
+    """The LogSink a launcher writes one worker's output to."""
+
+    def __init__(self, files: "WorkerLogFiles", worker_id: str) -> None:
+        self._files = files
+        self._worker_id = worker_id
+
+    def write_line(self, stream: str, line: bytes) -> None:
+        """Store one line of ``stream`` and pass it to the followers."""
+        self._files.write_line(self._worker_id, stream, line)
+
+
+class WorkerLogFiles:
+    """Files ``<log_dir>/<worker_id>/<stream>.log`` with backups ``.1`` to ``.N``."""
+
+    def __init__(
+        self,
+        log_dir: Path | str,
+        max_bytes: int = 10 * 1024 * 1024,
+        backups: int = 5,
+        follow_queue: int = 1000,
+    ) -> None:
+        self._root = Path(log_dir).resolve()
+        self._root.mkdir(parents=True, exist_ok=True)
+        self._max_bytes = max_bytes
+        self._backups = backups
+        self._follow_queue = follow_queue
+        self._files: dict[Key, _LogFile] = {}
+        self._followers: defaultdict[Key, weakref.WeakSet[LogFollower]] = defaultdict(
+            weakref.WeakSet
+        )
+
+    def sink(self, worker_id: str) -> _WorkerSink:
+        """Where a launcher sends this worker's output."""
+        return _WorkerSink(self, check_worker_id(worker_id))
+
+    def write_line(self, worker_id: str, stream: str, line: bytes) -> None:
+        """Append one timestamped line and hand it to the stream's followers."""
+        key = _key(worker_id, stream)
+        text = _format(line)
+        log_file = self._files.get(key)
+        if log_file is None:
+            worker_dir = self._checked(self._root / worker_id)
+            worker_dir.mkdir(mode=0o750, exist_ok=True)
+            self._checked(worker_dir)  # It may have appeared as a symlink meanwhile.
+            path = self._checked(worker_dir / f"{stream}.log")
+            log_file = self._files[key] = _LogFile(path, self._max_bytes, self._backups)
+        log_file.write(f"{text}\n".encode())
+        for follower in list(self._followers.get(key, ())):
+            follower.offer(text)
+
+    def tail(self, worker_id: str, stream: str, n: int) -> list[str]:
+        """The last ``n`` lines of a stream, across rotated files; [] when there are none."""
+        _key(worker_id, stream)
+        if n <= 0:
+            return []
+        path = self._root / worker_id / f"{stream}.log"
+        lines: list[bytes] = []
+        for candidate in [path, *(_backup(path, i) for i in range(1, self._backups + 1))]:
+            lines = _tail_file(self._checked(candidate), n - len(lines)) + lines
+            if len(lines) >= n:
+                break
+        return [line.decode("utf-8", errors="replace") for line in lines]
+
+    def follow(self, worker_id: str, stream: str) -> AsyncIterator[str]:
+        """Lines written from now on; call from the event loop; cancelling unsubscribes."""
+        key = _key(worker_id, stream)
+        follower = LogFollower(self, key, self._follow_queue)
+        self._followers[key].add(follower)
+        return follower
+
+    def follower_count(self, worker_id: str, stream: str) -> int:
+        """How many followers a stream has now."""
+        return len(self._followers.get(_key(worker_id, stream), ()))
+
+    def close(self, worker_id: str) -> None:
+        """Close a worker's open files; a later write opens them again."""
+        for stream in STREAMS:
+            log_file = self._files.pop((worker_id, stream), None)
+            if log_file is not None:
+                log_file.close()
+
+    def close_all(self) -> None:
+        """Close every open file."""
+        for log_file in self._files.values():
+            log_file.close()
+        self._files.clear()
+
+    def _unsubscribe(self, key: Key, follower: LogFollower) -> None:
+        followers = self._followers.get(key)
+        if followers is not None:
+            followers.discard(follower)
+            if not followers:
+                del self._followers[key]
+
+    def _checked(self, path: Path) -> Path:
+        """Refuse a path that a symlink or '..' would lead out of its place in the log folder."""
+        resolved = path.resolve()
+        if resolved != path or not resolved.is_relative_to(self._root):
+            raise InvalidInputError(f"log path {path.name!r} leads outside its log folder")
+        return path
+
+
+def _key(worker_id: str, stream: str) -> Key:
+    """Validate a worker id and a stream name before they become a path."""
+    if stream not in STREAMS:
+        raise InvalidInputError(f"invalid stream {stream!r}: use 'stdout' or 'stderr'")
+    return check_worker_id(worker_id), stream

@@ -1,0 +1,130 @@
+"""Worker configurations: what the operator declared, one row per worker."""
+
+from collections.abc import Mapping
+from dataclasses import asdict, fields
+from typing import Any, cast
+
+from sqlalchemy import Connection, Engine, RowMapping, Table, delete, func, insert, select, update
+
+from corral.db import models
+from corral.db.types import utcnow
+from corral.domain.ids import check_worker_id
+from corral.domain.workers import DeploymentType, WorkerConfig, WorkerRuntime
+from corral.errors import ConflictError, InvalidInputError, NotFoundError
+
+# models types __table__ as a FromClause; insert, update and delete want a Table.
+worker_configs = cast(Table, models.worker_configs)
+worker_runtime = cast(Table, models.worker_runtime)
+
+FIELDS = tuple(f.name for f in fields(WorkerConfig))
+# The key and the timestamps belong to the store, not to the caller.
+UPDATABLE = frozenset(FIELDS) - {"worker_id", "created_at", "updated_at"}
+JSON_FIELDS = frozenset({"labels", "env", "secret_env", "launcher"})
+
+
+def _config(row: RowMapping) -> WorkerConfig:
+    """A domain object from one row; JSON columns come back as fresh dicts."""
+    values = {name: row[name] for name in FIELDS}
+    for name in JSON_FIELDS:
+        values[name] = dict(values[name] or {})
+    values["deployment_type"] = DeploymentType(values["deployment_type"])
+    return WorkerConfig(**values)
+
+
+def _coerce(name: str, value: Any) -> Any:
+    """The column value for one field, refusing what the column must not hold."""
+    if name == "deployment_type":
+        try:
+            return str(DeploymentType(value))
+        except ValueError:
+            allowed = [str(t) for t in DeploymentType]
+            raise InvalidInputError(
+                f"unknown deployment type {value!r}: use one of {allowed}"
+            ) from None
+    if name in JSON_FIELDS:
+        if not isinstance(value, Mapping):
+            raise InvalidInputError(f"{name} must be a mapping, got {type(value).__name__}")
+        return dict(value)
+    return value
+
+
+def _fetch(conn: Connection, worker_id: str) -> WorkerConfig:
+    """Read one config inside the caller's transaction."""
+    query = select(worker_configs).where(worker_configs.c.worker_id == worker_id)
+    row = conn.execute(query).mappings().first()
+    if row is None:
+        raise NotFoundError(f"worker {worker_id!r} not found")
+    return _config(row)
+
+
+class ConfigStore:
+    """Create, read, change and delete worker configurations."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+
+    def create(self, cfg: WorkerConfig) -> WorkerConfig:
+        """Store a new config and its runtime row (stopped); ConflictError if the id is taken."""
+        check_worker_id(cfg.worker_id)
+        now = utcnow()
+        values = {name: _coerce(name, value) for name, value in asdict(cfg).items()}
+        values |= {"created_at": now, "updated_at": now}
+        runtime = asdict(WorkerRuntime(worker_id=cfg.worker_id, updated_at=now))
+        with self._engine.begin() as conn:
+            taken = select(worker_configs.c.worker_id).where(
+                worker_configs.c.worker_id == cfg.worker_id
+            )
+            if conn.execute(taken).first() is not None:
+                raise ConflictError(f"worker {cfg.worker_id!r} already exists")
+            conn.execute(insert(worker_configs).values(**values))
+            conn.execute(insert(worker_runtime).values(**runtime))
+            return _fetch(conn, cfg.worker_id)
+
+    def get(self, worker_id: str) -> WorkerConfig:
+        """One config; NotFoundError if there is none."""
+        with self._engine.begin() as conn:
+            return _fetch(conn, worker_id)
+
+    def update(self, worker_id: str, changes: Mapping[str, Any]) -> WorkerConfig:
+        """Change some fields of a config and return the result; updated_at moves on."""
+        unknown = sorted(set(changes) - UPDATABLE)
+        if unknown:
+            raise InvalidInputError(f"cannot change worker config fields {unknown}")
+        values = {name: _coerce(name, value) for name, value in changes.items()}
+        values["updated_at"] = utcnow()
+        query = update(worker_configs).where(worker_configs.c.worker_id == worker_id)
+        with self._engine.begin() as conn:
+            if conn.execute(query.values(**values)).rowcount == 0:
+                raise NotFoundError(f"worker {worker_id!r} not found")
+            return _fetch(conn, worker_id)
+
+    def delete(self, worker_id: str) -> None:
+        """Delete a config and its runtime row; its log history stays."""
+        with self._engine.begin() as conn:
+            # The foreign key cascades too; deleting by hand does not depend on it.
+            conn.execute(delete(worker_runtime).where(worker_runtime.c.worker_id == worker_id))
+            query = delete(worker_configs).where(worker_configs.c.worker_id == worker_id)
+            if conn.execute(query).rowcount == 0:
+                raise NotFoundError(f"worker {worker_id!r} not found")
+
+    def auto_start(self) -> list[WorkerConfig]:
+        """The configs to start when the master starts, ordered by worker id."""
+        query = (
+            select(worker_configs)
+            .where(worker_configs.c.auto_start)
+            .order_by(worker_configs.c.worker_id)
+        )
+        with self._engine.begin() as conn:
+            return [_config(row) for row in conn.execute(query).mappings()]
+
+    def count(self) -> int:
+        """How many workers are configured."""
+        with self._engine.begin() as conn:
+            return int(conn.execute(select(func.count()).select_from(worker_configs)).scalar_one())
+
+    # Last in the class: after this, "list" in the class body means the method.
+    def list(self) -> list[WorkerConfig]:
+        """Every config, ordered by worker id."""
+        query = select(worker_configs).order_by(worker_configs.c.worker_id)
+        with self._engine.begin() as conn:
+            return [_config(row) for row in conn.execute(query).mappings()]

@@ -1,0 +1,5 @@
+"""Entry point for ``python -m corral.worker``."""
+
+from corral.worker.main import main
+
+raise SystemExit(main())

@@ -1,0 +1,208 @@
+"""Agent: this worker's standing with the master (instance, registration, contact)."""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+import socket
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator, Mapping
+from typing import TYPE_CHECKING
+
+from corral import __version__
+from corral.protocol import (
+    DEREGISTER_PATH,
+    HEARTBEAT_PATH,
+    REGISTER_PATH,
+    STALE_INSTANCE,
+    DeregisterRequest,
+    HeartbeatRequest,
+    RegisterRequest,
+)
+from corral.worker.master_client import (
+    Conflict,
+    MasterClient,
+    MasterError,
+    MasterRejected,
+    MasterUnreachable,
+)
+
+if TYPE_CHECKING:
+    # Only a type here: psutil is imported after registration, not before.
+    from corral.worker.metrics import Sample
+
+log = logging.getLogger(__name__)
+
+DEFAULT_HEARTBEAT_INTERVAL_S = 1.0
+DEFAULT_LEASE_S = 5.0
+# Statuses that may clear up by themselves; any other rejection will not.
+_TRANSIENT_STATUSES = frozenset({408, 409, 425, 429})
+
+
+def new_instance_id() -> str:
+    """A fresh instance id: one per start or re-registration, never reused."""
+    return str(uuid.uuid4())
+
+
+def is_fatal(exc: MasterError) -> bool:
+    """Whether retrying cannot help (bad token, unknown worker, invalid request)."""
+    return isinstance(exc, MasterRejected) and exc.status not in _TRANSIENT_STATUSES
+
+
+def backoff_delays(start: float = 0.1, cap: float = 2.0) -> Iterator[float]:
+    """Delays doubling from ``start`` up to ``cap``, forever."""
+    delay = start
+    while True:
+        yield delay
+        delay = min(delay * 2, cap)
+
+
+class Agent:
+    """Registers, heartbeats and deregisters; re-registers when the master says stale."""
+
+    def __init__(
+        self,
+        client: MasterClient,
+        worker_id: str,
+        cpu_ids: list[int],
+        *,
+        heartbeat_interval_s: float | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.client = client
+        self.worker_id = worker_id
+        self.cpu_ids = cpu_ids
+        self.instance_id = new_instance_id()
+        self.registered = False
+        self.lease_s = DEFAULT_LEASE_S
+        self._interval_override = heartbeat_interval_s
+        self.heartbeat_interval_s = heartbeat_interval_s or DEFAULT_HEARTBEAT_INTERVAL_S
+        self._clock = clock
+        self._last_contact: float | None = None
+        self._lost_since: float | None = None
+        self._lock = threading.Lock()
+
+    def seconds_since_contact(self) -> float:
+        """Seconds since the master last accepted a request (inf before the first)."""
+        last = self._last_contact
+        return math.inf if last is None else self._clock() - last
+
+    def contact_lost(self) -> bool:
+        """Whether the master has been silent for longer than the lease."""
+        return self.seconds_since_contact() > self.lease_s
+
+    def register(self) -> None:
+        """Register the current instance once; raises MasterError on failure."""
+        with self._lock:
+            request: RegisterRequest = {
+                "worker_id": self.worker_id,
+                "instance_id": self.instance_id,
+                "pid": os.getpid(),
+                "hostname": socket.gethostname(),
+                "cpu_ids": self.cpu_ids,
+                "version": __version__,
+            }
+            answer = self._post(REGISTER_PATH, request)
+            self._adopt_timing(answer)
+            self.registered = True
+        log.info(
+            "registered instance %s (cpus %s, heartbeat %.3g s, lease %.3g s)",
+            self.instance_id,
+            self.cpu_ids,
+            self.heartbeat_interval_s,
+            self.lease_s,
+        )
+
+    def register_until_done(self, wait: Callable[[float], bool]) -> bool:
+        """Register, retrying with backoff; False if ``wait(delay)`` reports a stop.
+
+        Raises the MasterError when retrying cannot help (see ``is_fatal``).
+        """
+        for attempt, delay in enumerate(backoff_delays(), start=1):
+            try:
+                self.register()
+                return True
+            except MasterError as exc:
+                if is_fatal(exc):
+                    raise
+                if attempt == 1 or attempt % 10 == 0:
+                    log.warning("cannot register yet (attempt %d): %s; retrying", attempt, exc)
+            if wait(delay):
+                return False
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def heartbeat(self, sample: Sample) -> None:
+        """Send one heartbeat, registering first if needed; raises MasterError."""
+        if not self.registered:
+            self.register()
+            return
+        request: HeartbeatRequest = {
+            "worker_id": self.worker_id,
+            "instance_id": self.instance_id,
+            "cpu_percent": sample.cpu_percent,
+            "memory_bytes": sample.memory_bytes,
+        }
+        try:
+            self._post(HEARTBEAT_PATH, request)
+        except Conflict as exc:
+            if exc.code != STALE_INSTANCE:
+                raise
+            self._renew_instance()
+            self.register()
+
+    def deregister(self, reason: str = "shutdown", timeout: float = 2.0) -> bool:
+        """Tell the master this instance leaves on purpose; False if it did not hear."""
+        if not self.registered:
+            return False
+        request: DeregisterRequest = {
+            "worker_id": self.worker_id,
+            "instance_id": self.instance_id,
+            "reason": reason,
+        }
+        try:
+            self._post(DEREGISTER_PATH, request, timeout=timeout)
+        except MasterError as exc:
+            log.warning("deregister failed: %s", exc)
+            return False
+        self.registered = False
+        log.info("deregistered instance %s (%s)", self.instance_id, reason)
+        return True
+
+    def _renew_instance(self) -> None:
+        """Drop an instance the master no longer knows; the next one must register."""
+        with self._lock:
+            old = self.instance_id
+            self.instance_id = new_instance_id()
+            self.registered = False
+        log.warning("master no longer knows instance %s; now %s", old, self.instance_id)
+
+    def _adopt_timing(self, answer: dict[str, object]) -> None:
+        """Take the master's interval and lease; a command-line interval wins."""
+        interval = answer.get("heartbeat_interval_s")
+        lease = answer.get("lease_s")
+        if self._interval_override is None and isinstance(interval, int | float) and interval > 0:
+            self.heartbeat_interval_s = float(interval)
+        if isinstance(lease, int | float) and lease > 0:
+            self.lease_s = float(lease)
+
+    def _post(
+        self, path: str, body: Mapping[str, object], *, timeout: float | None = None
+    ) -> dict[str, object]:
+        """POST through the client, keeping track of contact with the master."""
+        try:
+            answer = self.client.post(path, body, timeout=timeout)
+        except MasterUnreachable as exc:
+            # Before the first contact there is nothing to lose; registration logs it.
+            if self._lost_since is None and self._last_contact is not None:
+                self._lost_since = self._clock()
+                log.warning("lost contact with master: %s", exc)
+            raise
+        now = self._clock()
+        if self._lost_since is not None:
+            log.info("contact with master restored after %.1f s", now - self._lost_since)
+            self._lost_since = None
+        self._last_contact = now
+        return answer

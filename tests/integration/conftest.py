@@ -1,0 +1,38 @@
+"""Fixtures for tests against a real master process and real worker processes."""
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from master_process import MasterProcess
+
+HOOKS = str(Path(__file__).resolve().parent.parent / "worker_hooks")
+
+MasterFactory = Callable[..., MasterProcess]
+
+
+@pytest.fixture
+def start_master(tmp_path: Path) -> Iterator[MasterFactory]:
+    """Start masters on demand; each is stopped (SIGTERM, then SIGKILL) at teardown."""
+    started: list[MasterProcess] = []
+
+    def start(data_dir: Path | None = None, **kwargs: Any) -> MasterProcess:
+        master = MasterProcess(data_dir or tmp_path / "data", **kwargs).start()
+        started.append(master)
+        return master
+
+    yield start
+    for master in started:
+        master.stop()
+
+
+@pytest.fixture
+def master(start_master: MasterFactory) -> MasterProcess:
+    """One master on SQLite with fast test timings."""
+    return start_master()
+
+
+def misbehave(**flags: str) -> dict[str, str]:
+    """Worker env that loads the test hooks with the given CORRAL_TEST_* flags."""
+    return {"PYTHONPATH": HOOKS, **{f"CORRAL_TEST_{k.upper()}": v for k, v in flags.items()}}

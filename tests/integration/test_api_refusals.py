@@ -1,0 +1,110 @@
+"""Bad input gets a clear 4xx and changes nothing; secrets never come back."""
+
+from typing import Any
+
+import pytest
+from master_process import MasterProcess
+
+
+def _configs(master: MasterProcess) -> list[dict[str, Any]]:
+    r = master.api.get("/worker-configs")
+    assert r.status_code == 200
+    body: list[dict[str, Any]] = r.json()
+    return body
+
+
+@pytest.mark.parametrize(
+    "body, needle",
+    [
+        ({"worker_id": "w", "deployment_type": "mainframe"}, "deployment_type"),
+        ({"worker_id": "w", "cpus": -1}, "cpus"),
+        ({"worker_id": "w", "cpus": 0}, "cpus"),
+        ({"worker_id": "Bad Id"}, "worker_id"),
+        ({"worker_id": "../etc"}, "worker_id"),
+        ({"worker_id": "a/b"}, "worker_id"),
+        ({"worker_id": "w", "colour": "blue"}, "colour"),
+        ({"worker_id": "w", "max_restart_attempts": -3}, "max_restart_attempts"),
+        ({"worker_id": "w", "env": {"1BAD": "x"}}, "env"),
+        ({"worker_id": "w", "port": 70000}, "port"),
+        ({"worker_id": "w", "launcher": {"ssh_user": "x; rm -rf /"}}, "ssh_user"),
+        ({"name": "no id"}, "worker_id"),
+    ],
+)
+def test_invalid_configs_are_refused(
+    master: MasterProcess, body: dict[str, Any], needle: str
+) -> None:
+    r = master.api.post("/worker-configs", json={"auto_start": False, **body})
+    assert r.status_code == 422, r.text
+    assert needle in r.text
+    assert _configs(master) == []
+
+
+def test_malformed_json_and_huge_bodies_are_refused(master: MasterProcess) -> None:
+    r = master.api.post("/worker-configs", content=b"{not json",
+                        headers={"content-type": "application/json"})  # fmt: skip
+    assert r.status_code == 422
+    huge = {"worker_id": "w", "auto_start": False, "env": {"BIG": "x" * 30000}, "labels": {}}
+    huge["name"] = "y" * 2_000_000
+    r = master.api.post("/worker-configs", json=huge)
+    assert r.status_code == 413
+    assert "larger than" in r.json()["detail"]
+    assert _configs(master) == []
+
+
+def test_duplicate_id_is_a_conflict(master: MasterProcess) -> None:
+    master.create_worker("w1", auto_start=False, name="first")
+    r = master.api.post("/worker-configs", json={"worker_id": "w1", "name": "second"})
+    assert r.status_code == 409
+    assert [c["name"] for c in _configs(master)] == ["first"]
+
+
+def test_unknown_workers_are_404(master: MasterProcess) -> None:
+    for method, path in [("GET", "/worker-configs/ghost"), ("PATCH", "/worker-configs/ghost"),
+                         ("DELETE", "/worker-configs/ghost"), ("POST", "/workers/ghost/start"),
+                         ("POST", "/workers/ghost/stop"), ("GET", "/workers/ghost/status"),
+                         ("GET", "/workers/ghost/logs"), ("GET", "/workers/ghost/health")]:  # fmt: skip
+        kwargs: dict[str, Any] = {"json": {}} if method == "PATCH" else {}
+        r = master.api.request(method, path, **kwargs)
+        assert r.status_code == 404, (method, path, r.text)
+        assert "ghost" in r.json()["detail"]
+
+
+def test_patch_changes_only_given_fields_and_refuses_bad_ones(master: MasterProcess) -> None:
+    master.create_worker("w1", auto_start=False, labels={"zone": "a"}, cpus=2)
+    r = master.api.patch("/worker-configs/w1", json={"cpus": 4})
+    assert r.status_code == 200 and r.json()["cpus"] == 4 and r.json()["labels"] == {"zone": "a"}
+    for bad in ({"worker_id": "w2"}, {"cpus": -1}, {"deployment_type": "x"}, {"nope": 1}):
+        r = master.api.patch("/worker-configs/w1", json=bad)
+        assert r.status_code == 422, (bad, r.text)
+    assert master.api.get("/worker-configs/w1").json()["cpus"] == 4
+
+
+def test_secret_env_is_write_only(master: MasterProcess) -> None:
+    secret = "hunter2-very-secret"
+    created = master.create_worker("w1", auto_start=False, secret_env={"API_KEY": secret})
+    assert created["secret_env_keys"] == ["API_KEY"]
+    assert secret not in master.api.get("/worker-configs").text
+    assert secret not in master.api.get("/worker-configs/w1").text
+    r = master.api.post("/worker-configs", json={"worker_id": "w2", "cpus": -1,
+                                                 "secret_env": {"API_KEY": secret}})  # fmt: skip
+    assert r.status_code == 422 and secret not in r.text
+
+
+def test_bad_log_requests_are_refused(master: MasterProcess) -> None:
+    master.create_worker("w1", auto_start=False)
+    for params in ({"stream": "../../etc/passwd"}, {"stream": "stdin"}, {"tail": -1},
+                   {"tail": 10**9}, {"stream": "events", "follow": "true"}):  # fmt: skip
+        r = master.api.get("/workers/w1/logs", params=params)
+        assert r.status_code == 422, (params, r.text)
+    assert master.api.get("/workers/..%2F..%2Fetc/logs").status_code in (404, 422)
+
+
+def test_stop_options_are_checked(master: MasterProcess) -> None:
+    master.create_worker("w1", auto_start=False)
+    for bad in ({"timeout_s": -1}, {"graceful": "maybe"}, {"force": True}):
+        assert master.api.post("/workers/w1/stop", json=bad).status_code == 422, bad
+    r = master.api.post("/workers/batch", json={"action": "explode", "worker_ids": ["w1"]})
+    assert r.status_code == 422
+    r = master.api.post("/workers/batch", json={"action": "start", "worker_ids": []})
+    assert r.status_code == 422
+    assert master.status("w1")["state"] == "stopped"

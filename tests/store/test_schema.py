@@ -1,0 +1,82 @@
+"""The migrations build exactly the schema of the models, on SQLite and PostgreSQL."""
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from alembic import command
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy import Engine, inspect, select
+
+from corral.db import models
+from corral.db.engine import make_engine
+from corral.db.migrate import alembic_config, current_revision, head_revision, upgrade
+from corral.db.models import Base
+from corral.domain.workers import WorkerConfig
+from corral.store.configs import ConfigStore
+
+TABLES = {"worker_configs", "worker_runtime", "worker_logs", "alembic_version"}
+
+
+@pytest.fixture
+def engine(db_url: str) -> Iterator[Engine]:
+    """An engine on an empty database, not migrated yet."""
+    engine = make_engine(db_url)
+    yield engine
+    engine.dispose()
+
+
+def schema_diff(engine: Engine) -> list[Any]:
+    """What autogenerate would change to make the database match the models."""
+    with engine.connect() as conn:
+        context = MigrationContext.configure(
+            conn, opts={"compare_type": True, "compare_server_default": True}
+        )
+        return list(compare_metadata(context, Base.metadata))
+
+
+def test_fresh_database_has_no_revision(engine: Engine) -> None:
+    assert current_revision(engine) is None
+    assert inspect(engine).get_table_names() == []
+
+
+def test_upgrade_builds_the_models_schema(engine: Engine) -> None:
+    upgrade(engine)
+    assert set(inspect(engine).get_table_names()) == TABLES
+    assert schema_diff(engine) == []
+    assert current_revision(engine) == head_revision() == "0001"
+
+
+def test_upgrade_creates_index_and_cascading_foreign_key(engine: Engine) -> None:
+    upgrade(engine)
+    inspector = inspect(engine)
+    indexes = {ix["name"]: ix["column_names"] for ix in inspector.get_indexes("worker_logs")}
+    assert indexes == {"ix_worker_logs_worker_id_id": ["worker_id", "id"]}
+    (fk,) = inspector.get_foreign_keys("worker_runtime")
+    assert fk["referred_table"] == "worker_configs"
+    assert fk["constrained_columns"] == ["worker_id"]
+    assert fk["options"].get("ondelete") == "CASCADE"
+    assert inspector.get_foreign_keys("worker_logs") == []
+
+
+def test_second_upgrade_changes_nothing(engine: Engine) -> None:
+    upgrade(engine)
+    ConfigStore(engine).create(WorkerConfig(worker_id="keep-me", name="Keep me"))
+    upgrade(engine)
+    assert current_revision(engine) == "0001"
+    assert schema_diff(engine) == []
+    with engine.connect() as conn:
+        versions = conn.execute(select(models.Base.metadata.tables["worker_configs"].c.worker_id))
+        assert [row.worker_id for row in versions] == ["keep-me"]
+
+
+def test_downgrade_to_base_then_upgrade_again(engine: Engine) -> None:
+    upgrade(engine)
+    with engine.begin() as conn:
+        command.downgrade(alembic_config(conn), "base")
+    assert set(inspect(engine).get_table_names()) == {"alembic_version"}
+    assert current_revision(engine) is None
+    upgrade(engine)
+    assert schema_diff(engine) == []
+    assert current_revision(engine) == "0001"

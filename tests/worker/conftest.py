@@ -1,0 +1,56 @@
+"""Fixtures for the worker tests: a fake master and real worker processes."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from .fake_master import TOKEN, FakeMaster
+from .worker_process import WorkerProcess
+
+SpawnWorker = Callable[..., WorkerProcess]
+
+
+@pytest.fixture
+def idle_master() -> Iterator[FakeMaster]:
+    """A fake master with its port reserved but not yet accepting connections."""
+    master = FakeMaster()
+    yield master
+    master.stop()
+
+
+@pytest.fixture
+def master(idle_master: FakeMaster) -> FakeMaster:
+    """A running fake master."""
+    return idle_master.start()
+
+
+@pytest.fixture
+def spawn_worker(tmp_path: Path) -> Iterator[SpawnWorker]:
+    """Start real workers; kill them at teardown and check none printed the token."""
+    workers: list[WorkerProcess] = []
+
+    def spawn(
+        url: str,
+        *,
+        worker_id: str = "w1",
+        interval: float | None = 0.05,
+        extra_args: tuple[str, ...] = (),
+        token: str | None = TOKEN,
+        env: dict[str, str] | None = None,
+    ) -> WorkerProcess:
+        args = ["--master", url, "--worker-id", worker_id, *extra_args]
+        if interval is not None:
+            args += ["--heartbeat-interval", str(interval)]
+        log_path = tmp_path / f"worker-{len(workers)}.log"
+        worker = WorkerProcess(log_path, args, token=token, env=env)
+        workers.append(worker)
+        return worker
+
+    yield spawn
+    for worker in workers:
+        worker.kill()
+    for worker in workers:
+        assert TOKEN not in worker.log(), "the worker printed its token"

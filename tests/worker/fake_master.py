@@ -1,0 +1,161 @@
+"""A minimal stand-in for the master's agent routes, for protocol tests only.
+
+It records every request and keeps the one rule the worker depends on: a
+heartbeat from an instance that is not the worker's current one gets a 409
+``stale_instance``.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, NamedTuple
+
+from corral.protocol import DEREGISTER_PATH, HEARTBEAT_PATH, REGISTER_PATH, STALE_INSTANCE
+
+TOKEN = "test-token-5f3a9c"
+
+
+class Recorded(NamedTuple):
+    """One request as the fake master saw it."""
+
+    path: str
+    body: dict[str, Any]
+    authorization: str | None
+    client_port: int
+    at: float
+
+
+class FakeMaster:
+    """Agent routes on 127.0.0.1; bound at once, listening only after ``start()``.
+
+    A bound socket that does not listen refuses connections, so a worker can be
+    started against a master that comes up later on a port known in advance.
+    """
+
+    def __init__(
+        self,
+        *,
+        token: str = TOKEN,
+        heartbeat_interval_s: float = 0.05,
+        lease_s: float = 1.0,
+        stale_style: str = "detail",
+    ) -> None:
+        self.token = token
+        self.heartbeat_interval_s = heartbeat_interval_s
+        self.lease_s = lease_s
+        self.stale_style = stale_style
+        self.unknown_workers = False  # answer 404 to everything
+        self.close_connections = False  # answer with Connection: close
+        self.hold_deregister = False  # keep deregister waiting until released
+        self.release = threading.Event()
+        self.current: dict[str, str] = {}  # worker id -> current instance id
+        self.requests: list[Recorded] = []
+        self._lock = threading.Lock()
+        self._server = ThreadingHTTPServer(
+            ("127.0.0.1", 0), _handler_for(self), bind_and_activate=False
+        )
+        self._server.daemon_threads = True
+        self._server.server_bind()
+        self.port = self._server.server_address[1]
+        self.url = f"http://127.0.0.1:{self.port}"
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> FakeMaster:
+        """Listen and serve in a background thread."""
+        self._server.server_activate()
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop serving and release any held request."""
+        self.release.set()
+        if self._thread is not None:
+            self._server.shutdown()
+            self._thread.join(5)
+        self._server.server_close()
+
+    def forget(self, worker_id: str) -> None:
+        """Drop the worker's current instance, as a restarted master would."""
+        with self._lock:
+            self.current.pop(worker_id, None)
+
+    def to(self, path: str) -> list[Recorded]:
+        """The requests received on ``path`` so far."""
+        with self._lock:
+            return [r for r in self.requests if r.path == path]
+
+    def registrations(self) -> list[Recorded]:
+        return self.to(REGISTER_PATH)
+
+    def heartbeats(self, instance_id: str | None = None) -> list[Recorded]:
+        beats = self.to(HEARTBEAT_PATH)
+        return [b for b in beats if instance_id is None or b.body["instance_id"] == instance_id]
+
+    def deregistrations(self) -> list[Recorded]:
+        return self.to(DEREGISTER_PATH)
+
+    def handle(self, request: Recorded) -> tuple[int, object]:
+        """The status and JSON body the master answers to ``request``."""
+        with self._lock:
+            self.requests.append(request)
+        if request.authorization != f"Bearer {self.token}":
+            return 401, {"detail": "invalid token"}
+        if self.unknown_workers:
+            return 404, {"detail": "unknown worker"}
+        worker_id = request.body.get("worker_id", "")
+        instance_id = request.body.get("instance_id", "")
+        if request.path == REGISTER_PATH:
+            with self._lock:
+                self.current[worker_id] = instance_id
+            return 200, {"heartbeat_interval_s": self.heartbeat_interval_s, "lease_s": self.lease_s}
+        if request.path == HEARTBEAT_PATH:
+            if self.current.get(worker_id) != instance_id:
+                return 409, self._stale_body(instance_id)
+            return 200, {}
+        if request.path == DEREGISTER_PATH:
+            if self.hold_deregister:
+                self.release.wait(10)
+            return 200, {}
+        return 404, {"detail": "no such route"}
+
+    def _stale_body(self, instance_id: str) -> object:
+        error = {"code": STALE_INSTANCE, "message": f"instance {instance_id} is not current"}
+        return {"detail": error} if self.stale_style == "detail" else error
+
+
+def _handler_for(master: FakeMaster) -> type[BaseHTTPRequestHandler]:
+    """A request handler class bound to ``master``."""
+
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"  # keep-alive, like the real master
+
+        def do_POST(self) -> None:
+            length = int(self.headers.get("Content-Length") or 0)
+            raw = self.rfile.read(length) if length else b""
+            body = json.loads(raw) if raw else {}
+            request = Recorded(
+                self.path,
+                body,
+                self.headers.get("Authorization"),
+                self.client_address[1],
+                time.monotonic(),
+            )
+            status, answer = master.handle(request)
+            data = json.dumps(answer).encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            if master.close_connections:
+                self.send_header("Connection", "close")
+                self.close_connection = True
+            self.end_headers()
+            self.wfile.write(data)
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass  # keep test output quiet
+
+    return Handler
