@@ -5,12 +5,20 @@ import signal
 import socket
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import httpx
 
 from waiting import wait_for
+
+HOOKS = str(Path(__file__).resolve().parent / "worker_hooks")
+
+
+def misbehave(**flags: str) -> dict[str, str]:
+    """Worker env that loads the test hooks with the given CORRAL_TEST_* flags."""
+    return {"PYTHONPATH": HOOKS, **{f"CORRAL_TEST_{k.upper()}": v for k, v in flags.items()}}
 
 
 def free_port() -> int:
@@ -24,8 +32,13 @@ def free_port() -> int:
 class MasterProcess:
     """Runs ``corral master`` (or ``up``) and talks to it."""
 
-    def __init__(self, data_dir: Path, database_url: str | None = None,
-                 command: str = "master", **settings: Any) -> None:  # fmt: skip
+    def __init__(
+        self,
+        data_dir: Path,
+        database_url: str | None = None,
+        command: str = "master",
+        **settings: Any,
+    ) -> None:
         self.data_dir = data_dir
         self.database_url = database_url
         self.command = command
@@ -47,8 +60,16 @@ class MasterProcess:
 
     def start(self) -> "MasterProcess":
         """Start the master and wait until its API answers."""
-        argv = [sys.executable, "-m", "corral", self.command, "--data-dir", str(self.data_dir),
-                "--port", str(self.port)]  # fmt: skip
+        argv = [
+            sys.executable,
+            "-m",
+            "corral",
+            self.command,
+            "--data-dir",
+            str(self.data_dir),
+            "--port",
+            str(self.port),
+        ]
         self.data_dir.mkdir(parents=True, exist_ok=True)
         with self.output.open("ab") as out:
             self.proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, env=self.env())
@@ -107,8 +128,9 @@ class MasterProcess:
         body: dict[str, Any] = r.json()
         return body
 
-    def wait_state(self, worker_id: str, state: str, timeout: float = 15.0,
-                   **expected: Any) -> dict[str, Any]:  # fmt: skip
+    def wait_state(
+        self, worker_id: str, state: str, timeout: float = 15.0, **expected: Any
+    ) -> dict[str, Any]:
         """Wait until the worker is in ``state`` (and its status has the ``expected`` values)."""
 
         def probe() -> dict[str, Any] | None:
@@ -134,3 +156,6 @@ def process_alive(pid: int) -> bool:
     except (FileNotFoundError, ProcessLookupError):
         return False
     return state != "Z"
+
+
+MasterFactory = Callable[..., MasterProcess]

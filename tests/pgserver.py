@@ -10,7 +10,7 @@ import socket
 import subprocess
 import tempfile
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import psycopg
@@ -26,6 +26,8 @@ DISABLED_REASON = f"{NO_POSTGRES_ENV}=1: PostgreSQL tests skipped"
 # The server tolerates losing data on a crash: the cluster is thrown away anyway.
 FAST_UNSAFE_OPTIONS = ("-c fsync=off", "-c synchronous_commit=off", "-c full_page_writes=off")
 START_ATTEMPTS = 3
+# Trust on loopback only; C locale and no fsync keep initdb well under a second.
+INITDB_ARGS = ("-A", "trust", "-U", "postgres", "-E", "UTF8", "--locale=C", "--no-sync")
 
 
 def postgres_disabled() -> bool:
@@ -74,6 +76,7 @@ class PgServer:
     root: Path
     run_as: str | None
     port: int = 0
+    _watchdog: subprocess.Popen[bytes] | None = field(default=None, repr=False)
 
     @classmethod
     def create(cls, bindir: Path, label: str = "") -> PgServer:
@@ -93,14 +96,21 @@ class PgServer:
         """The server's log file."""
         return self.root / "server.log"
 
-    def _run(self, *args: str) -> subprocess.CompletedProcess[str]:
-        """Run one of the cluster's tools as the cluster's owner."""
-        cmd = [str(self.bindir / args[0]), *args[1:]]
-        if self.run_as:
-            cmd = ["runuser", "-u", self.run_as, "--", *cmd]
+    def _command(self, tool: str, *args: str) -> list[str]:
+        """The command line running one of the cluster's tools as the cluster's owner."""
+        cmd = [str(self.bindir / tool), *args]
+        return ["runuser", "-u", self.run_as, "--", *cmd] if self.run_as else cmd
+
+    def _run(self, tool: str, *args: str) -> subprocess.CompletedProcess[str]:
+        """Run one of the cluster's tools and collect its output."""
         # cwd inside the cluster folder: the owner may not be able to enter ours.
         return subprocess.run(
-            cmd, cwd=self.root, env=_clean_env(), capture_output=True, text=True, check=False
+            self._command(tool, *args),
+            cwd=self.root,
+            env=_clean_env(),
+            capture_output=True,
+            text=True,
+            check=False,
         )
 
     def _check(self, what: str, proc: subprocess.CompletedProcess[str]) -> None:
@@ -113,54 +123,44 @@ class PgServer:
                 f"{what} failed ({proc.returncode}): {proc.stdout}{proc.stderr}\n{log}".strip()
             )
 
+    def _pg_ctl(self, *args: str) -> subprocess.CompletedProcess[str]:
+        """Run pg_ctl on this cluster's data folder."""
+        return self._run("pg_ctl", "-D", str(self.data_dir), *args)
+
+    def _server_options(self, run_dir: Path) -> str:
+        """The postgres command line: our port, our socket folder, loopback only."""
+        listen = (f"-p {self.port}", f"-k {run_dir}", "-c listen_addresses=127.0.0.1")
+        return " ".join((*listen, *FAST_UNSAFE_OPTIONS))
+
     def start(self) -> None:
         """initdb, then start on a free port; a port taken meanwhile is retried."""
+        self._check("initdb", self._run("initdb", "-D", str(self.data_dir), *INITDB_ARGS))
         run_dir = self.root / "run"
-        self._check(
-            "initdb",
-            self._run(
-                "initdb",
-                "-D",
-                str(self.data_dir),
-                "-A",
-                "trust",
-                "-U",
-                "postgres",
-                "-E",
-                "UTF8",
-                "--locale=C",
-                "--no-sync",
-            ),
-        )
         run_dir.mkdir()
         self._give_to_owner(run_dir)
         for attempt in range(START_ATTEMPTS):
             self.port = free_port()
-            options = " ".join(
-                (
-                    f"-p {self.port}",
-                    f"-k {run_dir}",
-                    "-c listen_addresses=127.0.0.1",
-                    *FAST_UNSAFE_OPTIONS,
-                )
-            )
-            proc = self._run(
-                "pg_ctl",
-                "-D",
-                str(self.data_dir),
-                "-o",
-                options,
-                "-l",
-                str(self.log_file),
-                "-w",
-                "-t",
-                "60",
-                "start",
-            )
+            options = self._server_options(run_dir)
+            proc = self._pg_ctl("-o", options, "-l", str(self.log_file), "-w", "-t", "60", "start")
             if proc.returncode == 0:
+                self._start_watchdog()
                 return
             if attempt == START_ATTEMPTS - 1:
                 self._check("pg_ctl start", proc)
+
+    def _start_watchdog(self) -> None:
+        """Stop the cluster if this process dies without its session teardown (SIGTERM, -9)."""
+        stop = self._command("pg_ctl", "-D", str(self.data_dir), "-m", "immediate", "stop")
+        script = 'while kill -0 "$1" 2>/dev/null; do sleep 1; done; shift; "$@"; rm -rf "$ROOT"'
+        self._watchdog = subprocess.Popen(
+            ["sh", "-c", script, "sh", str(os.getpid()), *stop],
+            env={**_clean_env(), "ROOT": str(self.root)},
+            cwd=self.root,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,  # a Ctrl-C to the tests must not kill it first
+        )
 
     def _give_to_owner(self, path: Path) -> None:
         """Hand a folder we made to the user the server runs as."""
@@ -172,11 +172,12 @@ class PgServer:
         """Stop the server (fast: roll back open sessions), then remove its folder."""
         # A pid file means a server may be up, even after a start that timed out.
         if (self.data_dir / "postmaster.pid").exists():
-            self._check(
-                "pg_ctl stop",
-                self._run("pg_ctl", "-D", str(self.data_dir), "-m", "fast", "-w", "stop"),
-            )
+            self._check("pg_ctl stop", self._pg_ctl("-m", "fast", "-w", "stop"))
         shutil.rmtree(self.root, ignore_errors=True)
+        if self._watchdog is not None:
+            self._watchdog.kill()
+            self._watchdog.wait()
+            self._watchdog = None
 
     def url(self, dbname: str = "postgres") -> str:
         """A SQLAlchemy-ready URL of one database of this cluster."""

@@ -26,16 +26,25 @@ def _master_options(fn: click.decorators.FC) -> click.decorators.FC:
     """Options shared by ``up`` and ``master``."""
     for option in reversed(
         [
-            click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path),
-                         help="Folder for the database, logs and tokens [default: ./.corral]"),
+            click.option(
+                "--data-dir",
+                type=click.Path(file_okay=False, path_type=Path),
+                help="Folder for the database, logs and tokens [default: ./.corral]",
+            ),
             click.option("--host", help="Address to bind [default: 127.0.0.1]"),
-            click.option("--port", type=click.IntRange(0, 65535),
-                         help=f"Port to bind [default: {DEFAULT_PORT}]"),
-            click.option("--database-url", envvar="CORRAL_DATABASE_URL",
-                         help="SQLAlchemy URL, e.g. postgresql://user@host/db [default: SQLite in the data folder]"),
+            click.option(
+                "--port",
+                type=click.IntRange(0, 65535),
+                help=f"Port to bind [default: {DEFAULT_PORT}]",
+            ),
+            click.option(
+                "--database-url",
+                envvar="CORRAL_DATABASE_URL",
+                help="postgresql://user@host/db [default: SQLite in the data dir]",
+            ),
             click.option("-v", "--verbose", is_flag=True, help="Debug logging."),
         ]
-    ):  # fmt: skip
+    ):
         fn = option(fn)
     return fn
 
@@ -69,8 +78,13 @@ def master(**opts: object) -> None:
 
 
 @main.command()
-@click.option("--master", "master_url", envvar="CORRAL_MASTER_URL", required=True,
-              help="The master's URL, e.g. http://127.0.0.1:8700")
+@click.option(
+    "--master",
+    "master_url",
+    envvar="CORRAL_MASTER_URL",
+    required=True,
+    help="The master's URL, e.g. http://127.0.0.1:8700",
+)
 @click.option("--worker-id", envvar="CORRAL_WORKER_ID", required=True, help="This worker's id.")
 @click.option("--heartbeat-interval", type=float, help="Seconds between heartbeats.")
 def worker(master_url: str, worker_id: str, heartbeat_interval: float | None) -> None:

@@ -9,6 +9,10 @@ class NotFoundError(CorralError):
     """The named object does not exist (HTTP 404)."""
 
 
+class ForbiddenError(CorralError):
+    """The caller may never do this, however often it retries (HTTP 403)."""
+
+
 class ConflictError(CorralError):
     """The request clashes with the current state (HTTP 409)."""
 

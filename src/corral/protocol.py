@@ -7,7 +7,7 @@ from typing import TypedDict
 
 ENV_MASTER_URL = "CORRAL_MASTER_URL"
 ENV_WORKER_ID = "CORRAL_WORKER_ID"
-ENV_TOKEN = "CORRAL_WORKER_TOKEN"
+ENV_TOKEN = "CORRAL_WORKER_TOKEN"  # noqa: S105 (a variable name, not a secret)
 # Set by the local launcher: the worker exits when this process (the master) dies.
 ENV_PARENT_PID = "CORRAL_PARENT_PID"
 

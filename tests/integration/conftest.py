@@ -1,15 +1,12 @@
 """Fixtures for tests against a real master process and real worker processes."""
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from master_process import MasterProcess
 
-HOOKS = str(Path(__file__).resolve().parent.parent / "worker_hooks")
-
-MasterFactory = Callable[..., MasterProcess]
+from master_process import MasterFactory, MasterProcess
 
 
 @pytest.fixture
@@ -31,8 +28,3 @@ def start_master(tmp_path: Path) -> Iterator[MasterFactory]:
 def master(start_master: MasterFactory) -> MasterProcess:
     """One master on SQLite with fast test timings."""
     return start_master()
-
-
-def misbehave(**flags: str) -> dict[str, str]:
-    """Worker env that loads the test hooks with the given CORRAL_TEST_* flags."""
-    return {"PYTHONPATH": HOOKS, **{f"CORRAL_TEST_{k.upper()}": v for k, v in flags.items()}}

@@ -3,6 +3,7 @@
 from typing import Any
 
 import pytest
+
 from master_process import MasterProcess
 
 
@@ -40,8 +41,9 @@ def test_invalid_configs_are_refused(
 
 
 def test_malformed_json_and_huge_bodies_are_refused(master: MasterProcess) -> None:
-    r = master.api.post("/worker-configs", content=b"{not json",
-                        headers={"content-type": "application/json"})  # fmt: skip
+    r = master.api.post(
+        "/worker-configs", content=b"{not json", headers={"content-type": "application/json"}
+    )
     assert r.status_code == 422
     huge = {"worker_id": "w", "auto_start": False, "env": {"BIG": "x" * 30000}, "labels": {}}
     huge["name"] = "y" * 2_000_000
@@ -59,10 +61,16 @@ def test_duplicate_id_is_a_conflict(master: MasterProcess) -> None:
 
 
 def test_unknown_workers_are_404(master: MasterProcess) -> None:
-    for method, path in [("GET", "/worker-configs/ghost"), ("PATCH", "/worker-configs/ghost"),
-                         ("DELETE", "/worker-configs/ghost"), ("POST", "/workers/ghost/start"),
-                         ("POST", "/workers/ghost/stop"), ("GET", "/workers/ghost/status"),
-                         ("GET", "/workers/ghost/logs"), ("GET", "/workers/ghost/health")]:  # fmt: skip
+    for method, path in [
+        ("GET", "/worker-configs/ghost"),
+        ("PATCH", "/worker-configs/ghost"),
+        ("DELETE", "/worker-configs/ghost"),
+        ("POST", "/workers/ghost/start"),
+        ("POST", "/workers/ghost/stop"),
+        ("GET", "/workers/ghost/status"),
+        ("GET", "/workers/ghost/logs"),
+        ("GET", "/workers/ghost/health"),
+    ]:
         kwargs: dict[str, Any] = {"json": {}} if method == "PATCH" else {}
         r = master.api.request(method, path, **kwargs)
         assert r.status_code == 404, (method, path, r.text)
@@ -85,15 +93,21 @@ def test_secret_env_is_write_only(master: MasterProcess) -> None:
     assert created["secret_env_keys"] == ["API_KEY"]
     assert secret not in master.api.get("/worker-configs").text
     assert secret not in master.api.get("/worker-configs/w1").text
-    r = master.api.post("/worker-configs", json={"worker_id": "w2", "cpus": -1,
-                                                 "secret_env": {"API_KEY": secret}})  # fmt: skip
+    r = master.api.post(
+        "/worker-configs", json={"worker_id": "w2", "cpus": -1, "secret_env": {"API_KEY": secret}}
+    )
     assert r.status_code == 422 and secret not in r.text
 
 
 def test_bad_log_requests_are_refused(master: MasterProcess) -> None:
     master.create_worker("w1", auto_start=False)
-    for params in ({"stream": "../../etc/passwd"}, {"stream": "stdin"}, {"tail": -1},
-                   {"tail": 10**9}, {"stream": "events", "follow": "true"}):  # fmt: skip
+    for params in (
+        {"stream": "../../etc/passwd"},
+        {"stream": "stdin"},
+        {"tail": -1},
+        {"tail": 10**9},
+        {"stream": "events", "follow": "true"},
+    ):
         r = master.api.get("/workers/w1/logs", params=params)
         assert r.status_code == 422, (params, r.text)
     assert master.api.get("/workers/..%2F..%2Fetc/logs").status_code in (404, 422)

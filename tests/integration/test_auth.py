@@ -3,9 +3,9 @@
 from pathlib import Path
 
 import httpx
-from conftest import MasterFactory
 
 from corral.protocol import HEARTBEAT_PATH, REGISTER_PATH
+from master_process import MasterFactory
 
 
 def test_admin_token_is_enforced_when_required(start_master: MasterFactory, tmp_path: Path) -> None:
@@ -27,8 +27,14 @@ def test_admin_token_is_enforced_when_required(start_master: MasterFactory, tmp_
 def test_agent_routes_need_the_workers_own_token(start_master: MasterFactory) -> None:
     master = start_master()
     master.create_worker("w1", auto_start=False)
-    body = {"worker_id": "w1", "instance_id": "0" * 32, "pid": 1, "hostname": "h",
-            "cpu_ids": [0], "version": "x"}  # fmt: skip
+    body = {
+        "worker_id": "w1",
+        "instance_id": "0" * 32,
+        "pid": 1,
+        "hostname": "h",
+        "cpu_ids": [0],
+        "version": "x",
+    }
     with httpx.Client(base_url=master.url) as c:
         assert c.post(REGISTER_PATH, json=body).status_code == 401
         r = c.post(REGISTER_PATH, json=body, headers={"Authorization": "Bearer forged"})

@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from conftest import MasterFactory
+from master_process import MasterFactory
 
 
 def test_up_creates_and_starts_local_1(start_master: MasterFactory, tmp_path: Path) -> None:

@@ -4,8 +4,8 @@ import signal
 from pathlib import Path
 
 import pytest
-from conftest import MasterFactory, misbehave
-from master_process import process_alive
+
+from master_process import MasterFactory, misbehave, process_alive
 from waiting import wait_for
 
 
@@ -53,15 +53,18 @@ def test_second_signal_stops_at_once(start_master: MasterFactory) -> None:
     master.create_worker("stubborn", env=misbehave(ignore_sigterm="1"))
     pid = master.wait_state("stubborn", "running")["pid"]
     master.signal(signal.SIGTERM)
-    wait_for(lambda: "running -> stopping: master shutting down" in master.log(),
-             what="graceful stop under way")  # fmt: skip
+    wait_for(
+        lambda: "running -> stopping: master shutting down" in master.log(),
+        what="graceful stop under way",
+    )
     master.signal(signal.SIGTERM)
     assert master.wait_exit(timeout=10) == 128 + signal.SIGTERM
     wait_for(lambda: not process_alive(pid), what="stubborn worker killed")
 
 
-def test_master_killed_takes_its_local_workers_along(start_master: MasterFactory,
-                                                     tmp_path: Path) -> None:  # fmt: skip
+def test_master_killed_takes_its_local_workers_along(
+    start_master: MasterFactory, tmp_path: Path
+) -> None:
     master = start_master(tmp_path / "data")
     master.create_worker("w1")
     pid = master.wait_state("w1", "running")["pid"]

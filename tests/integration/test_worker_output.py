@@ -3,6 +3,7 @@
 import re
 
 import httpx
+
 from master_process import MasterProcess
 
 STAMP = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z ")
@@ -26,7 +27,7 @@ def test_follow_streams_new_lines(master: MasterProcess) -> None:
     master.create_worker("w1")
     first = master.wait_state("w1", "running")
     url = master.url + "/api/v1/workers/w1/logs"
-    params = {"stream": "stderr", "tail": 0, "follow": "true"}
+    params = {"stream": "stderr", "tail": "0", "follow": "true"}
     with httpx.Client(timeout=30) as client, client.stream("GET", url, params=params) as resp:
         assert resp.status_code == 200
         assert resp.headers["content-type"].startswith("text/event-stream")
@@ -37,6 +38,7 @@ def test_follow_streams_new_lines(master: MasterProcess) -> None:
             if raw.startswith("data: "):
                 seen.append(raw[6:])
             second = master.status("w1")["instance_id"]
-            if second != first["instance_id"] and any(second in s for s in seen):
+            fresh = second is not None and second != first["instance_id"]
+            if fresh and any(second in s for s in seen):
                 break
     assert all(STAMP.match(s) for s in seen)

@@ -2,9 +2,10 @@
 
 import asyncio
 import sys
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Coroutine
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 from corral.domain.workers import WorkerConfig
 from corral.launchers.base import LaunchSpec, LogSink
@@ -12,6 +13,9 @@ from corral.launchers.local import LocalLauncher, LocalWorkerHandle
 
 STAND_IN = Path(__file__).with_name("worker_stand_in.py")
 DEADLINE_S = 5.0
+
+Scenario = Coroutine[Any, Any, None]
+Run = Callable[[Scenario], None]
 
 
 class RecordingSink:

@@ -4,42 +4,49 @@ import asyncio
 import signal
 
 from corral.launchers.base import ExitStatus
-from launchers.launcher_helpers import DEADLINE_S, alive, live_group_members, running, wait_until
+from launchers.launcher_helpers import (
+    DEADLINE_S,
+    Run,
+    alive,
+    live_group_members,
+    running,
+    wait_until,
+)
 
 KILLED = ExitStatus(signal=signal.SIGKILL)
 
 
-def test_stop_escalates_to_sigkill_when_sigterm_is_ignored() -> None:
+def test_stop_escalates_to_sigkill_when_sigterm_is_ignored(run: Run) -> None:
     async def scenario() -> None:
         async with running("ignore-term") as (handle, sink):
             await wait_until(lambda: sink.has("stdout", b"ready"))
             status = await asyncio.wait_for(handle.stop(0.3), DEADLINE_S)
             assert status == KILLED
 
-    asyncio.run(scenario())
+    run(scenario())
 
 
-def test_stop_reports_sigterm_when_the_worker_dies_of_it() -> None:
+def test_stop_reports_sigterm_when_the_worker_dies_of_it(run: Run) -> None:
     async def scenario() -> None:
         async with running("default-term") as (handle, sink):
             await wait_until(lambda: sink.has("stdout", b"ready"))
             status = await asyncio.wait_for(handle.stop(DEADLINE_S), DEADLINE_S)
             assert status == ExitStatus(signal=signal.SIGTERM)
 
-    asyncio.run(scenario())
+    run(scenario())
 
 
-def test_stop_reports_the_workers_own_exit_code() -> None:
+def test_stop_reports_the_workers_own_exit_code(run: Run) -> None:
     async def scenario() -> None:
         async with running("exit-7-on-term") as (handle, sink):
             await wait_until(lambda: sink.has("stdout", b"ready"))
             status = await asyncio.wait_for(handle.stop(DEADLINE_S), DEADLINE_S)
             assert status == ExitStatus(exit_code=7)
 
-    asyncio.run(scenario())
+    run(scenario())
 
 
-def test_stop_leaves_no_member_of_the_group_alive() -> None:
+def test_stop_leaves_no_member_of_the_group_alive(run: Run) -> None:
     async def scenario() -> None:
         async with running("stray-child") as (handle, sink):
             # One "ready" from the worker, one from its child.
@@ -53,10 +60,10 @@ def test_stop_leaves_no_member_of_the_group_alive() -> None:
             pgid = handle.pid
             await wait_until(lambda: not live_group_members(pgid) and not alive(child))
 
-    asyncio.run(scenario())
+    run(scenario())
 
 
-def test_stop_is_idempotent_and_concurrent_calls_share_it() -> None:
+def test_stop_is_idempotent_and_concurrent_calls_share_it(run: Run) -> None:
     async def scenario() -> None:
         async with running("ignore-term") as (handle, sink):
             await wait_until(lambda: sink.has("stdout", b"ready"))
@@ -66,10 +73,10 @@ def test_stop_is_idempotent_and_concurrent_calls_share_it() -> None:
             assert await handle.stop(0.0) == KILLED
             assert await handle.wait() == KILLED
 
-    asyncio.run(scenario())
+    run(scenario())
 
 
-def test_stop_after_exit_returns_the_exit_status() -> None:
+def test_stop_after_exit_returns_the_exit_status(run: Run) -> None:
     async def scenario() -> None:
         async with running("output") as (handle, _):
             assert await asyncio.wait_for(handle.wait(), DEADLINE_S) == ExitStatus(exit_code=3)
@@ -77,14 +84,14 @@ def test_stop_after_exit_returns_the_exit_status() -> None:
             assert status == ExitStatus(exit_code=3)
             handle.kill()  # Nothing left to kill: no error either.
 
-    asyncio.run(scenario())
+    run(scenario())
 
 
-def test_kill_is_immediate() -> None:
+def test_kill_is_immediate(run: Run) -> None:
     async def scenario() -> None:
         async with running("ignore-term") as (handle, sink):
             await wait_until(lambda: sink.has("stdout", b"ready"))
             handle.kill()
             assert await asyncio.wait_for(handle.wait(), DEADLINE_S) == KILLED
 
-    asyncio.run(scenario())
+    run(scenario())

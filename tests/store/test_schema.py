@@ -7,7 +7,7 @@ import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import Engine, inspect, select
+from sqlalchemy import Engine, inspect, select, text
 
 from corral.db import models
 from corral.db.engine import make_engine
@@ -60,6 +60,15 @@ def test_upgrade_creates_index_and_cascading_foreign_key(engine: Engine) -> None
     assert inspector.get_foreign_keys("worker_logs") == []
 
 
+def test_foreign_key_cascades_on_both_backends(engine: Engine) -> None:
+    upgrade(engine)
+    ConfigStore(engine).create(WorkerConfig(worker_id="gone", name="Gone"))
+    with engine.begin() as conn:
+        assert conn.execute(text("SELECT count(*) FROM worker_runtime")).scalar_one() == 1
+        conn.execute(text("DELETE FROM worker_configs"))
+        assert conn.execute(text("SELECT count(*) FROM worker_runtime")).scalar_one() == 0
+
+
 def test_second_upgrade_changes_nothing(engine: Engine) -> None:
     upgrade(engine)
     ConfigStore(engine).create(WorkerConfig(worker_id="keep-me", name="Keep me"))
@@ -67,8 +76,9 @@ def test_second_upgrade_changes_nothing(engine: Engine) -> None:
     assert current_revision(engine) == "0001"
     assert schema_diff(engine) == []
     with engine.connect() as conn:
-        versions = conn.execute(select(models.Base.metadata.tables["worker_configs"].c.worker_id))
-        assert [row.worker_id for row in versions] == ["keep-me"]
+        assert conn.execute(select(models.worker_configs.c.worker_id)).scalars().all() == [
+            "keep-me"
+        ]
 
 
 def test_downgrade_to_base_then_upgrade_again(engine: Engine) -> None:

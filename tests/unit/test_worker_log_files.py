@@ -200,13 +200,21 @@ def test_slow_follower_loses_lines_with_a_marker(tmp_path: Path) -> None:
         files = WorkerLogFiles(tmp_path, follow_queue=3)
         follower = files.follow("w1", "stdout")
         _write(files, "w1", *(f"line-{i}" for i in range(10)))
-        _write(files, "w1", "after")
-        got = _texts([await _next(follower) for _ in range(5)])
+        got = _texts([await _next(follower) for _ in range(4)])
         assert got[:3] == ["line-0", "line-1", "line-2"]
         assert "7 lines dropped" in got[3]
-        assert got[4] == "after"
+        _write(files, "w1", "after")
+        assert _texts([await _next(follower)]) == ["after"]
+        # A gap is marked where it is, even when more lines came after it.
+        _write(files, "w1", *(f"more-{i}" for i in range(4)))
+        assert _texts([await _next(follower)]) == ["more-0"]
+        _write(files, "w1", "more-4")
+        got = _texts([await _next(follower) for _ in range(4)])
+        assert got[:2] == ["more-1", "more-2"]
+        assert "1 lines dropped" in got[2]
+        assert got[3] == "more-4"
         # The writer was never held up: every line is in the file.
-        assert len(files.tail("w1", "stdout", 100)) == 11
+        assert len(files.tail("w1", "stdout", 100)) == 16
         files.close_all()
 
     asyncio.run(scenario())
@@ -217,13 +225,13 @@ def test_cancelling_the_follower_unsubscribes(tmp_path: Path) -> None:
         files = WorkerLogFiles(tmp_path)
         got_one = asyncio.Event()
 
+        follower = files.follow("w1", "stdout")
+
         async def consume() -> None:
-            async for _ in files.follow("w1", "stdout"):
+            async for _ in follower:
                 got_one.set()
 
         task = asyncio.create_task(consume())
-        while files.follower_count("w1", "stdout") == 0:
-            await asyncio.sleep(0)  # Let the consumer subscribe.
         _write(files, "w1", "hello")
         await asyncio.wait_for(got_one.wait(), DEADLINE_S)
         task.cancel()

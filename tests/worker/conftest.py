@@ -33,15 +33,16 @@ def spawn_worker(tmp_path: Path) -> Iterator[SpawnWorker]:
     workers: list[WorkerProcess] = []
 
     def spawn(
-        url: str,
+        url: str | None,
         *,
-        worker_id: str = "w1",
+        worker_id: str | None = "w1",
         interval: float | None = 0.05,
         extra_args: tuple[str, ...] = (),
         token: str | None = TOKEN,
         env: dict[str, str] | None = None,
     ) -> WorkerProcess:
-        args = ["--master", url, "--worker-id", worker_id, *extra_args]
+        args = [*(["--master", url] if url else []), *extra_args]
+        args += ["--worker-id", worker_id] if worker_id else []
         if interval is not None:
             args += ["--heartbeat-interval", str(interval)]
         log_path = tmp_path / f"worker-{len(workers)}.log"

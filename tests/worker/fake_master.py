@@ -7,7 +7,9 @@ heartbeat from an instance that is not the worker's current one gets a 409
 
 from __future__ import annotations
 
+import contextlib
 import json
+import socket
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -49,10 +51,12 @@ class FakeMaster:
         self.stale_style = stale_style
         self.unknown_workers = False  # answer 404 to everything
         self.close_connections = False  # answer with Connection: close
-        self.hold_deregister = False  # keep deregister waiting until released
+        self.hold: set[str] = set()  # paths whose requests wait until released
+        self.drop_requests = False  # hang up without answering, like a crashing master
         self.release = threading.Event()
         self.current: dict[str, str] = {}  # worker id -> current instance id
         self.requests: list[Recorded] = []
+        self.connections: set[socket.socket] = set()
         self._lock = threading.Lock()
         self._server = ThreadingHTTPServer(
             ("127.0.0.1", 0), _handler_for(self), bind_and_activate=False
@@ -66,17 +70,24 @@ class FakeMaster:
     def start(self) -> FakeMaster:
         """Listen and serve in a background thread."""
         self._server.server_activate()
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, args=(0.05,), daemon=True
+        )
         self._thread.start()
         return self
 
     def stop(self) -> None:
-        """Stop serving and release any held request."""
+        """Stop serving, drop open connections as a dead process would, release held ones."""
         self.release.set()
         if self._thread is not None:
             self._server.shutdown()
             self._thread.join(5)
         self._server.server_close()
+        with self._lock:
+            connections = list(self.connections)
+        for conn in connections:
+            with contextlib.suppress(OSError):
+                conn.shutdown(socket.SHUT_RDWR)
 
     def forget(self, worker_id: str) -> None:
         """Drop the worker's current instance, as a restarted master would."""
@@ -98,16 +109,20 @@ class FakeMaster:
     def deregistrations(self) -> list[Recorded]:
         return self.to(DEREGISTER_PATH)
 
-    def handle(self, request: Recorded) -> tuple[int, object]:
-        """The status and JSON body the master answers to ``request``."""
+    def handle(self, request: Recorded) -> tuple[int, object] | None:
+        """The status and JSON body the master answers to ``request``; None: hang up."""
         with self._lock:
             self.requests.append(request)
+        if self.drop_requests:
+            return None
         if request.authorization != f"Bearer {self.token}":
             return 401, {"detail": "invalid token"}
         if self.unknown_workers:
             return 404, {"detail": "unknown worker"}
         worker_id = request.body.get("worker_id", "")
         instance_id = request.body.get("instance_id", "")
+        if request.path in self.hold:
+            self.release.wait(10)
         if request.path == REGISTER_PATH:
             with self._lock:
                 self.current[worker_id] = instance_id
@@ -117,14 +132,14 @@ class FakeMaster:
                 return 409, self._stale_body(instance_id)
             return 200, {}
         if request.path == DEREGISTER_PATH:
-            if self.hold_deregister:
-                self.release.wait(10)
             return 200, {}
         return 404, {"detail": "no such route"}
 
     def _stale_body(self, instance_id: str) -> object:
-        error = {"code": STALE_INSTANCE, "message": f"instance {instance_id} is not current"}
-        return {"detail": error} if self.stale_style == "detail" else error
+        message = f"instance {instance_id} is not current"
+        if self.stale_style == "detail":
+            return {"detail": {"code": STALE_INSTANCE, "message": message}}
+        return {"detail": message, "code": STALE_INSTANCE}
 
 
 def _handler_for(master: FakeMaster) -> type[BaseHTTPRequestHandler]:
@@ -132,6 +147,16 @@ def _handler_for(master: FakeMaster) -> type[BaseHTTPRequestHandler]:
 
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"  # keep-alive, like the real master
+
+        def setup(self) -> None:
+            super().setup()
+            with master._lock:
+                master.connections.add(self.connection)
+
+        def finish(self) -> None:
+            with master._lock:
+                master.connections.discard(self.connection)
+            super().finish()
 
         def do_POST(self) -> None:
             length = int(self.headers.get("Content-Length") or 0)
@@ -144,7 +169,11 @@ def _handler_for(master: FakeMaster) -> type[BaseHTTPRequestHandler]:
                 self.client_address[1],
                 time.monotonic(),
             )
-            status, answer = master.handle(request)
+            answer_to = master.handle(request)
+            if answer_to is None:
+                self.close_connection = True
+                return
+            status, answer = answer_to
             data = json.dumps(answer).encode()
             self.send_response(status)
             self.send_header("Content-Type", "application/json")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import os
 import signal
 import socket
@@ -12,11 +13,12 @@ import uuid
 import pytest
 
 from corral import __version__
-from corral.protocol import DEREGISTER_PATH, REGISTER_PATH
+from corral.protocol import DEREGISTER_PATH, HEARTBEAT_PATH, REGISTER_PATH
 
 from .conftest import SpawnWorker
 from .fake_master import TOKEN, FakeMaster
 from .waiting import wait_for
+from .worker_process import clean_env
 
 
 def test_registers_first_with_a_fresh_instance_id_each_start(
@@ -48,13 +50,14 @@ def test_heartbeats_carry_metrics_at_the_given_interval(
 ) -> None:
     master.heartbeat_interval_s = 30.0  # the command-line interval must win
     spawn_worker(master.url, interval=0.05)
-    beats = wait_for(lambda: len(master.heartbeats()) >= 6 and master.heartbeats(), 5.0)
+    wait_for(lambda: len(master.heartbeats()) >= 6, 5.0, what="six heartbeats")
+    beats = master.heartbeats()
     instance_id = master.registrations()[0].body["instance_id"]
     for beat in beats:
         assert beat.body["instance_id"] == instance_id
         assert isinstance(beat.body["cpu_percent"], float) and beat.body["cpu_percent"] >= 0
         assert isinstance(beat.body["memory_bytes"], int) and beat.body["memory_bytes"] > 0
-    gaps = [b.at - a.at for a, b in zip(beats, beats[1:], strict=False)]
+    gaps = [b.at - a.at for a, b in itertools.pairwise(beats)]
     assert sum(gaps) / len(gaps) >= 0.03  # paced, not a burst
     # One keep-alive connection carries all the heartbeats.
     assert len({b.client_port for b in beats}) == 1
@@ -114,7 +117,7 @@ def test_master_and_id_may_come_from_the_environment(
     master: FakeMaster, spawn_worker: SpawnWorker
 ) -> None:
     env = {"CORRAL_MASTER_URL": master.url, "CORRAL_WORKER_ID": "from-env"}
-    spawn_worker("", worker_id="", interval=0.05, env=env, extra_args=())
+    spawn_worker(None, worker_id=None, env=env)
     reg = wait_for(master.registrations, what="a registration")[0]
     assert reg.body["worker_id"] == "from-env"
 
@@ -160,7 +163,7 @@ def test_signal_deregisters_and_exits_0(
 def test_second_signal_during_a_slow_shutdown_exits_at_once(
     master: FakeMaster, spawn_worker: SpawnWorker
 ) -> None:
-    master.hold_deregister = True
+    master.hold.add(DEREGISTER_PATH)
     worker = spawn_worker(master.url)
     wait_for(master.heartbeats, what="a heartbeat")
     worker.send(signal.SIGTERM)
@@ -185,7 +188,7 @@ def test_runs_while_the_parent_lives(master: FakeMaster, spawn_worker: SpawnWork
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="prctl is Linux only")
-def test_parent_death_stops_the_worker(master: FakeMaster, tmp_path: object) -> None:
+def test_parent_death_stops_the_worker(master: FakeMaster) -> None:
     # An intermediate parent starts the worker, then is killed: the kernel's
     # parent-death signal must make the worker shut down gracefully.
     launcher = (
@@ -222,3 +225,51 @@ def _alive(pid: int) -> bool:
             return f.read().split(") ", 1)[1][0] != "Z"
     except (FileNotFoundError, IndexError):
         return False
+
+
+def test_keeps_heartbeating_through_an_outage(
+    master: FakeMaster, spawn_worker: SpawnWorker
+) -> None:
+    worker = spawn_worker(master.url)
+    wait_for(master.heartbeats, what="a heartbeat")
+    master.drop_requests = True
+    wait_for(lambda: "lost contact" in worker.log(), what="the outage to be noticed")
+    during = len(master.heartbeats())
+    wait_for(lambda: len(master.heartbeats()) >= during + 3, what="retries during the outage")
+    master.drop_requests = False
+    wait_for(lambda: "restored" in worker.log(), what="contact to come back")
+    assert len(master.registrations()) == 1  # the same instance carries on
+
+
+def test_a_closed_log_pipe_does_not_break_the_shutdown(master: FakeMaster) -> None:
+    # When the master dies, the read end of the worker's stderr pipe goes with it.
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "corral.worker", "--master", master.url, "--worker-id", "w1"],
+        env=clean_env(CORRAL_WORKER_TOKEN=TOKEN),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        wait_for(master.registrations, what="a registration")
+        assert worker.stdout is not None and worker.stderr is not None
+        worker.stdout.close()
+        worker.stderr.close()
+        worker.send_signal(signal.SIGTERM)
+        assert worker.wait(5) == 0
+        wait_for(master.deregistrations, what="the deregister request")
+    finally:
+        worker.kill()
+        worker.wait()
+
+
+def test_a_hung_heartbeat_does_not_hold_up_the_shutdown(
+    master: FakeMaster, spawn_worker: SpawnWorker
+) -> None:
+    worker = spawn_worker(master.url)
+    wait_for(master.heartbeats, what="a heartbeat")
+    master.hold.add(HEARTBEAT_PATH)
+    count = len(master.heartbeats())
+    wait_for(lambda: len(master.heartbeats()) > count, what="a heartbeat that hangs")
+    worker.send(signal.SIGTERM)
+    assert worker.wait(4) == 0
+    assert len(master.deregistrations()) == 1

@@ -12,6 +12,7 @@ from sqlalchemy import (
     Integer,
     MetaData,
     String,
+    Table,
     Text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -109,6 +110,6 @@ class WorkerLogRow(Base):
     message: Mapped[str] = mapped_column(Text)
 
 
-worker_configs = WorkerConfigRow.__table__
-worker_runtime = WorkerRuntimeRow.__table__
-worker_logs = WorkerLogRow.__table__
+worker_configs: Table = WorkerConfigRow.__table__  # type: ignore[assignment]
+worker_runtime: Table = WorkerRuntimeRow.__table__  # type: ignore[assignment]
+worker_logs: Table = WorkerLogRow.__table__  # type: ignore[assignment]

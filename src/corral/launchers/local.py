@@ -5,6 +5,7 @@ import logging
 import os
 import signal
 import subprocess
+from typing import cast
 
 from corral.launchers.base import ExitStatus, LaunchSpec, LogSink
 
@@ -68,12 +69,11 @@ class _WorkerProtocol(asyncio.SubprocessProtocol):
         self._transport: asyncio.SubprocessTransport | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.SubprocessTransport)
-        self._transport = transport
+        # uvloop's transport has these methods without subclassing asyncio's class.
+        self._transport = cast(asyncio.SubprocessTransport, transport)
 
     def pipe_data_received(self, fd: int, data: bytes | str) -> None:
-        assert isinstance(data, bytes)
-        self._splitters[fd].feed(data)
+        self._splitters[fd].feed(data.encode() if isinstance(data, str) else data)
 
     def pipe_connection_lost(self, fd: int, exc: Exception | None) -> None:
         self._splitters[fd].finish()
@@ -103,6 +103,7 @@ class LocalWorkerHandle:
         self._protocol = protocol
         self._drain_timeout_s = drain_timeout_s
         self._stopping: asyncio.Task[ExitStatus] | None = None
+        self._warned_open_output = False
 
     @property
     def pid(self) -> int | None:
@@ -122,7 +123,9 @@ class LocalWorkerHandle:
             async with asyncio.timeout(self._drain_timeout_s):
                 await asyncio.shield(self._protocol.drained)
         except TimeoutError:
-            log.warning("pid %d: output still open after exit; not waiting for it", self._pid)
+            if not self._warned_open_output:
+                log.warning("pid %d: output still open after exit; not waiting for it", self._pid)
+            self._warned_open_output = True
         return ExitStatus.from_returncode(returncode)
 
     async def stop(self, timeout_s: float) -> ExitStatus:

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from corral.domain.restart_policy import RestartPolicy
 from corral.domain.workers import DeploymentType, WorkerConfig
 from corral.errors import ConflictError
-from corral.launchers.base import LaunchSpec, Launcher
+from corral.launchers.base import Launcher, LaunchSpec
 from corral.master.database import Database
 from corral.master.tokens import Tokens
 from corral.master.worker_log_files import WorkerLogFiles
@@ -30,9 +30,7 @@ class SupervisorContext:
         """The launcher of the config's deployment type, or a clear refusal."""
         launcher = self.launchers.get(config.deployment_type)
         if launcher is None:
-            raise ConflictError(
-                f"no {config.deployment_type} launcher is available on this master"
-            )
+            raise ConflictError(f"no {config.deployment_type} launcher is available on this master")
         return launcher
 
     def launch_spec(self, config: WorkerConfig) -> LaunchSpec:

@@ -6,7 +6,13 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
-from corral.errors import ConflictError, CorralError, InvalidInputError, NotFoundError
+from corral.errors import (
+    ConflictError,
+    CorralError,
+    ForbiddenError,
+    InvalidInputError,
+    NotFoundError,
+)
 from corral.master.supervisor import StaleInstanceError
 from corral.protocol import STALE_INSTANCE
 
@@ -22,6 +28,8 @@ def status_of(exc: CorralError) -> int:
         return 404
     if isinstance(exc, ConflictError):
         return 409
+    if isinstance(exc, ForbiddenError):
+        return 403
     return 422
 
 
@@ -47,6 +55,11 @@ def install_error_handlers(app: FastAPI) -> None:
     async def stale(_: Request, exc: StaleInstanceError) -> JSONResponse:
         """409 with a code the worker acts on: register again."""
         return JSONResponse({"detail": str(exc), "code": STALE_INSTANCE}, status_code=409)
+
+    @app.exception_handler(ForbiddenError)
+    async def forbidden(_: Request, exc: ForbiddenError) -> JSONResponse:
+        """403: refused for good; a worker stops retrying."""
+        return JSONResponse({"detail": str(exc)}, status_code=403)
 
     @app.exception_handler(ConflictError)
     async def conflict(_: Request, exc: ConflictError) -> JSONResponse:

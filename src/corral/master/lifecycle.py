@@ -28,7 +28,9 @@ class LifecycleManager:
         configs = await db.run(db.configs.list)
         runtimes = {rt.worker_id: rt for rt in await db.run(db.runtime.list)}
         for cfg in configs:
-            self.supervisors[cfg.worker_id] = WorkerSupervisor(self.ctx, cfg, runtimes[cfg.worker_id])
+            self.supervisors[cfg.worker_id] = WorkerSupervisor(
+                self.ctx, cfg, runtimes[cfg.worker_id]
+            )
         await asyncio.gather(*(self._restore(s) for s in self.supervisors.values()))
         self._monitor = asyncio.create_task(self._watch_leases())
 
@@ -68,8 +70,9 @@ class LifecycleManager:
     async def remove(self, worker_id: str) -> None:
         """Stop the worker if it runs, then delete its config."""
         sup = self.get(worker_id)
-        await sup.stop(graceful=True, timeout_s=self.ctx.settings.stop_timeout_s,
-                       reason="config deleted")  # fmt: skip
+        await sup.stop(
+            graceful=True, timeout_s=self.ctx.settings.stop_timeout_s, reason="config deleted"
+        )
         await self.ctx.db.run(self.ctx.db.configs.delete, worker_id)
         self.ctx.log_files.close(worker_id)
         del self.supervisors[worker_id]

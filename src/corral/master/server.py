@@ -9,6 +9,7 @@ from contextlib import contextmanager
 from types import FrameType
 
 import uvicorn
+from fastapi import FastAPI
 
 from corral.master.app import create_app
 from corral.master.services import Services
@@ -20,6 +21,10 @@ HANDLED = (signal.SIGTERM, signal.SIGINT)
 
 class MasterServer(uvicorn.Server):
     """uvicorn's server with corral's signal policy."""
+
+    def __init__(self, config: uvicorn.Config, app: FastAPI) -> None:
+        super().__init__(config)
+        self.app = app
 
     @contextmanager
     def capture_signals(self) -> Generator[None, None, None]:
@@ -36,7 +41,7 @@ class MasterServer(uvicorn.Server):
         if not self.should_exit:
             self.should_exit = True
             return
-        services: Services | None = getattr(self.config.app.state, "services", None)
+        services: Services | None = getattr(self.app.state, "services", None)
         if services is not None:
             services.lifecycle.kill_all()
         os.write(2, b"corral: second signal, workers killed, exiting now\n")
@@ -47,11 +52,17 @@ def run_master(settings: MasterSettings, banner: bool = True) -> int:
     """Serve the API until a signal arrives; return the exit code."""
     app = create_app(settings)
     config = uvicorn.Config(
-        app, host=settings.host, port=settings.port, log_level="warning",
-        access_log=False, lifespan="on", loop="uvloop", http="httptools",
+        app,
+        host=settings.host,
+        port=settings.port,
+        log_level="warning",
+        access_log=False,
+        lifespan="on",
+        loop="uvloop",
+        http="httptools",
         timeout_graceful_shutdown=5,
-    )  # fmt: skip
-    server = MasterServer(config)
+    )
+    server = MasterServer(config, app)
     if banner:
         _print_banner(settings)
     server.run()

@@ -14,7 +14,7 @@ from corral.domain.worker_states import (
     check_transition,
 )
 from corral.domain.workers import WorkerConfig, WorkerRuntime
-from corral.errors import ConflictError
+from corral.errors import ConflictError, ForbiddenError
 from corral.launchers.base import ExitStatus, WorkerHandle
 from corral.master.context import SupervisorContext
 from corral.master.stale_process import kill_stale_worker
@@ -53,8 +53,12 @@ class WorkerSupervisor:
         """Take one checked edge in memory at once, then persist it with its log row."""
         check_transition(self.state, new)
         old, self.state = self.state, new
-        log.log(logging.getLevelName(level.upper()), "%s: %s -> %s: %s", self.worker_id, old, new, why)
-        await self.ctx.db.run(self.ctx.db.runtime.transition, self.worker_id, new, why, level=level, **f)
+        log.log(
+            logging.getLevelName(level.upper()), "%s: %s -> %s: %s", self.worker_id, old, new, why
+        )
+        await self.ctx.db.run(
+            self.ctx.db.runtime.transition, self.worker_id, new, why, level=level, **f
+        )
 
     async def _persist(self, **fields: Any) -> None:
         """Write runtime fields that do not change the state."""
@@ -93,9 +97,16 @@ class WorkerSupervisor:
         self.desired = DesiredState.RUNNING
         self.instance_id = None
         await self._transition(
-            S.STARTING, reason, desired_state=self.desired, instance_id=None, pid=None,
-            exit_code=None, exit_signal=None, next_restart_at=None, stopped_at=None,
-        )  # fmt: skip
+            S.STARTING,
+            reason,
+            desired_state=self.desired,
+            instance_id=None,
+            pid=None,
+            exit_code=None,
+            exit_signal=None,
+            next_restart_at=None,
+            stopped_at=None,
+        )
         spec = self.ctx.launch_spec(self.config)
         try:
             handle = await launcher.launch(spec, self.ctx.log_files.sink(self.worker_id))
@@ -107,7 +118,9 @@ class WorkerSupervisor:
         self._watch = asyncio.create_task(self._watch_exit(handle))
         await self._persist(pid=handle.pid, container_id=handle.container_id)
 
-    async def _stop_locked(self, graceful: bool, timeout_s: float, why: str, keep_desired: bool) -> None:
+    async def _stop_locked(
+        self, graceful: bool, timeout_s: float, why: str, keep_desired: bool
+    ) -> None:
         """Bring the worker to stopped, whatever state it is in."""
         self._cancel_restart()
         if not keep_desired and self.desired is not DesiredState.STOPPED:
@@ -136,11 +149,17 @@ class WorkerSupervisor:
         try:
             if self.state is S.STOPPING:
                 await self._transition(
-                    S.STOPPED, f"exited with {status.describe()}", pid=None, stopped_at=utcnow(),
-                    exit_code=status.exit_code, exit_signal=status.signal,
-                )  # fmt: skip
+                    S.STOPPED,
+                    f"exited with {status.describe()}",
+                    pid=None,
+                    stopped_at=utcnow(),
+                    exit_code=status.exit_code,
+                    exit_signal=status.signal,
+                )
             else:
-                await self._crashed(f"exited unexpectedly with {status.describe()}", status, ran_for)
+                await self._crashed(
+                    f"exited unexpectedly with {status.describe()}", status, ran_for
+                )
         except Exception:
             log.exception("%s: failed to record exit", self.worker_id)
 
@@ -148,10 +167,16 @@ class WorkerSupervisor:
         """Record a crash, then restart after the backoff or give up."""
         self._errors += 1
         await self._transition(
-            S.CRASHED, why, level="error", pid=None, stopped_at=utcnow(),
-            exit_code=status.exit_code, exit_signal=status.signal,
-            error_count=self._errors, last_error=why,
-        )  # fmt: skip
+            S.CRASHED,
+            why,
+            level="error",
+            pid=None,
+            stopped_at=utcnow(),
+            exit_code=status.exit_code,
+            exit_signal=status.signal,
+            error_count=self._errors,
+            last_error=why,
+        )
         if self.desired is not DesiredState.RUNNING or not self.config.auto_restart:
             return
         policy = self.ctx.restart_policy(self.config)
@@ -160,7 +185,8 @@ class WorkerSupervisor:
             self._restart_times.clear()
         now = time.monotonic()
         if policy.budget_spent(self._restart_times, now):
-            why = f"restart budget spent: {len(self._restart_times)} restarts within {policy.window_s:g} s"
+            spent = len(self._restart_times)
+            why = f"restart budget spent: {spent} restarts within {policy.window_s:g} s"
             await self._transition(S.ERROR, why, level="error", last_error=why)
             return
         self._failures += 1
@@ -178,7 +204,8 @@ class WorkerSupervisor:
         async with self._lock:
             self._restart = None
             if self.state is S.CRASHED and self.desired is DesiredState.RUNNING:
-                await self._start_locked(f"auto-restart #{self._restarts}", manual=False)
+                why = f"auto-restart #{self._restarts} after {delay_s:.3f} s backoff"
+                await self._start_locked(why, manual=False)
 
     def _cancel_restart(self) -> None:
         """Drop a pending auto-restart."""
@@ -186,16 +213,20 @@ class WorkerSupervisor:
             self._restart.cancel()
             self._restart = None
 
-    async def registered(self, instance_id: str, pid: int, hostname: str, cpu_ids: list[int]) -> None:
+    async def registered(
+        self, instance_id: str, pid: int, hostname: str, cpu_ids: list[int]
+    ) -> None:
         """A worker instance said hello: from now on it counts as running."""
         if self.state not in (S.STARTING, S.RUNNING, S.LOST):
-            raise ConflictError(f"worker {self.worker_id} is {self.state}: not expecting it")
+            raise ForbiddenError(f"worker {self.worker_id} is {self.state}: not expecting it")
         if self.handle is not None and self.handle.pid is not None and pid != self.handle.pid:
-            raise ConflictError(f"pid {pid} was not started by this master")
+            raise ForbiddenError(f"pid {pid} was not started by this master")
         self.instance_id = instance_id
         self.last_contact = time.monotonic()
         now = utcnow()
-        fields = dict(instance_id=instance_id, hostname=hostname, cpu_ids=cpu_ids, last_heartbeat_at=now)
+        fields: dict[str, Any] = dict(
+            instance_id=instance_id, hostname=hostname, cpu_ids=cpu_ids, last_heartbeat_at=now
+        )
         why = f"registered as instance {instance_id} (pid {pid})"
         if self.state is S.RUNNING:
             await self.ctx.db.run(self.ctx.db.logs.add, self.worker_id, "register", why)
@@ -205,7 +236,8 @@ class WorkerSupervisor:
 
     async def heartbeat(self, instance_id: str, cpu_percent: float, memory_bytes: int) -> None:
         """Renew the lease of the current instance; a lost instance must register again."""
-        if self.state is not S.RUNNING or instance_id != self.instance_id:
+        # A stopping worker drains its work and keeps heartbeating meanwhile.
+        if self.state not in (S.RUNNING, S.STOPPING) or instance_id != self.instance_id:
             raise StaleInstanceError(f"instance {instance_id} is not current")
         self.last_contact = time.monotonic()
         await self._persist(
@@ -217,9 +249,10 @@ class WorkerSupervisor:
         lease = self.ctx.settings.lease_s
         if self.state is S.RUNNING and now - self.last_contact > lease:
             await self._transition(
-                S.LOST, f"no heartbeat for {now - self.last_contact:.1f} s (lease {lease:g} s)",
+                S.LOST,
+                f"no heartbeat for {now - self.last_contact:.1f} s (lease {lease:g} s)",
                 level="warning",
-            )  # fmt: skip
+            )
             if self.handle is not None and self.config.auto_restart:
                 log.warning("%s: killing the unresponsive process to restart it", self.worker_id)
                 self.handle.kill()
@@ -229,9 +262,12 @@ class WorkerSupervisor:
             and now - self._launched_at > self.ctx.settings.start_timeout_s
         ):
             await self.ctx.db.run(
-                self.ctx.db.logs.add, self.worker_id, "error",
-                f"did not register within {self.ctx.settings.start_timeout_s:g} s: killed", "error",
-            )  # fmt: skip
+                self.ctx.db.logs.add,
+                self.worker_id,
+                "error",
+                f"did not register within {self.ctx.settings.start_timeout_s:g} s: killed",
+                "error",
+            )
             self.handle.kill()
 
     async def restore(self) -> None:
@@ -241,9 +277,11 @@ class WorkerSupervisor:
                 kill_stale_worker(self._stale_pid, self.worker_id)
             settled = S.CRASHED if self.desired is DesiredState.RUNNING else S.STOPPED
             await self._transition(
-                settled, f"the previous master stopped while the worker was {self.state}",
-                level="warning", pid=None,
-            )  # fmt: skip
+                settled,
+                f"the previous master stopped while the worker was {self.state}",
+                level="warning",
+                pid=None,
+            )
         if self.desired is DesiredState.RUNNING:
             await self.start("restored at master start")
 

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from corral.domain.ids import check_worker_id
 from corral.errors import InvalidInputError
+from corral.launchers.base import LogSink
 
 STREAMS = ("stdout", "stderr")
 _TAIL_BLOCK = 64 * 1024
@@ -114,6 +115,8 @@ class LogFollower:
     async def __anext__(self) -> str:
         if self._closed:
             raise StopAsyncIteration
+        if self._dropped and self._queue.empty():
+            return self._marker()  # The gap comes right after what was queued.
         try:
             return await self._queue.get()
         except asyncio.CancelledError:
@@ -141,10 +144,14 @@ class LogFollower:
             self._dropped += 1
             return
         if self._dropped:
-            marker = f"[corral: {self._dropped} lines dropped, the reader fell behind]"
-            self._queue.put_nowait(f"{_timestamp()} {marker}")
-            self._dropped = 0
+            self._queue.put_nowait(self._marker())
         self._queue.put_nowait(line)
+
+    def _marker(self) -> str:
+        """The line that stands for the lines dropped so far; resets the count."""
+        text = f"[corral: {self._dropped} lines dropped, the reader fell behind]"
+        self._dropped = 0
+        return f"{_timestamp()} {text}"
 
 
 class _WorkerSink:
@@ -179,7 +186,7 @@ class WorkerLogFiles:
             weakref.WeakSet
         )
 
-    def sink(self, worker_id: str) -> _WorkerSink:
+    def sink(self, worker_id: str) -> LogSink:
         """Where a launcher sends this worker's output."""
         return _WorkerSink(self, check_worker_id(worker_id))
 

@@ -2,9 +2,9 @@
 
 from collections.abc import Mapping
 from dataclasses import asdict, fields
-from typing import Any, cast
+from typing import Any
 
-from sqlalchemy import Connection, Engine, RowMapping, Table, delete, func, insert, select, update
+from sqlalchemy import Connection, Engine, RowMapping, delete, func, insert, select, update
 
 from corral.db import models
 from corral.db.types import utcnow
@@ -12,9 +12,8 @@ from corral.domain.ids import check_worker_id
 from corral.domain.workers import DeploymentType, WorkerConfig, WorkerRuntime
 from corral.errors import ConflictError, InvalidInputError, NotFoundError
 
-# models types __table__ as a FromClause; insert, update and delete want a Table.
-worker_configs = cast(Table, models.worker_configs)
-worker_runtime = cast(Table, models.worker_runtime)
+worker_configs = models.worker_configs
+worker_runtime = models.worker_runtime
 
 FIELDS = tuple(f.name for f in fields(WorkerConfig))
 # The key and the timestamps belong to the store, not to the caller.

@@ -2,9 +2,9 @@
 
 from dataclasses import fields
 from datetime import datetime
-from typing import Any, cast
+from typing import Any
 
-from sqlalchemy import Connection, Engine, RowMapping, Table, select, update
+from sqlalchemy import Connection, Engine, RowMapping, select, update
 
 from corral.db import models
 from corral.db.types import utcnow
@@ -13,8 +13,7 @@ from corral.domain.workers import WorkerRuntime
 from corral.errors import ConflictError, InvalidInputError, NotFoundError
 from corral.store.worker_logs import insert_log
 
-# models types __table__ as a FromClause; insert, update and delete want a Table.
-worker_runtime = cast(Table, models.worker_runtime)
+worker_runtime = models.worker_runtime
 
 FIELDS = tuple(f.name for f in fields(WorkerRuntime))
 # The state moves only through transition(); the key and updated_at belong to the store.
@@ -81,9 +80,14 @@ class RuntimeStore:
             return _fetch(conn, worker_id)
 
     def transition(
-        self, worker_id: str, new_state: WorkerState, message: str, *, level: str = "info",
+        self,
+        worker_id: str,
+        new_state: WorkerState,
+        message: str,
+        *,
+        level: str = "info",
         **fields: Any,
-    ) -> WorkerRuntime:  # fmt: skip
+    ) -> WorkerRuntime:
         """Take one checked edge, set ``fields`` and log it, all in one transaction."""
         new_state = WorkerState(new_state)
         now = utcnow()

@@ -2,17 +2,15 @@
 
 from dataclasses import replace
 from datetime import datetime
-from typing import cast
 
-from sqlalchemy import Connection, Engine, RowMapping, Table, insert, select
+from sqlalchemy import Connection, Engine, RowMapping, insert, select
 
 from corral.db import models
 from corral.db.types import utcnow
 from corral.domain.workers import WorkerLogEntry
 from corral.errors import InvalidInputError
 
-# models types __table__ as a FromClause; insert, update and delete want a Table.
-worker_logs = cast(Table, models.worker_logs)
+worker_logs = models.worker_logs
 
 LEVELS = frozenset({"debug", "info", "warning", "error", "critical"})
 MAX_KIND_LEN = 40  # the width of worker_logs.kind

@@ -77,6 +77,7 @@ class Agent:
         self.cpu_ids = cpu_ids
         self.instance_id = new_instance_id()
         self.registered = False
+        self.leaving = False  # set by deregister: no heartbeat or registration after it
         self.lease_s = DEFAULT_LEASE_S
         self._interval_override = heartbeat_interval_s
         self.heartbeat_interval_s = heartbeat_interval_s or DEFAULT_HEARTBEAT_INTERVAL_S
@@ -136,6 +137,8 @@ class Agent:
 
     def heartbeat(self, sample: Sample) -> None:
         """Send one heartbeat, registering first if needed; raises MasterError."""
+        if self.leaving:
+            return
         if not self.registered:
             self.register()
             return
@@ -151,10 +154,13 @@ class Agent:
             if exc.code != STALE_INSTANCE:
                 raise
             self._renew_instance()
-            self.register()
+            # A heartbeat that was in flight during deregister must not bring us back.
+            if not self.leaving:
+                self.register()
 
     def deregister(self, reason: str = "shutdown", timeout: float = 2.0) -> bool:
         """Tell the master this instance leaves on purpose; False if it did not hear."""
+        self.leaving = True
         if not self.registered:
             return False
         request: DeregisterRequest = {

@@ -14,9 +14,8 @@ log = logging.getLogger(__name__)
 class DaemonThread(threading.Thread):
     """A daemon thread that calls ``do_work()`` every ``interval`` seconds until stopped.
 
-    Use it as a context manager: entering starts it, leaving stops it and joins
-    it for up to ``stop_timeout`` seconds (None: until it ends). Exceptions from
-    ``do_work()`` are logged and counted, never fatal to the loop.
+    Use it as a context manager: entering starts it, leaving stops and joins it.
+    Exceptions from ``do_work()`` are logged and counted, never fatal to the loop.
     """
 
     def __init__(
@@ -25,7 +24,6 @@ class DaemonThread(threading.Thread):
         super().__init__(name=name or type(self).__name__, daemon=True)
         self.interval = interval
         self.run_immediately = run_immediately
-        self.stop_timeout: float | None = None
         self.runs = 0
         self.errors = 0
         self.last_error: Exception | None = None
@@ -82,4 +80,4 @@ class DaemonThread(threading.Thread):
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        self.stop(self.stop_timeout)
+        self.stop()

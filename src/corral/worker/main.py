@@ -6,6 +6,7 @@ import argparse
 import logging
 import os
 from collections.abc import Mapping
+from urllib.parse import urlsplit
 
 from corral.protocol import ENV_MASTER_URL, ENV_PARENT_PID, ENV_TOKEN, ENV_WORKER_ID
 from corral.worker.logs import configure_logging, flush_std_streams
@@ -57,8 +58,9 @@ def parse_settings(
         parser.error(f"no worker id: pass --worker-id or set {ENV_WORKER_ID}")
     if not token:
         parser.error(f"no token: set {ENV_TOKEN} in the environment")
-    if not master_url.startswith(("http://", "https://")):
-        parser.error(f"master URL must start with http:// or https://: {master_url!r}")
+    url = urlsplit(master_url)
+    if url.scheme not in ("http", "https") or not url.hostname:
+        parser.error(f"master URL must look like http://host:port: {master_url!r}")
     settings = WorkerSettings(
         master_url,
         worker_id,

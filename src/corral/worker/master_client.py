@@ -43,7 +43,9 @@ class MasterRejected(MasterError):
         self.body = body
         self.path = path
         self.code = error_code(body)
-        super().__init__(f"{path}: HTTP {status}" + (f" ({self.code})" if self.code else ""))
+        detail = body.get("detail") if isinstance(body, dict) else body
+        text = f"{path}: HTTP {status}" + (f" [{self.code}]" if self.code else "")
+        super().__init__(text + (f": {str(detail)[:300]}" if detail else ""))
 
 
 class Unauthorized(MasterRejected):
@@ -136,9 +138,8 @@ class MasterClient:
             body = data[:200].decode(errors="replace")
         if status >= 400:
             raise _rejection(status, body, path)
-        if not isinstance(body, dict):
-            raise MasterRejected(status, body, path)
-        return body
+        # A route that returns nothing may answer ``null``: no fields to read.
+        return body if isinstance(body, dict) else {}
 
     def _connection(self, timeout: float) -> tuple[http.client.HTTPConnection, bool]:
         """This thread's connection and whether it was used before."""

@@ -9,7 +9,7 @@ import psutil
 
 
 class Sample(NamedTuple):
-    """One reading: CPU percent since the previous reading, resident memory now."""
+    """One reading: CPU percent since the previous one (100 per busy CPU), resident bytes."""
 
     cpu_percent: float
     memory_bytes: int

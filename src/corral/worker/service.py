@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import logging
 import signal
-from contextlib import ExitStack
+import time
+from functools import partial
 
 from corral.worker.agent import Agent
 from corral.worker.cpus import usable_cpus
@@ -25,8 +26,9 @@ EXIT_OK = 0
 EXIT_PARENT_GONE = 1
 EXIT_USAGE = 2
 EXIT_REJECTED = 3
-# How long a graceful shutdown waits for a loop in the middle of a request.
-LOOP_STOP_TIMEOUT_S = 2.0
+# How long a graceful shutdown waits for a loop in the middle of a request;
+# past it the loop is abandoned (a daemon thread), the agent ignores its result.
+LOOP_STOP_TIMEOUT_S = 1.0
 
 
 class WorkerSettings:
@@ -95,13 +97,12 @@ class WorkerService:
     def _serve(self, agent: Agent) -> int:
         """Run the loops until a signal or a fatal error; then shut down."""
         loops = self._loops(agent)
-        for loop in reversed(loops):
-            loop.stop_timeout = LOOP_STOP_TIMEOUT_S
-            self._signals.on_shutdown(loop.stop)
+        # Loops stop before the deregistration, so no heartbeat follows it.
+        self._signals.on_shutdown(partial(_stop_loops, loops, LOOP_STOP_TIMEOUT_S))
         self._signals.on_shutdown(agent.deregister)
-        with ExitStack() as stack:
-            for loop in loops:
-                stack.enter_context(loop)
+        for loop in loops:
+            loop.start()
+        try:
             self._signals.wait()
             if self.fatal_error is not None:
                 log.error("exiting: %s", self.fatal_error)
@@ -110,9 +111,19 @@ class WorkerService:
             name = signal.Signals(signum).name if signum is not None else "wake-up"
             log.info("%s received: shutting down (a second signal exits at once)", name)
             self._signals.run_callbacks()
+        finally:
+            _stop_loops(loops, timeout=0)
+        log.info("stopped")
         return EXIT_OK
 
     def _on_fatal(self, exc: MasterError) -> None:
         """Called from a loop whose requests the master now refuses for good."""
         self.fatal_error = exc
         self._signals.wake()
+
+
+def _stop_loops(loops: list[DaemonThread], timeout: float) -> None:
+    """Stop the loops, newest first, waiting at most ``timeout`` seconds in all."""
+    deadline = time.monotonic() + timeout
+    for loop in reversed(loops):
+        loop.stop(max(0.0, deadline - time.monotonic()))

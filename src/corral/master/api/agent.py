@@ -50,7 +50,10 @@ async def register(body: Register, request: Request, svc: Svc) -> dict[str, floa
     require_worker(request, svc, body.worker_id)
     sup = svc.lifecycle.get(body.worker_id)
     await sup.registered(body.instance_id, body.pid, body.hostname, body.cpu_ids)
-    return {"heartbeat_interval_s": svc.settings.heartbeat_interval_s, "lease_s": svc.settings.lease_s}
+    return {
+        "heartbeat_interval_s": svc.settings.heartbeat_interval_s,
+        "lease_s": svc.settings.lease_s,
+    }
 
 
 @router.post(HEARTBEAT_PATH)
@@ -69,7 +72,9 @@ async def deregister(body: Deregister, request: Request, svc: Svc) -> dict[str, 
     require_worker(request, svc, body.worker_id)
     svc.lifecycle.get(body.worker_id)
     await svc.db.run(
-        svc.db.logs.add, body.worker_id, "deregister",
+        svc.db.logs.add,
+        body.worker_id,
+        "deregister",
         f"instance {body.instance_id} leaving: {body.reason}",
-    )  # fmt: skip
+    )
     return {"ok": True}

@@ -14,7 +14,9 @@ def _event(line: str) -> str:
     return f"data: {line}\n\n"
 
 
-async def sse_lines(files: WorkerLogFiles, worker_id: str, stream: str, tail: int) -> AsyncIterator[str]:
+async def sse_lines(
+    files: WorkerLogFiles, worker_id: str, stream: str, tail: int
+) -> AsyncIterator[str]:
     """Yield the last ``tail`` lines, then follow; a comment line keeps idle proxies open."""
     follower = files.follow(worker_id, stream)
     # Subscribe before reading the tail so no line falls between the two.

@@ -15,8 +15,9 @@ from corral.master.api.schemas import (
 from corral.master.lifecycle import LifecycleManager
 from corral.master.services import Services
 
-router = APIRouter(prefix="/worker-configs", tags=["worker configs"],
-                   dependencies=[Depends(require_admin)])  # fmt: skip
+router = APIRouter(
+    prefix="/worker-configs", tags=["worker configs"], dependencies=[Depends(require_admin)]
+)
 Lifecycle = Annotated[LifecycleManager, Depends(lifecycle)]
 IdPath = Annotated[WorkerId, Path(description="the worker's id (a slug)")]
 
@@ -54,7 +55,9 @@ async def get_config(worker_id: IdPath, lc: Lifecycle) -> WorkerConfigOut:
 
 
 @router.patch("/{worker_id}", response_model=WorkerConfigOut)
-async def update_config(worker_id: IdPath, body: WorkerConfigUpdate, lc: Lifecycle) -> WorkerConfigOut:
+async def update_config(
+    worker_id: IdPath, body: WorkerConfigUpdate, lc: Lifecycle
+) -> WorkerConfigOut:
     """Change the given fields; a running worker uses them from its next start."""
     return WorkerConfigOut.of(await lc.update(worker_id, body.changes()))
 

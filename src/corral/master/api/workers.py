@@ -61,7 +61,9 @@ async def batch(body: BatchRequest, svc: Svc) -> BatchResponse:
     """Apply one action to many workers; each gets its own result."""
     results = await asyncio.gather(*(_batch_one(svc, body, wid) for wid in body.worker_ids))
     ok = sum(r.ok for r in results)
-    return BatchResponse(action=body.action, results=results, succeeded=ok, failed=len(results) - ok)
+    return BatchResponse(
+        action=body.action, results=results, succeeded=ok, failed=len(results) - ok
+    )
 
 
 async def _batch_one(svc: Services, body: BatchRequest, worker_id: str) -> BatchItem:
@@ -119,7 +121,9 @@ async def health(worker_id: IdPath, svc: Svc) -> JSONResponse:
     """200 when running with a fresh heartbeat, else 503; the body says why."""
     sup = svc.lifecycle.get(worker_id)
     silent = time.monotonic() - sup.last_contact if sup.last_contact else None
-    healthy = sup.state is WorkerState.RUNNING and silent is not None and silent <= svc.settings.lease_s
+    healthy = (
+        sup.state is WorkerState.RUNNING and silent is not None and silent <= svc.settings.lease_s
+    )
     body = {
         "worker_id": worker_id,
         "healthy": healthy,
@@ -149,8 +153,9 @@ async def logs(
         return JSONResponse({"worker_id": worker_id, "stream": stream, "lines": lines})
     if follow:
         return StreamingResponse(
-            sse_lines(svc.log_files, worker_id, stream, tail), media_type="text/event-stream",
+            sse_lines(svc.log_files, worker_id, stream, tail),
+            media_type="text/event-stream",
             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
-        )  # fmt: skip
+        )
     lines = svc.log_files.tail(worker_id, stream, tail)
     return JSONResponse({"worker_id": worker_id, "stream": stream, "lines": lines})

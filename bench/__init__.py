@@ -1,0 +1,1 @@
+"""corral's benchmark harness: ``python -m bench --help``."""

@@ -1,0 +1,135 @@
+"""Agent in-process against the fake master: registration, stale instance, contact time."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from corral.worker.agent import Agent, backoff_delays, is_fatal
+from corral.worker.master_client import (
+    Conflict,
+    MasterClient,
+    MasterUnreachable,
+    NotFound,
+    Unauthorized,
+)
+from corral.worker.metrics import Sample
+
+from .fake_master import TOKEN, FakeMaster
+
+SAMPLE = Sample(cpu_percent=1.5, memory_bytes=1024)
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def make_agent(url: str, clock: FakeClock | None = None, interval: float | None = None) -> Agent:
+    client = MasterClient(url, TOKEN, timeout=1)
+    return Agent(client, "w1", [0, 1], heartbeat_interval_s=interval, clock=clock or FakeClock())
+
+
+def test_backoff_doubles_up_to_the_cap() -> None:
+    delays = backoff_delays()
+    assert [next(delays) for _ in range(7)] == [0.1, 0.2, 0.4, 0.8, 1.6, 2.0, 2.0]
+
+
+def test_register_adopts_the_masters_timing(master: FakeMaster) -> None:
+    master.heartbeat_interval_s, master.lease_s = 0.5, 3.0
+    agent = make_agent(master.url)
+    agent.register()
+    assert agent.registered
+    assert (agent.heartbeat_interval_s, agent.lease_s) == (0.5, 3.0)
+    assert master.current == {"w1": agent.instance_id}
+
+
+def test_command_line_interval_wins(master: FakeMaster) -> None:
+    agent = make_agent(master.url, interval=0.2)
+    agent.register()
+    assert agent.heartbeat_interval_s == 0.2
+
+
+def test_stale_heartbeat_renews_the_instance_and_registers(master: FakeMaster) -> None:
+    agent = make_agent(master.url)
+    agent.register()
+    old = agent.instance_id
+    master.forget("w1")
+    agent.heartbeat(SAMPLE)
+    assert agent.instance_id != old
+    assert master.current == {"w1": agent.instance_id}
+    agent.heartbeat(SAMPLE)
+    assert master.heartbeats()[-1].body == {
+        "worker_id": "w1",
+        "instance_id": agent.instance_id,
+        "cpu_percent": 1.5,
+        "memory_bytes": 1024,
+    }
+
+
+def test_seconds_since_contact_follows_successful_requests(master: FakeMaster) -> None:
+    clock = FakeClock()
+    agent = make_agent(master.url, clock)
+    assert agent.seconds_since_contact() == math.inf
+    agent.register()
+    clock.now += 0.5
+    assert agent.seconds_since_contact() == 0.5
+    assert not agent.contact_lost()
+    master.drop_requests = True
+    with pytest.raises(MasterUnreachable):
+        agent.heartbeat(SAMPLE)
+    clock.now += 1.0
+    assert agent.seconds_since_contact() == 1.5
+    assert agent.contact_lost()  # the fake master's lease is 1 s
+    master.drop_requests = False
+    agent.heartbeat(SAMPLE)
+    assert agent.seconds_since_contact() == 0
+
+
+def test_register_until_done_stops_when_asked(idle_master: FakeMaster) -> None:
+    agent = make_agent(idle_master.url)
+    waits: list[float] = []
+
+    def wait(delay: float) -> bool:
+        waits.append(delay)
+        return len(waits) == 3
+
+    assert agent.register_until_done(wait) is False
+    assert waits == [0.1, 0.2, 0.4]
+    assert not agent.registered
+
+
+def test_register_until_done_raises_when_refused(master: FakeMaster) -> None:
+    master.token = "other"
+    agent = make_agent(master.url)
+    with pytest.raises(Unauthorized):
+        agent.register_until_done(lambda delay: False)
+
+
+def test_deregister(master: FakeMaster) -> None:
+    agent = make_agent(master.url)
+    assert agent.deregister() is False  # never registered: nothing to say
+    agent.register()
+    assert agent.deregister() is True
+    assert master.deregistrations()[0].body["reason"] == "shutdown"
+
+
+def test_fatal_and_transient_errors() -> None:
+    assert is_fatal(Unauthorized(401, {}, "/p"))
+    assert is_fatal(NotFound(404, {}, "/p"))
+    assert not is_fatal(Conflict(409, {}, "/p"))
+    assert not is_fatal(MasterUnreachable("down"))
+
+
+def test_no_heartbeat_or_reregistration_after_deregister(master: FakeMaster) -> None:
+    agent = make_agent(master.url)
+    agent.register()
+    agent.deregister()
+    master.forget("w1")
+    agent.heartbeat(SAMPLE)
+    assert len(master.registrations()) == 1
+    assert master.heartbeats() == []
