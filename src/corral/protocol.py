@@ -53,3 +53,81 @@ class DeregisterRequest(TypedDict):
     worker_id: str
     instance_id: str
     reason: str
+
+
+# Jobs. One route carries everything between a worker and the master's scheduler:
+# the worker's events go up, assignments and cancels come down. A request with no
+# events and wait_s > 0 is a long-poll: answered at once when something is for
+# this worker, else after wait_s with empty lists. A worker keeps one such poll
+# parked and sends its events on a second connection, whose answer carries
+# whatever became assignable meanwhile.
+EXCHANGE_PATH = AGENT_PREFIX + "/exchange"
+MAX_WAIT_S = 30.0
+# A worker that has not reached the master for this share of the lease kills its
+# jobs: it is sure to be done before the master, at the full lease, requeues them.
+FENCE_LEASE_FRACTION = 0.6
+# Environment of every job process; the master checks it before killing a pid.
+ENV_JOB_ID = "CORRAL_JOB_ID"
+ENV_JOB_ATTEMPT = "CORRAL_JOB_ATTEMPT"
+
+
+class Assignment(TypedDict):
+    """One attempt of one job, given to one worker instance."""
+
+    job_id: int
+    attempt: int
+    command: list[str]
+    shell: bool
+    env: dict[str, str]
+    cwd: str | None
+    cpus: int
+    timeout_s: float | None
+    account: str | None
+
+
+class AttemptRef(TypedDict):
+    """Names one attempt: the fencing key of every report and command."""
+
+    job_id: int
+    attempt: int
+
+
+class JobEvent(TypedDict, total=False):
+    """Something that happened to an attempt on the worker.
+
+    type "started": pid, cpu_ids. type "output": stream ('stdout'|'stderr'), data
+    (text, utf-8 with replacement). type "finished": exit_code or signal, and
+    reason when the worker ended it or never started it: 'timeout', 'cancelled',
+    'drained', 'spawn_failed: <why>', 'fenced'.
+    """
+
+    type: str
+    job_id: int
+    attempt: int
+    at: float  # unix time on the worker
+    pid: int
+    cpu_ids: list[int]
+    stream: str
+    data: str
+    exit_code: int | None
+    signal: int | None
+    reason: str | None
+
+
+class ExchangeRequest(TypedDict):
+    """Events up, and how long to wait for work when there is nothing to say."""
+
+    worker_id: str
+    instance_id: str
+    events: list[JobEvent]
+    wait_s: float
+    draining: bool
+
+
+class ExchangeResponse(TypedDict):
+    """Work down: new attempts, attempts to cancel, attempts the master no longer owns."""
+
+    assignments: list[Assignment]
+    cancels: list[AttemptRef]
+    # Reported attempts the master ignored (fenced off): kill them if they still run.
+    stale: list[AttemptRef]

@@ -16,7 +16,14 @@ from corral.db.models import Base
 from corral.domain.workers import WorkerConfig
 from corral.store.configs import ConfigStore
 
-TABLES = {"worker_configs", "worker_runtime", "worker_logs", "alembic_version"}
+TABLES = {
+    "worker_configs",
+    "worker_runtime",
+    "worker_logs",
+    "jobs",
+    "allocations",
+    "alembic_version",
+}
 
 
 @pytest.fixture
@@ -45,7 +52,7 @@ def test_upgrade_builds_the_models_schema(engine: Engine) -> None:
     upgrade(engine)
     assert set(inspect(engine).get_table_names()) == TABLES
     assert schema_diff(engine) == []
-    assert current_revision(engine) == head_revision() == "0001"
+    assert current_revision(engine) == head_revision() == "0002"
 
 
 def test_upgrade_creates_index_and_cascading_foreign_key(engine: Engine) -> None:
@@ -73,7 +80,7 @@ def test_second_upgrade_changes_nothing(engine: Engine) -> None:
     upgrade(engine)
     ConfigStore(engine).create(WorkerConfig(worker_id="keep-me", name="Keep me"))
     upgrade(engine)
-    assert current_revision(engine) == "0001"
+    assert current_revision(engine) == "0002"
     assert schema_diff(engine) == []
     with engine.connect() as conn:
         assert conn.execute(select(models.worker_configs.c.worker_id)).scalars().all() == [
@@ -89,4 +96,4 @@ def test_downgrade_to_base_then_upgrade_again(engine: Engine) -> None:
     assert current_revision(engine) is None
     upgrade(engine)
     assert schema_diff(engine) == []
-    assert current_revision(engine) == "0001"
+    assert current_revision(engine) == "0002"

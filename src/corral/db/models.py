@@ -14,6 +14,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -110,6 +111,82 @@ class WorkerLogRow(Base):
     message: Mapped[str] = mapped_column(Text)
 
 
+ACTIVE_JOB_STATES = ("pending", "assigned", "running")
+
+
+class JobRow(Base):
+    """One job: its spec, its current attempt, and how it ended."""
+
+    __tablename__ = "jobs"
+    __table_args__ = (
+        # Dispatch and recovery read only unfinished jobs: this index stays small
+        # however long the history grows.
+        Index(
+            "ix_jobs_active",
+            "state",
+            "priority",
+            "id",
+            sqlite_where=text("state IN ('pending', 'assigned', 'running')"),
+            postgresql_where=text("state IN ('pending', 'assigned', 'running')"),
+        ),
+        Index("ix_jobs_state_id", "state", "id"),
+        Index("ix_jobs_worker_id_id", "worker_id", "id"),
+        Index("ix_jobs_account_id", "account", "id"),
+        Index("ix_jobs_finished_at", "finished_at"),
+    )
+
+    id: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    )
+    state: Mapped[str] = mapped_column(String(12))
+    command: Mapped[list[str]] = mapped_column(JSONType)
+    shell: Mapped[bool] = mapped_column(Boolean)
+    env: Mapped[dict[str, Any]] = mapped_column(JSONType)
+    cwd: Mapped[str | None] = mapped_column(Text)
+    cpus: Mapped[int] = mapped_column(Integer)
+    timeout_s: Mapped[float | None] = mapped_column(Float)
+    max_attempts: Mapped[int] = mapped_column(Integer)
+    retry_delay_s: Mapped[float] = mapped_column(Float)
+    priority: Mapped[int] = mapped_column(Integer)
+    account: Mapped[str | None] = mapped_column(String(200))
+    labels: Mapped[dict[str, Any]] = mapped_column(JSONType)
+    idempotency_key: Mapped[str | None] = mapped_column(String(200), unique=True)
+    attempt: Mapped[int] = mapped_column(Integer)
+    worker_id: Mapped[str | None] = mapped_column(String(63))
+    instance_id: Mapped[str | None] = mapped_column(String(36))
+    cpu_ids: Mapped[list[int]] = mapped_column(JSONType)
+    pid: Mapped[int | None] = mapped_column(Integer)
+    exit_code: Mapped[int | None] = mapped_column(Integer)
+    signal: Mapped[int | None] = mapped_column(Integer)
+    reason: Mapped[str | None] = mapped_column(Text)
+    cancel_requested: Mapped[bool] = mapped_column(Boolean)
+    submitted_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    assigned_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    not_before: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class AllocationRow(Base):
+    """The CPUs and account one running attempt holds on a worker, since when."""
+
+    __tablename__ = "allocations"
+
+    # No foreign key: a stale allocation must be findable even if its job was pruned.
+    job_id: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=False
+    )
+    attempt: Mapped[int] = mapped_column(Integer)
+    worker_id: Mapped[str] = mapped_column(String(63), index=True)
+    instance_id: Mapped[str | None] = mapped_column(String(36))
+    cpu_ids: Mapped[list[int]] = mapped_column(JSONType)
+    account: Mapped[str | None] = mapped_column(String(200))
+    since: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
 worker_configs: Table = WorkerConfigRow.__table__  # type: ignore[assignment]
 worker_runtime: Table = WorkerRuntimeRow.__table__  # type: ignore[assignment]
 worker_logs: Table = WorkerLogRow.__table__  # type: ignore[assignment]
+jobs: Table = JobRow.__table__  # type: ignore[assignment]
+allocations: Table = AllocationRow.__table__  # type: ignore[assignment]

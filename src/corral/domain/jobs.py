@@ -1,0 +1,107 @@
+"""Jobs: what was asked, where it ran, how it ended; the job state machine and its reasons."""
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+
+from corral.errors import InvalidTransitionError
+
+
+class JobState(StrEnum):
+    """Where a job is in its life."""
+
+    PENDING = "pending"
+    ASSIGNED = "assigned"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    TIMED_OUT = "timed_out"
+    CANCELLED = "cancelled"
+
+
+class Reason(StrEnum):
+    """Why an attempt ended other than by a clean exit, or why a job went back to pending."""
+
+    EXIT_CODE = "exit_code"  # the program exited non-zero or was killed by a signal
+    SPAWN_FAILED = "spawn_failed"  # the program could not be started (not found, bad cwd...)
+    TIMEOUT = "timeout"
+    CANCELLED = "cancelled"
+    WORKER_CRASHED = "worker_crashed"
+    WORKER_LOST = "worker_lost"
+    DRAINED = "drained"
+    STARTUP_ORPHAN = "startup_orphan"
+    ASSIGNMENT_LOST = "assignment_lost"  # assigned, never reported started
+    MAX_RUNTIME = "max_runtime"  # past the master's limit of how long a job may run
+    UNSCHEDULABLE = "unschedulable"  # no worker can ever hold it
+
+
+J = JobState
+TERMINAL = frozenset({J.SUCCEEDED, J.FAILED, J.TIMED_OUT, J.CANCELLED})
+# States in which a job holds CPUs on a worker.
+ACTIVE = frozenset({J.ASSIGNED, J.RUNNING})
+
+ALLOWED: dict[JobState, frozenset[JobState]] = {
+    J.PENDING: frozenset({J.ASSIGNED, J.CANCELLED, J.FAILED}),
+    # An assignment may be refused or lost before the program starts.
+    J.ASSIGNED: frozenset({J.RUNNING, J.PENDING, *TERMINAL}),
+    J.RUNNING: frozenset({J.PENDING, *TERMINAL}),
+    # A retry by hand makes a finished job pending again, attempts reset.
+    J.SUCCEEDED: frozenset({J.PENDING}),
+    J.FAILED: frozenset({J.PENDING}),
+    J.TIMED_OUT: frozenset({J.PENDING}),
+    J.CANCELLED: frozenset({J.PENDING}),
+}
+
+
+def can_transition(old: JobState, new: JobState) -> bool:
+    """Whether ``old -> new`` is an edge of the job machine."""
+    return new in ALLOWED[old]
+
+
+def check_transition(old: JobState, new: JobState) -> None:
+    """Raise InvalidTransitionError unless ``old -> new`` is an edge of the job machine."""
+    if not can_transition(old, new):
+        raise InvalidTransitionError(f"job cannot go from {old} to {new}")
+
+
+@dataclass(frozen=True)
+class JobSpec:
+    """What a client asks to run; fixed once submitted."""
+
+    command: list[str]
+    cpus: int = 1
+    shell: bool = False
+    env: dict[str, str] = field(default_factory=dict)
+    cwd: str | None = None
+    timeout_s: float | None = None
+    max_attempts: int = 1
+    retry_delay_s: float = 0.0
+    priority: int = 0
+    account: str | None = None
+    # Labels a worker must carry (equal values) to take the job.
+    labels: dict[str, str] = field(default_factory=dict)
+    idempotency_key: str | None = None
+
+
+@dataclass(frozen=True)
+class Job:
+    """A job as stored: its spec plus everything that happened to it."""
+
+    id: int
+    spec: JobSpec
+    state: JobState = JobState.PENDING
+    attempt: int = 0  # number of the current or last attempt; 0 until first assigned
+    worker_id: str | None = None
+    instance_id: str | None = None
+    cpu_ids: list[int] = field(default_factory=list)
+    pid: int | None = None
+    exit_code: int | None = None
+    signal: int | None = None
+    reason: str | None = None  # a Reason value, possibly followed by ': detail'
+    cancel_requested: bool = False
+    submitted_at: datetime | None = None
+    assigned_at: datetime | None = None
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    not_before: datetime | None = None  # retry backoff: not placed before this time
+    updated_at: datetime | None = None
