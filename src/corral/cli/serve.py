@@ -1,4 +1,4 @@
-"""The ``corral`` command line: run the master, the embedded mode, or a worker."""
+"""Commands that run corral itself: the master, the embedded mode, a worker agent."""
 
 import logging
 from pathlib import Path
@@ -14,12 +14,6 @@ def _setup_logging(verbose: bool) -> None:
         level=logging.DEBUG if verbose else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
-
-
-@click.group()
-@click.version_option(package_name="corral")
-def main() -> None:
-    """corral: keep workers alive and run jobs on the CPUs they need."""
 
 
 def _master_options(fn: click.decorators.FC) -> click.decorators.FC:
@@ -63,21 +57,21 @@ def _serve(create_default: bool, **opts: object) -> None:
     raise SystemExit(run_master(settings))
 
 
-@main.command()
+@click.command()
 @_master_options
 def up(**opts: object) -> None:
     """Embedded mode: master on SQLite with a local worker, on 127.0.0.1."""
     _serve(create_default=True, **opts)
 
 
-@main.command()
+@click.command()
 @_master_options
 def master(**opts: object) -> None:
     """Run the master (API, lifecycle manager) with the configured database."""
     _serve(create_default=False, **opts)
 
 
-@main.command()
+@click.command()
 @click.option(
     "--master",
     "master_url",

@@ -1,0 +1,36 @@
+"""The ``corral`` command line: run the master or a worker, submit and watch jobs and workers."""
+
+import click
+
+from corral.cli.context import CorralGroup, Target
+from corral.cli.jobs import jobs
+from corral.cli.serve import master, up, worker
+from corral.cli.submit import submit
+from corral.cli.workers import workers
+
+
+@click.group(cls=CorralGroup)
+@click.version_option(package_name="corral")
+@click.option(
+    "--url",
+    envvar="CORRAL_URL",
+    help="The master's URL (env CORRAL_URL) [default: http://127.0.0.1:8700]",
+)
+@click.option(
+    "--token",
+    envvar="CORRAL_TOKEN",
+    help="Admin token (env CORRAL_TOKEN) [default: read from $CORRAL_DATA_DIR/admin.token]",
+)
+@click.pass_context
+def main(ctx: click.Context, url: str | None, token: str | None) -> None:
+    """corral: keep workers alive and run jobs on the CPUs they need.
+
+    Errors exit 1 with a one-line message; wrong usage exits 2.
+    """
+    ctx.obj = Target(url=url, token=token)
+
+
+for command in (up, master, worker, submit, jobs, workers):
+    main.add_command(command)
+
+__all__ = ["main"]

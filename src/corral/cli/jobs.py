@@ -1,0 +1,128 @@
+"""``corral jobs``: list jobs, show one, cancel or retry them, read or follow their output."""
+
+import shlex
+from typing import TYPE_CHECKING
+
+import click
+
+from corral.cli.context import open_client
+from corral.cli.output import age, print_fields, print_json, print_rows
+
+if TYPE_CHECKING:
+    from corral.client import Client, Job
+
+STATES = ["pending", "assigned", "running", "succeeded", "failed", "timed_out", "cancelled"]
+HEADERS = ["ID", "STATE", "ATTEMPT", "WORKER", "CPUS", "AGE", "COMMAND"]
+JSON_HELP = "Print JSON."
+
+
+def job_row(job: "Job") -> list[str]:
+    """A job as a row of the jobs table."""
+    command = job.command[0] if job.shell and len(job.command) == 1 else shlex.join(job.command)
+    return [
+        str(job.id),
+        job.state,
+        f"{job.attempt}/{job.max_attempts}",
+        job.worker_id or "-",
+        str(job.cpus),
+        age(job.submitted_at),
+        command,
+    ]
+
+
+@click.group(invoke_without_command=True)
+@click.option("--state", type=click.Choice(STATES), help="Only jobs in this state.")
+@click.option("--worker", help="Only jobs of this worker.")
+@click.option("--account", help="Only jobs of this account.")
+@click.option("--limit", type=click.IntRange(min=1), default=50, show_default=True)
+@click.option("--json", "as_json", is_flag=True, help=JSON_HELP)
+@click.pass_context
+def jobs(
+    ctx: click.Context,
+    state: str | None,
+    worker: str | None,
+    account: str | None,
+    limit: int,
+    as_json: bool,
+) -> None:
+    """List jobs, newest first (a table on a terminal, tab-separated when piped)."""
+    if ctx.invoked_subcommand is not None:
+        return
+    found = list(open_client(ctx).jobs(state=state, worker_id=worker, account=account, limit=limit))
+    if as_json:
+        print_json([j.to_json() for j in found])
+    else:
+        print_rows(HEADERS, [job_row(j) for j in found])
+
+
+@jobs.command()
+@click.argument("job_id", type=int)
+@click.option("--json", "as_json", is_flag=True, help=JSON_HELP)
+@click.pass_context
+def show(ctx: click.Context, job_id: int, as_json: bool) -> None:
+    """Everything the master knows about one job."""
+    job = open_client(ctx).get(job_id)
+    if as_json:
+        print_json(job.to_json())
+    else:
+        print_fields(job.to_json())
+
+
+def _act_on_each(ctx: click.Context, ids: tuple[int, ...], act: str, as_json: bool) -> None:
+    """Cancel or retry each job; report every one, exit 1 if any was refused."""
+    from corral.client import ApiError
+
+    client: Client = open_client(ctx)
+    failed = False
+    for job_id in ids:
+        try:
+            job = client.cancel(job_id) if act == "cancel" else client.retry(job_id)
+        except ApiError as exc:
+            click.echo(f"Error: job {job_id}: {exc}", err=True)
+            failed = True
+            continue
+        if as_json:
+            print_json(job.to_json())
+        else:
+            pending = "\tcancel requested" if job.cancel_requested and not job.finished else ""
+            click.echo(f"{job.id}\t{job.state}{pending}")
+    if failed:
+        ctx.exit(1)
+
+
+@jobs.command()
+@click.argument("job_ids", type=int, nargs=-1, required=True)
+@click.option("--json", "as_json", is_flag=True, help=JSON_HELP)
+@click.pass_context
+def cancel(ctx: click.Context, job_ids: tuple[int, ...], as_json: bool) -> None:
+    """Cancel jobs: pending ones never start, running ones are stopped (SIGTERM, then KILL)."""
+    _act_on_each(ctx, job_ids, "cancel", as_json)
+
+
+@jobs.command()
+@click.argument("job_ids", type=int, nargs=-1, required=True)
+@click.option("--json", "as_json", is_flag=True, help=JSON_HELP)
+@click.pass_context
+def retry(ctx: click.Context, job_ids: tuple[int, ...], as_json: bool) -> None:
+    """Run finished jobs again, their attempts reset."""
+    _act_on_each(ctx, job_ids, "retry", as_json)
+
+
+@jobs.command()
+@click.argument("job_id", type=int)
+@click.option("--stream", type=click.Choice(["stdout", "stderr"]), default="stdout")
+@click.option("--tail", type=click.IntRange(min=0), help="Only the last N lines.")
+@click.option("--follow", "-f", is_flag=True, help="Keep printing until the job is finished.")
+@click.pass_context
+def logs(ctx: click.Context, job_id: int, stream: str, tail: int | None, follow: bool) -> None:
+    """Print what a job wrote to its stdout (or stderr)."""
+    client = open_client(ctx)
+    if not follow:
+        for line in client.logs(job_id, stream, tail):
+            click.echo(line)
+        return
+    try:
+        for line in client.follow(job_id, stream, tail):
+            click.echo(line)
+    except KeyboardInterrupt:
+        ctx.exit(130)

@@ -1,0 +1,139 @@
+"""``corral submit``: run a command as a job, optionally waiting for it with its output live."""
+
+import os
+import threading
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from corral.cli.context import open_client
+from corral.cli.exit_codes import CANCELLED, HELP, exit_code_of
+from corral.cli.output import print_json
+
+if TYPE_CHECKING:
+    from corral.client import Client, Job
+
+
+def parse_pairs(values: tuple[str, ...], from_env: bool = False) -> dict[str, str]:
+    """K=V items as a dict; a bare K takes its value from this environment if ``from_env``."""
+    pairs: dict[str, str] = {}
+    for item in values:
+        key, sep, value = item.partition("=")
+        if not sep and from_env and key in os.environ:
+            value = os.environ[key]
+        elif not sep or not key:
+            raise click.BadParameter(f"{item!r} is not KEY=VALUE")
+        pairs[key] = value
+    return pairs
+
+
+def _pairs(from_env: bool) -> Callable[[click.Context, click.Parameter, tuple[str, ...]], Any]:
+    """A click callback parsing repeated K=V options."""
+    return lambda _ctx, _param, values: parse_pairs(values, from_env)
+
+
+@click.command(
+    context_settings={"allow_interspersed_args": False},
+    epilog=HELP,
+)
+@click.option("--cpus", type=click.IntRange(min=1), help="CPUs the job needs [default: 1]")
+@click.option("--timeout", type=click.FloatRange(min=0, min_open=True), help="Seconds to run.")
+@click.option("--max-attempts", type=click.IntRange(min=1), help="Tries when it fails.")
+@click.option("--retry-delay", type=click.FloatRange(min=0), help="Seconds between tries.")
+@click.option("--priority", type=int, help="Higher runs first [default: 0]")
+@click.option("--account", help="Account the job holds while it runs.")
+@click.option("--env", multiple=True, callback=_pairs(True), help="K=V (or K from here); repeat.")
+@click.option("--cwd", help="Working directory on the worker.")
+@click.option("--label", multiple=True, callback=_pairs(False), help="K=V; repeat.")
+@click.option("--idempotency-key", help="Submitting the same key again returns the same job.")
+@click.option("--shell", is_flag=True, help="Run CMD (its words joined by spaces) with /bin/sh.")
+@click.option("--wait", is_flag=True, help="Stream the job's output and exit with its code.")
+@click.option("--json", "as_json", is_flag=True, help="Print the job as JSON.")
+@click.argument("command", nargs=-1, required=True, metavar="[--] CMD [ARGS]...")
+@click.pass_context
+def submit(ctx: click.Context, /, command: tuple[str, ...], **opts: Any) -> None:
+    """Submit CMD as a job and print its id.
+
+    With --wait, stream its stdout and stderr here and exit with its exit code
+    (with --wait --json, print the finished job as JSON instead of its output).
+    """
+    client = open_client(ctx)
+    job = client.submit(**submit_arguments(command, opts))
+    if not opts["wait"]:
+        if opts["as_json"]:
+            print_json(job.to_json())
+        else:
+            click.echo(job.id)
+        return
+    try:
+        job = client.wait(job.id) if opts["as_json"] else stream_until_finished(client, job.id)
+    except KeyboardInterrupt:
+        _cancel(client, job.id)
+        ctx.exit(CANCELLED)
+    if opts["as_json"]:
+        print_json(job.to_json())
+    elif job.state != "succeeded":
+        click.echo(f"corral: job {job.id} {job.state}{_why(job)}", err=True)
+    ctx.exit(exit_code_of(job))
+
+
+def submit_arguments(command: tuple[str, ...], opts: dict[str, Any]) -> dict[str, Any]:
+    """Client.submit's arguments from the command line."""
+    return {
+        "command": " ".join(command) if opts["shell"] else list(command),
+        "shell": opts["shell"],
+        "cpus": opts["cpus"],
+        "timeout_s": opts["timeout"],
+        "max_attempts": opts["max_attempts"],
+        "retry_delay_s": opts["retry_delay"],
+        "priority": opts["priority"],
+        "account": opts["account"],
+        "env": opts["env"] or None,
+        "cwd": opts["cwd"],
+        "labels": opts["label"] or None,
+        "idempotency_key": opts["idempotency_key"],
+    }
+
+
+def stream_until_finished(client: "Client", job_id: int) -> "Job":
+    """Copy the job's stdout and stderr here as they come; the finished job."""
+    errors: list[BaseException] = []
+    stderr = threading.Thread(target=_copy_stderr, args=(client, job_id, errors), daemon=True)
+    stderr.start()
+    for line in client.follow(job_id, "stdout"):
+        click.echo(line)
+    stderr.join()
+    if errors:
+        raise errors[0]
+    return client.wait(job_id)
+
+
+def _copy_stderr(parent: "Client", job_id: int, errors: list[BaseException]) -> None:
+    """Follow stderr on a connection of its own (one stream per connection)."""
+    try:
+        with parent.sibling() as client:
+            for line in client.follow(job_id, "stderr"):
+                click.echo(line, err=True)
+    except Exception as exc:
+        errors.append(exc)
+
+
+def _cancel(client: "Client", job_id: int) -> None:
+    """Cancel the job we were waiting on, saying so; a finished job stays as it is."""
+    from corral.client import ApiError
+
+    click.echo(f"\ncorral: cancelling job {job_id}", err=True)
+    try:
+        client.cancel(job_id)
+    except ApiError as exc:
+        if exc.status != 409:
+            raise
+
+
+def _why(job: "Job") -> str:
+    """The detail of how a job ended, for the one-line report."""
+    parts = [f"exit code {job.exit_code}" if job.exit_code is not None else None]
+    parts += [f"signal {job.signal}" if job.signal is not None else None, job.reason]
+    shown = [p for p in parts if p]
+    return f" ({', '.join(shown)})" if shown else ""

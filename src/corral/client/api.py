@@ -1,0 +1,257 @@
+"""The client of the master's REST API: jobs and workers over one keep-alive connection."""
+
+import os
+import time
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Self
+
+import httpx
+
+from corral.client.errors import MasterUnreachableError, raise_for_status
+from corral.client.job import Job
+from corral.client.sse import events
+
+DEFAULT_URL = "http://127.0.0.1:8700"
+DEFAULT_DATA_DIR = ".corral"
+# The longest single long-poll of /wait; the master may answer sooner.
+LONG_POLL_S = 30.0
+# Added to a long-poll's own timeout so the HTTP read does not give up first.
+POLL_MARGIN_S = 10.0
+BATCH_MAX = 1000
+
+
+def _read_token(data_dir: Path) -> str | None:
+    """The admin token the master left in its data folder, when this user can read it."""
+    try:
+        return (data_dir / "admin.token").read_text().strip() or None
+    except OSError:
+        return None
+
+
+def _submit_body(
+    command: Sequence[str] | str, shell: bool = False, **options: Any
+) -> dict[str, Any]:
+    """The POST /jobs body; options left at None take the master's defaults."""
+    if isinstance(command, str):
+        if not shell:
+            raise TypeError("command must be a list of arguments (or pass shell=True)")
+        command = [command]
+    body: dict[str, Any] = {"command": list(command), "shell": shell}
+    body.update({k: v for k, v in options.items() if v is not None})
+    return body
+
+
+class Client:
+    """The master's jobs and workers API over one keep-alive HTTP connection."""
+
+    def __init__(
+        self,
+        url: str | None = None,
+        token: str | None = None,
+        data_dir: str | Path | None = None,
+        timeout: float = 30.0,
+    ) -> None:
+        self.url = (url or os.environ.get("CORRAL_URL") or DEFAULT_URL).rstrip("/")
+        self.url = self.url.removesuffix("/api/v1")
+        folder = Path(data_dir or os.environ.get("CORRAL_DATA_DIR") or DEFAULT_DATA_DIR)
+        self._token = token or os.environ.get("CORRAL_TOKEN") or _read_token(folder)
+        headers = {"Authorization": f"Bearer {self._token}"} if self._token else {}
+        self._http = httpx.Client(base_url=self.url + "/api/v1", headers=headers, timeout=timeout)
+
+    def __repr__(self) -> str:
+        return f"Client(url={self.url!r})"
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    def sibling(self) -> "Client":
+        """Another client of the same master, with the same token, on its own connection."""
+        return Client(self.url, self._token, timeout=self._http.timeout.read or 30.0)
+
+    def close(self) -> None:
+        """Close the connection."""
+        self._http.close()
+
+    def request(self, method: str, path: str, **kwargs: Any) -> Any:
+        """One API call; the decoded JSON body, or ApiError / MasterUnreachableError."""
+        try:
+            response = self._http.request(method, path, **kwargs)
+        except httpx.TransportError as exc:
+            raise MasterUnreachableError(f"cannot reach the master at {self.url}: {exc}") from exc
+        raise_for_status(response)
+        return response.json()
+
+    # Jobs
+
+    def submit(
+        self,
+        command: Sequence[str] | str,
+        *,
+        cpus: int | None = None,
+        shell: bool = False,
+        env: Mapping[str, str] | None = None,
+        cwd: str | None = None,
+        timeout_s: float | None = None,
+        max_attempts: int | None = None,
+        retry_delay_s: float | None = None,
+        priority: int | None = None,
+        account: str | None = None,
+        labels: Mapping[str, str] | None = None,
+        idempotency_key: str | None = None,
+    ) -> Job:
+        """Submit one job; with a known idempotency key, the existing job comes back."""
+        body = _submit_body(
+            command,
+            shell,
+            cpus=cpus,
+            env=dict(env) if env is not None else None,
+            cwd=cwd,
+            timeout_s=timeout_s,
+            max_attempts=max_attempts,
+            retry_delay_s=retry_delay_s,
+            priority=priority,
+            account=account,
+            labels=dict(labels) if labels is not None else None,
+            idempotency_key=idempotency_key,
+        )
+        return Job.from_json(self.request("POST", "/jobs", json=body))
+
+    def submit_many(self, specs: Iterable[Mapping[str, Any]]) -> list[Job]:
+        """Submit many jobs (each a dict of submit's arguments), BATCH_MAX per request."""
+        bodies = [_submit_body(**spec) for spec in specs]
+        jobs: list[Job] = []
+        for start in range(0, len(bodies), BATCH_MAX):
+            chunk = bodies[start : start + BATCH_MAX]
+            answer = self.request("POST", "/jobs/batch", json={"jobs": chunk})
+            jobs += [Job.from_json(j) for j in answer["jobs"]]
+        return jobs
+
+    def get(self, job_id: int) -> Job:
+        """One job."""
+        return Job.from_json(self.request("GET", f"/jobs/{job_id}"))
+
+    def jobs(
+        self,
+        state: str | None = None,
+        worker_id: str | None = None,
+        account: str | None = None,
+        limit: int | None = None,
+        page_size: int = 100,
+    ) -> Iterator[Job]:
+        """Jobs newest first, fetched page by page, at most ``limit`` of them."""
+        params: dict[str, Any] = {"state": state, "worker_id": worker_id, "account": account}
+        params = {k: v for k, v in params.items() if v is not None}
+        remaining = limit
+        while remaining is None or remaining > 0:
+            size = page_size if remaining is None else min(page_size, remaining)
+            page = self.request("GET", "/jobs", params={**params, "limit": size})
+            for data in page["jobs"][:size]:
+                yield Job.from_json(data)
+            if remaining is not None:
+                remaining -= len(page["jobs"])
+            if page.get("next_before_id") is None or not page["jobs"]:
+                return
+            params["before_id"] = page["next_before_id"]
+
+    def cancel(self, job_id: int) -> Job:
+        """Ask for the job to be cancelled (a running one is signalled); 409 if finished."""
+        return Job.from_json(self.request("POST", f"/jobs/{job_id}/cancel"))
+
+    def retry(self, job_id: int) -> Job:
+        """Run a finished job again, attempts reset; 409 unless finished."""
+        return Job.from_json(self.request("POST", f"/jobs/{job_id}/retry"))
+
+    def wait(self, job_id: int, timeout: float | None = None) -> Job:
+        """Block until the job is finished; TimeoutError after ``timeout`` seconds."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            left = LONG_POLL_S if deadline is None else deadline - time.monotonic()
+            poll = max(0.0, min(LONG_POLL_S, left))
+            job = Job.from_json(
+                self.request(
+                    "GET",
+                    f"/jobs/{job_id}/wait",
+                    params={"timeout_s": round(poll, 3)},
+                    timeout=poll + POLL_MARGIN_S,
+                )
+            )
+            if job.finished:
+                return job
+            if deadline is not None and time.monotonic() >= deadline:
+                raise TimeoutError(f"job {job_id} still {job.state} after {timeout} s")
+
+    def logs(self, job_id: int, stream: str = "stdout", tail: int | None = None) -> list[str]:
+        """The last ``tail`` lines (the master's default when None) the job printed."""
+        params: dict[str, Any] = {"stream": stream}
+        if tail is not None:
+            params["tail"] = tail
+        answer = self.request("GET", f"/jobs/{job_id}/logs", params=params)
+        lines: list[str] = answer["lines"]
+        return lines
+
+    def follow(self, job_id: int, stream: str = "stdout", tail: int | None = None) -> Iterator[str]:
+        """The job's lines as they come; ends once the job is finished and its output read."""
+        params: dict[str, Any] = {"stream": stream, "follow": "true"}
+        if tail is not None:
+            params["tail"] = tail
+        return self._sse(f"/jobs/{job_id}/logs", params)
+
+    # Workers
+
+    def workers(self) -> list[dict[str, Any]]:
+        """Every worker config, by id."""
+        configs: list[dict[str, Any]] = self.request("GET", "/worker-configs")
+        return configs
+
+    def worker_status(self, worker_id: str) -> dict[str, Any]:
+        """A worker's runtime state and metrics."""
+        status: dict[str, Any] = self.request("GET", f"/workers/{worker_id}/status")
+        return status
+
+    def worker_action(
+        self, worker_id: str, action: str, options: Mapping[str, Any] | None = None
+    ) -> dict[str, Any]:
+        """Start, stop or restart a worker; the status after the action."""
+        body = dict(options) if options else None
+        status: dict[str, Any] = self.request("POST", f"/workers/{worker_id}/{action}", json=body)
+        return status
+
+    def worker_logs(self, worker_id: str, stream: str = "stdout", tail: int = 100) -> list[str]:
+        """The last lines of a worker's stdout, stderr or lifecycle events."""
+        params = {"stream": stream, "tail": tail}
+        lines: list[str] = self.request("GET", f"/workers/{worker_id}/logs", params=params)["lines"]
+        return lines
+
+    def follow_worker(
+        self, worker_id: str, stream: str = "stdout", tail: int = 10
+    ) -> Iterator[str]:
+        """A worker's output lines as they come, until the connection is closed."""
+        params = {"stream": stream, "tail": tail, "follow": "true"}
+        return self._sse(f"/workers/{worker_id}/logs", params)
+
+    def overview(self) -> dict[str, Any]:
+        """Fleet-wide counts by state and totals."""
+        overview: dict[str, Any] = self.request("GET", "/workers/stats/overview")
+        return overview
+
+    def _sse(self, path: str, params: Mapping[str, Any]) -> Iterator[str]:
+        """The ``data`` of each server-sent event; stops at an ``end`` event or at EOF."""
+        timeout = httpx.Timeout(self._http.timeout.connect, read=None)
+        try:
+            with self._http.stream("GET", path, params=params, timeout=timeout) as response:
+                if response.is_error:
+                    response.read()
+                    raise_for_status(response)
+                for event, data in events(response.iter_lines()):
+                    if event == "end":
+                        return
+                    yield data
+        except httpx.TransportError as exc:
+            raise MasterUnreachableError(f"lost the master at {self.url}: {exc}") from exc

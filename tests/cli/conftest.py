@@ -1,0 +1,33 @@
+"""A real master with one local worker of 2 CPUs, and a way to run the CLI against it."""
+
+from collections.abc import Callable, Iterator
+
+import pytest
+from click.testing import CliRunner, Result
+
+from corral.cli import main
+from master_process import MasterProcess
+
+RunCli = Callable[..., Result]
+
+
+@pytest.fixture(scope="module")
+def master(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MasterProcess]:
+    """The master, with worker ``w1`` (cpus=2) running."""
+    master = MasterProcess(tmp_path_factory.mktemp("master") / "data").start()
+    try:
+        master.create_worker("w1", cpus=2)
+        master.wait_state("w1", "running")
+        yield master
+    finally:
+        master.stop()
+
+
+@pytest.fixture
+def corral(master: MasterProcess) -> RunCli:
+    """Run ``corral ARGS...`` in this process against the master; stdout is not a terminal."""
+
+    def run(*args: str) -> Result:
+        return CliRunner().invoke(main, ["--url", master.url, *args])
+
+    return run

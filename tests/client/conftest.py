@@ -1,0 +1,27 @@
+"""A real master with one running local worker of 2 CPUs, shared by a module's tests."""
+
+from collections.abc import Iterator
+
+import pytest
+
+from corral.client import Client
+from master_process import MasterProcess
+
+
+@pytest.fixture(scope="module")
+def master(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MasterProcess]:
+    """The master, with worker ``w1`` (cpus=2) running."""
+    master = MasterProcess(tmp_path_factory.mktemp("master") / "data").start()
+    try:
+        master.create_worker("w1", cpus=2)
+        master.wait_state("w1", "running")
+        yield master
+    finally:
+        master.stop()
+
+
+@pytest.fixture
+def client(master: MasterProcess) -> Iterator[Client]:
+    """A client of that master, reading the token from its data folder."""
+    with Client(master.url, data_dir=master.data_dir) as client:
+        yield client
