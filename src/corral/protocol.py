@@ -3,13 +3,17 @@
 Kept free of third-party imports: the worker imports it and must start fast.
 """
 
-from typing import TypedDict
+from typing import NotRequired, TypedDict
 
 ENV_MASTER_URL = "CORRAL_MASTER_URL"
 ENV_WORKER_ID = "CORRAL_WORKER_ID"
 ENV_TOKEN = "CORRAL_WORKER_TOKEN"  # noqa: S105 (a variable name, not a secret)
 # Set by the local launcher: the worker exits when this process (the master) dies.
 ENV_PARENT_PID = "CORRAL_PARENT_PID"
+# Set by the local launcher: where the worker keeps its ledger of job processes.
+ENV_STATE_DIR = "CORRAL_WORKER_STATE_DIR"
+# Seconds a draining worker lets its jobs run before it ends them.
+ENV_DRAIN_TIMEOUT = "CORRAL_DRAIN_TIMEOUT_S"
 
 AGENT_PREFIX = "/api/v1/agent"
 REGISTER_PATH = AGENT_PREFIX + "/register"
@@ -32,10 +36,12 @@ class RegisterRequest(TypedDict):
 
 
 class RegisterResponse(TypedDict):
-    """The master's timing rules for this instance."""
+    """The master's timing rules for this instance, and its configured capacity."""
 
     heartbeat_interval_s: float
     lease_s: float
+    # The worker's configured CPUs: when fewer than it can use, it uses the first ones.
+    cpus: NotRequired[int | None]
 
 
 class HeartbeatRequest(TypedDict):

@@ -152,6 +152,8 @@ class JobRow(Base):
     labels: Mapped[dict[str, Any]] = mapped_column(JSONType)
     idempotency_key: Mapped[str | None] = mapped_column(String(200), unique=True)
     attempt: Mapped[int] = mapped_column(Integer)
+    # The attempt a manual retry started from: max_attempts counts from here.
+    attempt_base: Mapped[int] = mapped_column(Integer)
     worker_id: Mapped[str | None] = mapped_column(String(63))
     instance_id: Mapped[str | None] = mapped_column(String(36))
     cpu_ids: Mapped[list[int]] = mapped_column(JSONType)

@@ -83,14 +83,19 @@ class JobSpec:
     idempotency_key: str | None = None
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Job:
-    """A job as stored: its spec plus everything that happened to it."""
+    """A job: its spec plus everything that happened to it.
+
+    Mutable: the master's scheduler owns the live copy of each unfinished job and
+    changes it in place; the store writes the changes.
+    """
 
     id: int
     spec: JobSpec
     state: JobState = JobState.PENDING
     attempt: int = 0  # number of the current or last attempt; 0 until first assigned
+    attempt_base: int = 0  # where a manual retry restarted the count of max_attempts
     worker_id: str | None = None
     instance_id: str | None = None
     cpu_ids: list[int] = field(default_factory=list)
@@ -105,3 +110,8 @@ class Job:
     finished_at: datetime | None = None
     not_before: datetime | None = None  # retry backoff: not placed before this time
     updated_at: datetime | None = None
+
+    @property
+    def attempts_left(self) -> int:
+        """How many more attempts the job may make after the current one."""
+        return self.spec.max_attempts - (self.attempt - self.attempt_base)

@@ -9,13 +9,16 @@ from fastapi import FastAPI
 from corral import __version__
 from corral.domain.workers import DeploymentType
 from corral.launchers.local import LocalLauncher
-from corral.master.api import agent, worker_configs, workers
+from corral.master.api import agent, jobs, worker_configs, workers
 from corral.master.body_limit import BodyLimitMiddleware
 from corral.master.context import SupervisorContext
 from corral.master.database import Database
 from corral.master.default_worker import ensure_default_worker
 from corral.master.http_errors import install_error_handlers
+from corral.master.job_output import JobOutput
+from corral.master.job_writer import JobWriter
 from corral.master.lifecycle import LifecycleManager
+from corral.master.scheduler import Scheduler
 from corral.master.services import Services
 from corral.master.tokens import Tokens
 from corral.master.worker_log_files import WorkerLogFiles
@@ -32,17 +35,22 @@ async def open_services(settings: MasterSettings) -> Services:
     tokens = Tokens(settings.data_dir)
     log_files = WorkerLogFiles(settings.log_dir, settings.log_max_bytes, settings.log_backups)
     launchers = {DeploymentType.LOCAL: LocalLauncher()}
-    ctx = SupervisorContext(settings, db, tokens, log_files, launchers)
+    writer = JobWriter(db)
+    writer.start()
+    scheduler = Scheduler(writer, JobOutput(settings.data_dir / "jobs"))
+    await scheduler.load(await db.run(db.jobs.unfinished))
+    ctx = SupervisorContext(settings, db, tokens, log_files, launchers, scheduler)
     lifecycle = LifecycleManager(ctx)
     if settings.create_default_worker:
         await db.run(ensure_default_worker, db)
     await lifecycle.start()
-    return Services(settings, db, tokens, log_files, lifecycle)
+    return Services(settings, db, tokens, log_files, lifecycle, scheduler)
 
 
 async def close_services(svc: Services) -> None:
     """Stop every worker gracefully, then close files and the database."""
     await svc.lifecycle.shutdown()
+    await svc.scheduler.writer.close()
     svc.log_files.close_all()
     svc.db.close()
 
@@ -64,7 +72,7 @@ def create_app(settings: MasterSettings) -> FastAPI:
     app = FastAPI(title="corral", version=__version__, lifespan=lifespan)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     install_error_handlers(app)
-    for module in (worker_configs, workers):
+    for module in (worker_configs, workers, jobs):
         app.include_router(module.router, prefix=API_PREFIX)
     app.include_router(agent.router)
 

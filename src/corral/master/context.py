@@ -10,9 +10,17 @@ from corral.domain.workers import DeploymentType, WorkerConfig
 from corral.errors import ConflictError
 from corral.launchers.base import Launcher, LaunchSpec
 from corral.master.database import Database
+from corral.master.scheduler import Scheduler
 from corral.master.tokens import Tokens
 from corral.master.worker_log_files import WorkerLogFiles
-from corral.protocol import ENV_MASTER_URL, ENV_PARENT_PID, ENV_TOKEN, ENV_WORKER_ID
+from corral.protocol import (
+    ENV_DRAIN_TIMEOUT,
+    ENV_MASTER_URL,
+    ENV_PARENT_PID,
+    ENV_STATE_DIR,
+    ENV_TOKEN,
+    ENV_WORKER_ID,
+)
 from corral.settings import MasterSettings
 
 
@@ -25,6 +33,7 @@ class SupervisorContext:
     tokens: Tokens
     log_files: WorkerLogFiles
     launchers: Mapping[DeploymentType, Launcher]
+    scheduler: Scheduler
 
     def launcher_for(self, config: WorkerConfig) -> Launcher:
         """The launcher of the config's deployment type, or a clear refusal."""
@@ -48,6 +57,9 @@ class SupervisorContext:
         )
         if config.deployment_type is DeploymentType.LOCAL:
             env[ENV_PARENT_PID] = str(os.getpid())
+            env[ENV_STATE_DIR] = str(self.settings.data_dir.resolve() / "run" / config.worker_id)
+            # The worker must hand its jobs back before the master's stop timeout kills it.
+            env[ENV_DRAIN_TIMEOUT] = f"{max(0.0, self.settings.stop_timeout_s - 2.0):g}"
         return LaunchSpec(config=config, argv=argv, env=env)
 
     def restart_policy(self, config: WorkerConfig) -> RestartPolicy:

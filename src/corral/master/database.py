@@ -11,6 +11,7 @@ from sqlalchemy import Engine
 from corral.db.engine import make_engine
 from corral.db.migrate import upgrade
 from corral.store.configs import ConfigStore
+from corral.store.jobs import JobStore
 from corral.store.runtime import RuntimeStore
 from corral.store.worker_logs import WorkerLogStore
 
@@ -30,6 +31,7 @@ class Database:
         self.configs = ConfigStore(engine)
         self.runtime = RuntimeStore(engine)
         self.logs = WorkerLogStore(engine)
+        self.jobs = JobStore(engine)
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="corral-db")
 
     @classmethod

@@ -10,6 +10,7 @@ from corral.domain.workers import WorkerConfig
 from corral.errors import NotFoundError
 from corral.master.context import SupervisorContext
 from corral.master.supervisor import WorkerSupervisor
+from corral.master.worker_slots import fleet_worker
 
 log = logging.getLogger("corral.master")
 
@@ -28,9 +29,9 @@ class LifecycleManager:
         configs = await db.run(db.configs.list)
         runtimes = {rt.worker_id: rt for rt in await db.run(db.runtime.list)}
         for cfg in configs:
-            self.supervisors[cfg.worker_id] = WorkerSupervisor(
-                self.ctx, cfg, runtimes[cfg.worker_id]
-            )
+            runtime = runtimes[cfg.worker_id]
+            self.supervisors[cfg.worker_id] = WorkerSupervisor(self.ctx, cfg, runtime)
+            self.ctx.scheduler.fleet[cfg.worker_id] = fleet_worker(cfg, len(runtime.cpu_ids))
         await asyncio.gather(*(self._restore(s) for s in self.supervisors.values()))
         self._monitor = asyncio.create_task(self._watch_leases())
 
@@ -56,6 +57,7 @@ class LifecycleManager:
         runtime = await db.run(db.runtime.get, created.worker_id)
         sup = WorkerSupervisor(self.ctx, created, runtime)
         self.supervisors[created.worker_id] = sup
+        self.ctx.scheduler.fleet[created.worker_id] = fleet_worker(created)
         if created.auto_start:
             await sup.start("auto-start of a new config")
         return created
@@ -65,6 +67,7 @@ class LifecycleManager:
         sup = self.get(worker_id)
         updated = await self.ctx.db.run(self.ctx.db.configs.update, worker_id, changes)
         sup.config = updated
+        self.ctx.scheduler.fleet[worker_id] = fleet_worker(updated)
         return updated
 
     async def remove(self, worker_id: str) -> None:
@@ -76,6 +79,7 @@ class LifecycleManager:
         await self.ctx.db.run(self.ctx.db.configs.delete, worker_id)
         self.ctx.log_files.close(worker_id)
         del self.supervisors[worker_id]
+        self.ctx.scheduler.fleet.pop(worker_id, None)
 
     async def _watch_leases(self) -> None:
         """Check heartbeat leases and start deadlines a few times per lease."""

@@ -4,6 +4,7 @@ from dataclasses import dataclass
 
 from corral.master.database import Database
 from corral.master.lifecycle import LifecycleManager
+from corral.master.scheduler import Scheduler
 from corral.master.tokens import Tokens
 from corral.master.worker_log_files import WorkerLogFiles
 from corral.settings import MasterSettings
@@ -18,3 +19,4 @@ class Services:
     tokens: Tokens
     log_files: WorkerLogFiles
     lifecycle: LifecycleManager
+    scheduler: Scheduler

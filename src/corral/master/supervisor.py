@@ -7,17 +7,20 @@ from datetime import timedelta
 from typing import Any
 
 from corral.db.types import utcnow
+from corral.domain.jobs import Reason
+from corral.domain.placement import Slot
 from corral.domain.worker_states import (
     ACTIVE_STATES,
     DesiredState,
     WorkerState,
     check_transition,
 )
-from corral.domain.workers import WorkerConfig, WorkerRuntime
+from corral.domain.workers import DeploymentType, WorkerConfig, WorkerRuntime
 from corral.errors import ConflictError, ForbiddenError
 from corral.launchers.base import ExitStatus, WorkerHandle
 from corral.master.context import SupervisorContext
 from corral.master.stale_process import kill_stale_worker
+from corral.master.worker_slots import WorkerSlot, fleet_worker
 
 log = logging.getLogger("corral.master")
 S = WorkerState
@@ -146,6 +149,9 @@ class WorkerSupervisor:
         if self.handle is handle:
             self.handle = None
         ran_for = time.monotonic() - self._launched_at
+        # Its jobs go back at once, not at the next recovery pass.
+        gone = Reason.DRAINED if self.state is S.STOPPING else Reason.WORKER_CRASHED
+        self.ctx.scheduler.worker_down(self.worker_id, gone)
         try:
             if self.state is S.STOPPING:
                 await self._transition(
@@ -215,8 +221,8 @@ class WorkerSupervisor:
 
     async def registered(
         self, instance_id: str, pid: int, hostname: str, cpu_ids: list[int]
-    ) -> None:
-        """A worker instance said hello: from now on it counts as running."""
+    ) -> int:
+        """A worker instance said hello: it counts as running; returns its CPU capacity."""
         if self.state not in (S.STARTING, S.RUNNING, S.LOST):
             raise ForbiddenError(f"worker {self.worker_id} is {self.state}: not expecting it")
         if self.handle is not None and self.handle.pid is not None and pid != self.handle.pid:
@@ -233,15 +239,36 @@ class WorkerSupervisor:
             await self._persist(**fields)
         else:
             await self._transition(S.RUNNING, why, started_at=now, **fields)
+        return self._open_for_jobs(instance_id, cpu_ids)
 
-    async def heartbeat(self, instance_id: str, cpu_percent: float, memory_bytes: int) -> None:
-        """Renew the lease of the current instance; a lost instance must register again."""
+    def _open_for_jobs(self, instance_id: str, cpu_ids: list[int]) -> int:
+        """Give the scheduler this instance's capacity: its usable CPUs, capped by config."""
+        cfg = self.config
+        capacity = min(cfg.cpus, len(cpu_ids)) if cfg.cpus else len(cpu_ids)
+        slot = Slot(self.worker_id, capacity, capacity, cfg.labels, cfg.max_accounts)
+        local = cfg.deployment_type is DeploymentType.LOCAL
+        self.ctx.scheduler.worker_up(WorkerSlot(self.worker_id, instance_id, slot, local))
+        self.ctx.scheduler.fleet[self.worker_id] = fleet_worker(cfg, capacity)
+        return capacity
+
+    def touch(self, instance_id: str) -> None:
+        """Any request of the current instance renews its lease."""
+        self._check_current(instance_id)
+        self.last_contact = time.monotonic()
+
+    def _check_current(self, instance_id: str) -> None:
         # A stopping worker drains its work and keeps heartbeating meanwhile.
         if self.state not in (S.RUNNING, S.STOPPING) or instance_id != self.instance_id:
             raise StaleInstanceError(f"instance {instance_id} is not current")
-        self.last_contact = time.monotonic()
+
+    async def heartbeat(self, instance_id: str, cpu_percent: float, memory_bytes: int) -> None:
+        """Renew the lease of the current instance; a lost instance must register again."""
+        self.touch(instance_id)
         await self._persist(
-            last_heartbeat_at=utcnow(), cpu_percent=cpu_percent, memory_bytes=memory_bytes
+            last_heartbeat_at=utcnow(),
+            cpu_percent=cpu_percent,
+            memory_bytes=memory_bytes,
+            **self.ctx.scheduler.usage(self.worker_id),
         )
 
     async def check_lease(self, now: float) -> None:
@@ -253,6 +280,7 @@ class WorkerSupervisor:
                 f"no heartbeat for {now - self.last_contact:.1f} s (lease {lease:g} s)",
                 level="warning",
             )
+            self.ctx.scheduler.worker_down(self.worker_id, Reason.WORKER_LOST)
             if self.handle is not None and self.config.auto_restart:
                 log.warning("%s: killing the unresponsive process to restart it", self.worker_id)
                 self.handle.kill()

@@ -71,7 +71,7 @@ def _backup(path: Path, index: int) -> Path:
     return path.with_name(f"{path.name}.{index}")
 
 
-def _tail_file(path: Path, n: int) -> list[bytes]:
+def tail_file(path: Path, n: int) -> list[bytes]:
     """The last ``n`` lines of one file, reading blocks backwards from its end."""
     try:
         fd = os.open(path, os.O_RDONLY | _OPEN_FLAGS)
@@ -213,7 +213,7 @@ class WorkerLogFiles:
         path = self._root / worker_id / f"{stream}.log"
         lines: list[bytes] = []
         for candidate in [path, *(_backup(path, i) for i in range(1, self._backups + 1))]:
-            lines = _tail_file(self._checked(candidate), n - len(lines)) + lines
+            lines = tail_file(self._checked(candidate), n - len(lines)) + lines
             if len(lines) >= n:
                 break
         return [line.decode("utf-8", errors="replace") for line in lines]

@@ -1,0 +1,161 @@
+"""Request and response bodies of the jobs API and of the agent exchange."""
+
+from datetime import datetime
+from typing import Annotated, Literal, Self
+
+from pydantic import BaseModel, Field, StringConstraints, model_validator
+
+from corral.domain.jobs import Job, JobSpec
+from corral.master.api.schemas import Env, Labels, Strict, WorkerId
+
+Arg = Annotated[str, StringConstraints(max_length=65536)]
+Account = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.@:+-]{1,200}$")]
+Key = Annotated[str, StringConstraints(min_length=1, max_length=200)]
+AbsPath = Annotated[str, StringConstraints(pattern=r"^/", max_length=4096)]
+
+
+class JobSubmit(Strict):
+    """Body of POST /jobs: an argv list run without a shell unless ``shell`` is true."""
+
+    command: Annotated[list[Arg], Field(min_length=1, max_length=4096)]
+    shell: bool = False
+    cpus: Annotated[int, Field(ge=1, le=4096)] = 1
+    env: Env = Field(default_factory=dict)
+    cwd: AbsPath | None = None
+    timeout_s: Annotated[float, Field(gt=0, le=30 * 86400)] | None = None
+    max_attempts: Annotated[int, Field(ge=1, le=1000)] = 1
+    retry_delay_s: Annotated[float, Field(ge=0, le=86400)] = 0.0
+    priority: Annotated[int, Field(ge=-1000, le=1000)] = 0
+    account: Account | None = None
+    labels: Labels = Field(default_factory=dict)
+    idempotency_key: Key | None = None
+
+    @model_validator(mode="after")
+    def _command_is_runnable(self) -> Self:
+        if not self.command[0]:
+            raise ValueError("command[0] must name a program")
+        if self.shell and len(self.command) != 1:
+            raise ValueError("with shell: true, command is one string for /bin/sh -c")
+        return self
+
+    def to_spec(self) -> JobSpec:
+        """The domain spec."""
+        return JobSpec(**self.model_dump())
+
+
+class JobBatch(Strict):
+    """Body of POST /jobs/batch."""
+
+    jobs: Annotated[list[JobSubmit], Field(min_length=1, max_length=1000)]
+
+
+class JobOut(BaseModel):
+    """A job as the API shows it."""
+
+    id: int
+    state: str
+    command: list[str]
+    shell: bool
+    cpus: int
+    env: dict[str, str]
+    cwd: str | None
+    timeout_s: float | None
+    max_attempts: int
+    retry_delay_s: float
+    priority: int
+    account: str | None
+    labels: dict[str, str]
+    idempotency_key: str | None
+    attempt: int
+    worker_id: str | None
+    instance_id: str | None
+    cpu_ids: list[int]
+    pid: int | None
+    exit_code: int | None
+    signal: int | None
+    reason: str | None
+    cancel_requested: bool
+    submitted_at: datetime | None
+    assigned_at: datetime | None
+    started_at: datetime | None
+    finished_at: datetime | None
+    not_before: datetime | None
+
+    @classmethod
+    def of(cls, job: Job) -> "JobOut":
+        """Flatten the spec and the record."""
+        spec = job.spec
+        return cls(
+            id=job.id,
+            state=str(job.state),
+            command=spec.command,
+            shell=spec.shell,
+            cpus=spec.cpus,
+            env=spec.env,
+            cwd=spec.cwd,
+            timeout_s=spec.timeout_s,
+            max_attempts=spec.max_attempts,
+            retry_delay_s=spec.retry_delay_s,
+            priority=spec.priority,
+            account=spec.account,
+            labels=spec.labels,
+            idempotency_key=spec.idempotency_key,
+            attempt=job.attempt,
+            worker_id=job.worker_id,
+            instance_id=job.instance_id,
+            cpu_ids=job.cpu_ids,
+            pid=job.pid,
+            exit_code=job.exit_code,
+            signal=job.signal,
+            reason=job.reason,
+            cancel_requested=job.cancel_requested,
+            submitted_at=job.submitted_at,
+            assigned_at=job.assigned_at,
+            started_at=job.started_at,
+            finished_at=job.finished_at,
+            not_before=job.not_before,
+        )
+
+
+class JobPage(BaseModel):
+    """GET /jobs: newest first; pass next_before_id as before_id for the next page."""
+
+    jobs: list[JobOut]
+    next_before_id: int | None
+
+
+class JobList(BaseModel):
+    """Answer of POST /jobs/batch."""
+
+    jobs: list[JobOut]
+
+
+InstanceId = Annotated[str, StringConstraints(pattern=r"^[0-9a-f-]{8,36}$")]
+
+
+class JobEventIn(Strict):
+    """One report of a worker about an attempt."""
+
+    type: Literal["started", "output", "finished"]
+    job_id: Annotated[int, Field(ge=1)]
+    attempt: Annotated[int, Field(ge=1)]
+    at: float | None = None
+    pid: Annotated[int, Field(ge=1)] | None = None
+    cpu_ids: Annotated[list[Annotated[int, Field(ge=0)]], Field(max_length=4096)] = Field(
+        default_factory=list
+    )
+    stream: Literal["stdout", "stderr"] | None = None
+    data: Annotated[str, StringConstraints(max_length=4 * 1024 * 1024)] | None = None
+    exit_code: int | None = None
+    signal: int | None = None
+    reason: Annotated[str, StringConstraints(max_length=2000)] | None = None
+
+
+class Exchange(Strict):
+    """Body of the agent exchange: events up, a wait for work."""
+
+    worker_id: WorkerId
+    instance_id: InstanceId
+    events: Annotated[list[JobEventIn], Field(max_length=100_000)] = Field(default_factory=list)
+    wait_s: Annotated[float, Field(ge=0, le=30)] = 0.0
+    draining: bool = False

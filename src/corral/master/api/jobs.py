@@ -1,0 +1,157 @@
+"""Jobs: submit, list, get, cancel, retry, wait, and their output."""
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Depends, Path, Query, Response
+from fastapi.responses import JSONResponse, StreamingResponse
+
+from corral.domain.jobs import TERMINAL, Job, JobState
+from corral.errors import ConflictError
+from corral.master.api.deps import require_admin, services
+from corral.master.api.job_schemas import JobBatch, JobList, JobOut, JobPage, JobSubmit
+from corral.master.services import Services
+
+router = APIRouter(prefix="/jobs", tags=["jobs"], dependencies=[Depends(require_admin)])
+Svc = Annotated[Services, Depends(services)]
+JobId = Annotated[int, Path(ge=1, le=2**62, description="the job's id")]
+KEEPALIVE_S = 15.0
+
+
+async def _job(svc: Services, job_id: int) -> Job:
+    """The live record of an unfinished job, else the stored one."""
+    live = svc.scheduler.jobs.get(job_id)
+    if live is not None:
+        return live
+    await svc.scheduler.writer.flush()
+    return await svc.db.run(svc.db.jobs.get, job_id)
+
+
+@router.post("", status_code=201, response_model=JobOut)
+async def submit(body: JobSubmit, svc: Svc, response: Response) -> JobOut:
+    """Queue a job; a known idempotency_key answers 200 with the job it made before."""
+    ((job, created),) = await svc.scheduler.submit([body.to_spec()])
+    if not created:
+        response.status_code = 200
+    return JobOut.of(job)
+
+
+@router.post("/batch", status_code=201, response_model=JobList)
+async def submit_batch(body: JobBatch, svc: Svc) -> JobList:
+    """Queue many jobs in one request and one commit."""
+    results = await svc.scheduler.submit([j.to_spec() for j in body.jobs])
+    return JobList(jobs=[JobOut.of(job) for job, _ in results])
+
+
+@router.get("", response_model=JobPage)
+async def list_jobs(
+    svc: Svc,
+    state: Annotated[list[JobState] | None, Query()] = None,
+    worker_id: str | None = None,
+    account: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    before_id: Annotated[int | None, Query(ge=1)] = None,
+) -> JobPage:
+    """Jobs newest first, filtered by state (repeatable), worker and account."""
+    await svc.scheduler.writer.flush()
+    jobs = await svc.db.run(
+        svc.db.jobs.list,
+        states=state or (),
+        worker_id=worker_id,
+        account=account,
+        limit=limit,
+        before_id=before_id,
+    )
+    out = [JobOut.of(svc.scheduler.jobs.get(j.id, j)) for j in jobs]
+    return JobPage(jobs=out, next_before_id=out[-1].id if len(out) == limit else None)
+
+
+@router.get("/{job_id}", response_model=JobOut)
+async def get(job_id: JobId, svc: Svc) -> JobOut:
+    """One job."""
+    return JobOut.of(await _job(svc, job_id))
+
+
+@router.post("/{job_id}/cancel", response_model=JobOut)
+async def cancel(job_id: JobId, svc: Svc) -> JobOut:
+    """Cancel a pending job now; a running one is ended by its worker (SIGTERM, grace, KILL)."""
+    job = await _job(svc, job_id)
+    if job.state in TERMINAL:
+        raise ConflictError(f"job {job_id} is {job.state}: nothing to cancel")
+    return JobOut.of(svc.scheduler.cancel(job_id))
+
+
+@router.post("/{job_id}/retry", response_model=JobOut)
+async def retry(job_id: JobId, svc: Svc) -> JobOut:
+    """Run a finished job again, with a fresh budget of attempts."""
+    return JobOut.of(svc.scheduler.retry(await _job(svc, job_id)))
+
+
+@router.get("/{job_id}/wait", response_model=JobOut)
+async def wait(
+    job_id: JobId, svc: Svc, timeout_s: Annotated[float, Query(ge=0, le=60)] = 30.0
+) -> JobOut:
+    """The job once it has finished, or as it is after timeout_s."""
+    await _job(svc, job_id)
+    await svc.scheduler.wait_finished(job_id, timeout_s)
+    return JobOut.of(await _job(svc, job_id))
+
+
+@router.get("/{job_id}/logs", response_model=None)
+async def logs(
+    job_id: JobId,
+    svc: Svc,
+    stream: Literal["stdout", "stderr"] = "stdout",
+    tail: Annotated[int, Query(ge=0, le=100_000)] = 100,
+    follow: bool = False,
+) -> JSONResponse | StreamingResponse:
+    """The last lines of the output; follow streams new ones (SSE) and ends with the job."""
+    await _job(svc, job_id)
+    if follow:
+        return StreamingResponse(
+            _follow(svc, job_id, stream, tail),
+            media_type="text/event-stream",
+            headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+        )
+    lines = svc.scheduler.output.tail(job_id, stream, tail)
+    return JSONResponse({"job_id": job_id, "stream": stream, "lines": lines})
+
+
+async def _follow(svc: Services, job_id: int, stream: str, tail: int) -> AsyncIterator[str]:
+    """The tail, then new lines, then an ``end`` event carrying the finished job."""
+    output = svc.scheduler.output
+    # Subscribe before reading the tail so no line falls between the two.
+    queue = output.subscribe(job_id, stream) if job_id in svc.scheduler.jobs else None
+    try:
+        for line in output.tail(job_id, stream, tail):
+            yield f"data: {line}\n\n"
+        if queue is not None:
+            async for line in _lines(queue):
+                yield line
+        job = await _job(svc, job_id)
+        yield f"event: end\ndata: {json.dumps(JobOut.of(job).model_dump(mode='json'))}\n\n"
+    finally:
+        if queue is not None:
+            output.unsubscribe(job_id, stream, queue)
+
+
+async def _lines(queue: "asyncio.Queue[str | None]") -> AsyncIterator[str]:
+    """SSE messages of whole lines from output chunks; a comment keeps idle proxies open."""
+    pending = ""
+    while True:
+        try:
+            async with asyncio.timeout(KEEPALIVE_S):
+                chunk = await queue.get()
+        except TimeoutError:
+            yield ": keepalive\n\n"
+            continue
+        if chunk is None:
+            break
+        pending += chunk
+        *lines, pending = pending.split("\n")
+        for line in lines:
+            yield f"data: {line}\n\n"
+    if pending:
+        yield f"data: {pending}\n\n"

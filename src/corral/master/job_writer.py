@@ -1,0 +1,116 @@
+"""Group commit for jobs: every change queued since the last commit goes in the next one.
+
+The scheduler changes its in-memory jobs at once and queues the matching writes
+here; one task commits them in batches on the database thread. Callers that must
+not answer before their change is durable await ``flush()``.
+"""
+
+import asyncio
+import logging
+from collections.abc import Sequence
+from typing import Any
+
+from corral.domain.jobs import Job
+from corral.master.database import Database
+from corral.store.jobs import Allocation, JobWrites, apply_writes, insert_jobs
+
+log = logging.getLogger("corral.master")
+
+
+class JobWriter:
+    """Queues job inserts and updates; commits them together, in order."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+        self._writes = JobWrites()
+        self._inserts: list[tuple[Sequence[Job], asyncio.Future[list[tuple[Job, bool]]]]] = []
+        self._waiters: list[asyncio.Future[None]] = []
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._busy = False
+
+    def start(self) -> None:
+        """Begin committing in the background."""
+        self._task = asyncio.create_task(self._run(), name="job-writer")
+
+    async def close(self) -> None:
+        """Commit what is queued, then stop."""
+        await self.flush()
+        if self._task is not None:
+            self._task.cancel()
+
+    def update(self, job_id: int, **values: Any) -> None:
+        """Queue new column values for one job."""
+        self._writes.update(job_id, values)
+        self._wake.set()
+
+    def allocate(self, allocation: Allocation) -> None:
+        """Queue an allocation row for a started attempt."""
+        self._writes.allocations[allocation.job_id] = allocation
+        self._wake.set()
+
+    def release(self, job_id: int) -> None:
+        """Queue the removal of a job's allocation row."""
+        self._writes.allocations[job_id] = None
+        self._wake.set()
+
+    async def insert(self, new: Sequence[Job]) -> list[tuple[Job, bool]]:
+        """Store new jobs in the next commit; (job, created) once it is durable."""
+        future: asyncio.Future[list[tuple[Job, bool]]] = asyncio.get_running_loop().create_future()
+        self._inserts.append((new, future))
+        self._wake.set()
+        return await future
+
+    async def flush(self) -> None:
+        """Return once everything queued before this call is committed."""
+        if not self._writes and not self._inserts and not self._busy:
+            return
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._waiters.append(future)
+        self._wake.set()
+        await future
+
+    async def _run(self) -> None:
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            writes, self._writes = self._writes, JobWrites()
+            inserts, self._inserts = self._inserts, []
+            waiters, self._waiters = self._waiters, []
+            self._busy = True
+            try:
+                results = await self._db.run(self._commit, inserts, writes)
+            except Exception as exc:
+                # The scheduler's memory is ahead of the database now; recovery at
+                # the next master start works from what is stored.
+                log.exception(
+                    "job writes failed: %d inserts, %d job updates lost",
+                    len(inserts),
+                    len(writes.updates),
+                )
+                for _, future in inserts:
+                    if not future.done():
+                        future.set_exception(exc)
+                results = None
+            finally:
+                self._busy = False
+            if results is not None:
+                for (_, future), result in zip(inserts, results, strict=True):
+                    if not future.done():
+                        future.set_result(result)
+            for waiter in waiters:
+                if not waiter.done():
+                    waiter.set_result(None)
+
+    def _commit(
+        self,
+        inserts: list[tuple[Sequence[Job], "asyncio.Future[list[tuple[Job, bool]]]"]],
+        writes: JobWrites,
+    ) -> list[list[tuple[Job, bool]]]:
+        """One transaction: the inserts, then the updates (on the database thread)."""
+        if not inserts and not writes:
+            return []
+        with self._db.engine.begin() as conn:
+            results = [insert_jobs(conn, new) for new, _ in inserts]
+            apply_writes(conn, writes)
+        return results

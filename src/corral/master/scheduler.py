@@ -1,0 +1,367 @@
+"""The scheduler: the live truth of every unfinished job and of each worker's free CPUs.
+
+It runs on the event loop and changes its jobs in memory at once; the JobWriter
+makes the changes durable in batches. Placement is event-driven: a submit, a
+finished job or a new worker triggers a pass, whose assignments go to the
+workers' mailboxes, answered as soon as they are durable.
+"""
+
+import asyncio
+import logging
+from collections.abc import Iterable, Sequence
+from datetime import timedelta
+
+from corral.db.types import utcnow
+from corral.domain.jobs import ACTIVE, TERMINAL, Job, JobSpec, JobState, Reason
+from corral.domain.placement import FleetWorker, plan, refusal
+from corral.errors import ConflictError, InvalidInputError, NotFoundError
+from corral.master.job_outcomes import Outcome, outcome_of_report, retry_delay_s
+from corral.master.job_output import JobOutput
+from corral.master.job_queue import PendingQueue
+from corral.master.job_writer import JobWriter
+from corral.master.worker_slots import WorkerSlot, kill_job_process
+from corral.protocol import AttemptRef, JobEvent
+from corral.store.jobs import Allocation
+
+log = logging.getLogger("corral.master")
+J = JobState
+
+
+class Scheduler:
+    """Owns unfinished jobs, places them on workers, and settles their attempts."""
+
+    def __init__(self, writer: JobWriter, output: JobOutput) -> None:
+        self.writer = writer
+        self.output = output
+        self.jobs: dict[int, Job] = {}
+        self.queue = PendingQueue()
+        self.slots: dict[str, WorkerSlot] = {}
+        self.homes: dict[str, str] = {}  # account -> the worker that ran it last
+        self.fleet: dict[str, FleetWorker] = {}  # every configured worker, kept by lifecycle
+        self._finished: dict[int, asyncio.Event] = {}
+        self._timer: asyncio.TimerHandle | None = None
+
+    async def load(self, unfinished: Iterable[Job]) -> int:
+        """At master start: queue pending jobs; end the attempts no worker runs any more."""
+        orphans = 0
+        for job in unfinished:
+            self.jobs[job.id] = job
+            if job.state is J.PENDING:
+                self.queue.add(job)
+                continue
+            # Local workers died with the previous master; their jobs may linger.
+            if job.pid is not None:
+                kill_job_process(job.pid, job.id)
+            self.recover(job, Reason.STARTUP_ORPHAN)
+            orphans += 1
+        if orphans:
+            log.warning("%d jobs were running when the previous master stopped", orphans)
+        await self.writer.flush()
+        return orphans
+
+    # Jobs from clients
+
+    async def submit(self, specs: Sequence[JobSpec]) -> list[tuple[Job, bool]]:
+        """Store new jobs and place them; (job, created), existing ones for known keys."""
+        now = utcnow()
+        fresh = [Job(id=0, spec=s, submitted_at=now, updated_at=now) for s in specs]
+        for index, job in enumerate(fresh):
+            why = refusal(job, self.fleet)
+            if why is not None:
+                where = f"job {index}: " if len(fresh) > 1 else ""
+                raise InvalidInputError(where + why)
+        results = await self.writer.insert(fresh)
+        for job, created in results:
+            if created:
+                self.jobs[job.id] = job
+                self.queue.add(job)
+        self.schedule()
+        return results
+
+    def cancel(self, job_id: int) -> Job:
+        """Cancel a pending job at once; ask the worker to end a running one."""
+        job = self._live(job_id)
+        if job.state is J.PENDING:
+            self.queue.remove(job)
+            self._finish(job, J.CANCELLED, Reason.CANCELLED)
+        elif not job.cancel_requested:
+            job.cancel_requested = True
+            self.writer.update(job.id, cancel_requested=True, updated_at=utcnow())
+            slot = self.slots.get(job.worker_id or "")
+            if slot is not None:
+                slot.mailbox.cancel(AttemptRef(job_id=job.id, attempt=job.attempt))
+        return job
+
+    def retry(self, job: Job) -> Job:
+        """Make a finished job pending again with a fresh budget of attempts."""
+        if job.state not in TERMINAL:
+            raise ConflictError(f"job {job.id} is {job.state}: only a finished job can be retried")
+        now = utcnow()
+        job.state, job.attempt_base, job.reason = J.PENDING, job.attempt, None
+        job.cancel_requested, job.not_before, job.finished_at = False, None, None
+        job.exit_code = job.signal = None
+        self.writer.update(
+            job.id,
+            state=str(J.PENDING),
+            attempt_base=job.attempt,
+            reason=None,
+            cancel_requested=False,
+            not_before=None,
+            finished_at=None,
+            exit_code=None,
+            signal=None,
+            updated_at=now,
+        )
+        self.jobs[job.id] = job
+        self.queue.add(job)
+        self.schedule()
+        return job
+
+    async def wait_finished(self, job_id: int, timeout_s: float) -> None:
+        """Return when the job is finished (and stored), or after ``timeout_s``."""
+        if job_id in self.jobs:
+            event = self._finished.setdefault(job_id, asyncio.Event())
+            try:
+                async with asyncio.timeout(timeout_s):
+                    await event.wait()
+            except TimeoutError:
+                return
+        await self.writer.flush()
+
+    def _live(self, job_id: int) -> Job:
+        job = self.jobs.get(job_id)
+        if job is None:
+            raise ConflictError(f"job {job_id} is not pending or running")
+        return job
+
+    # Placement
+
+    def schedule(self) -> None:
+        """Place what fits now, and wake the workers that got work."""
+        now = utcnow()
+        slots = {s.slot.worker_id: s for s in self.slots.values()}
+        placed = plan(self.queue.ordered(), [s.slot for s in slots.values()], now, self.homes)
+        for job, slot in placed:
+            self.queue.remove(job)
+            self._assign(job, slots[slot.worker_id])
+        self._arm_timer()
+
+    def _assign(self, job: Job, ws: WorkerSlot) -> None:
+        now = utcnow()
+        job.state, job.attempt = J.ASSIGNED, job.attempt + 1
+        job.worker_id, job.instance_id, job.assigned_at = ws.worker_id, ws.instance_id, now
+        job.pid, job.cpu_ids, job.not_before = None, [], None
+        ws.jobs.add(job.id)
+        if job.spec.account is not None:
+            self.homes[job.spec.account] = ws.worker_id
+        self.writer.update(
+            job.id,
+            state=str(J.ASSIGNED),
+            attempt=job.attempt,
+            worker_id=ws.worker_id,
+            instance_id=ws.instance_id,
+            assigned_at=now,
+            pid=None,
+            cpu_ids=[],
+            not_before=None,
+            updated_at=now,
+        )
+        ws.mailbox.assign(job)
+
+    def _arm_timer(self) -> None:
+        """Wake the next pass when the earliest retry backoff ends."""
+        due = self.queue.earliest_not_before()
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        if due is not None:
+            delay = max(0.0, (due - utcnow()).total_seconds()) + 0.001
+            self._timer = asyncio.get_running_loop().call_later(delay, self.schedule)
+
+    # Workers
+
+    def worker_up(self, ws: WorkerSlot) -> None:
+        """A worker instance registered: replace any earlier one, then place jobs."""
+        old = self.slots.get(ws.worker_id)
+        if old is not None and old.instance_id != ws.instance_id:
+            self.worker_down(ws.worker_id, Reason.WORKER_LOST)
+        self.slots[ws.worker_id] = ws
+        log.info("%s: %d CPUs open for jobs", ws.worker_id, ws.slot.capacity)
+        self.schedule()
+
+    def worker_down(self, worker_id: str, reason: Reason) -> list[Job]:
+        """A worker instance is gone: its jobs end (local ones are killed) and go back."""
+        ws = self.slots.pop(worker_id, None)
+        if ws is None:
+            return []
+        ws.mailbox.close()
+        recovered = [self.jobs[j] for j in sorted(ws.jobs) if j in self.jobs]
+        for job in recovered:
+            if ws.local and job.pid is not None:
+                kill_job_process(job.pid, job.id)
+            self.recover(job, reason)
+        self.schedule()
+        return recovered
+
+    def set_draining(self, worker_id: str, instance_id: str) -> None:
+        """A draining worker takes no more jobs."""
+        ws = self.slots.get(worker_id)
+        if ws is not None and ws.instance_id == instance_id and ws.slot.accepting:
+            ws.slot.accepting = False
+            log.info("%s: draining, no more jobs", worker_id)
+
+    # Reports from workers
+
+    def apply_events(
+        self, worker_id: str, instance_id: str, events: Iterable[JobEvent]
+    ) -> list[AttemptRef]:
+        """Apply a worker's reports; return the attempts it no longer owns."""
+        stale: list[AttemptRef] = []
+        for event in events:
+            job = self._owned(event, worker_id, instance_id)
+            if job is None:
+                if event.get("type") != "output":
+                    stale.append(AttemptRef(job_id=event["job_id"], attempt=event["attempt"]))
+                continue
+            kind = event.get("type")
+            if kind == "started":
+                self._started(job, event)
+            elif kind == "output":
+                self.output.append(job.id, str(event.get("stream")), str(event.get("data", "")))
+            elif kind == "finished":
+                self._settle(job, outcome_of_report(job, event))
+        if any(e.get("type") == "finished" for e in events):
+            self.schedule()
+        return stale
+
+    def _owned(self, event: JobEvent, worker_id: str, instance_id: str) -> Job | None:
+        """The job if this report is about its current attempt on this instance (fencing)."""
+        job = self.jobs.get(event["job_id"])
+        if job is None or job.state not in ACTIVE or job.attempt != event["attempt"]:
+            return None
+        if job.worker_id != worker_id or job.instance_id != instance_id:
+            return None
+        return job
+
+    def _started(self, job: Job, event: JobEvent) -> None:
+        now = utcnow()
+        job.state, job.started_at = J.RUNNING, now
+        job.pid, job.cpu_ids = event.get("pid"), list(event.get("cpu_ids", []))
+        self.output.mark_attempt(job.id, job.attempt)
+        self.writer.update(
+            job.id,
+            state=str(J.RUNNING),
+            started_at=now,
+            pid=job.pid,
+            cpu_ids=job.cpu_ids,
+            updated_at=now,
+        )
+        assert job.worker_id is not None
+        self.writer.allocate(
+            Allocation(
+                job.id,
+                job.attempt,
+                job.worker_id,
+                job.instance_id,
+                job.cpu_ids,
+                job.spec.account,
+                now,
+            )
+        )
+
+    # Ending attempts
+
+    def recover(self, job: Job, reason: Reason) -> None:
+        """End an attempt the worker could not finish: requeue while attempts remain."""
+        if job.cancel_requested:
+            self._settle(job, Outcome(J.CANCELLED, Reason.CANCELLED))
+        else:
+            self._settle(job, Outcome(J.FAILED, reason, retryable=True))
+
+    def _settle(self, job: Job, outcome: Outcome) -> None:
+        """Free the attempt's resources; retry it or finish the job."""
+        self._release(job)
+        if outcome.retryable and job.attempts_left > 0:
+            self._requeue(job, outcome)
+        else:
+            self._finish(job, outcome.state, outcome.reason, outcome.exit_code, outcome.signal)
+
+    def _release(self, job: Job) -> None:
+        ws = self.slots.get(job.worker_id or "")
+        if ws is not None and job.id in ws.jobs and ws.instance_id == job.instance_id:
+            ws.jobs.discard(job.id)
+            ws.slot.free += job.spec.cpus
+            account = job.spec.account
+            if account is not None:
+                ws.slot.accounts[account] -= 1
+                if ws.slot.accounts[account] <= 0:
+                    del ws.slot.accounts[account]
+        if job.state is J.RUNNING:
+            self.writer.release(job.id)
+
+    def _requeue(self, job: Job, outcome: Outcome) -> None:
+        now = utcnow()
+        delay = retry_delay_s(job, outcome)
+        job.state, job.reason = J.PENDING, outcome.describe()
+        job.worker_id = job.instance_id = job.pid = None
+        job.not_before = now + timedelta(seconds=delay) if delay > 0 else None
+        job.exit_code, job.signal = outcome.exit_code, outcome.signal
+        self.writer.update(
+            job.id,
+            state=str(J.PENDING),
+            reason=job.reason,
+            worker_id=None,
+            instance_id=None,
+            pid=None,
+            not_before=job.not_before,
+            exit_code=job.exit_code,
+            signal=job.signal,
+            updated_at=now,
+        )
+        log.info("job %d: attempt %d ended (%s), requeued", job.id, job.attempt, job.reason)
+        self.queue.add(job)
+
+    def _finish(
+        self,
+        job: Job,
+        state: JobState,
+        reason: Reason | str | None,
+        exit_code: int | None = None,
+        signal: int | None = None,
+    ) -> None:
+        now = utcnow()
+        job.state, job.finished_at = state, now
+        job.reason = None if reason is None else str(reason)
+        job.exit_code, job.signal = exit_code, signal
+        self.writer.update(
+            job.id,
+            state=str(state),
+            reason=job.reason,
+            exit_code=exit_code,
+            signal=signal,
+            finished_at=now,
+            updated_at=now,
+        )
+        del self.jobs[job.id]
+        self.output.finish(job.id)
+        event = self._finished.pop(job.id, None)
+        if event is not None:
+            event.set()
+
+    def usage(self, worker_id: str) -> dict[str, int]:
+        """What a worker's jobs hold now, for its runtime record."""
+        ws = self.slots.get(worker_id)
+        if ws is None:
+            return {"cpus_allocated": 0, "accounts_allocated": 0, "active_jobs": 0}
+        return {
+            "cpus_allocated": ws.slot.capacity - ws.slot.free,
+            "accounts_allocated": ws.slot.holds(),
+            "active_jobs": len(ws.jobs),
+        }
+
+    def get(self, job_id: int) -> Job:
+        """An unfinished job's live record."""
+        job = self.jobs.get(job_id)
+        if job is None:
+            raise NotFoundError(f"job {job_id} is not pending or running")
+        return job

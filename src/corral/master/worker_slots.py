@@ -1,0 +1,103 @@
+"""A registered worker instance as the scheduler sees it: capacity, jobs, and its mailbox."""
+
+import asyncio
+import logging
+import os
+import signal
+from dataclasses import dataclass, field
+
+import psutil
+
+from corral.domain.jobs import Job
+from corral.domain.placement import FleetWorker, Slot
+from corral.domain.workers import WorkerConfig
+from corral.protocol import ENV_JOB_ID, Assignment, AttemptRef
+
+log = logging.getLogger("corral.master")
+
+
+class Mailbox:
+    """Work waiting to be handed to one worker instance; a parked long-poll waits on it."""
+
+    def __init__(self) -> None:
+        self.assignments: list[Assignment] = []
+        self.cancels: list[AttemptRef] = []
+        self._ready = asyncio.Event()
+        self.closed = False
+
+    def assign(self, job: Job) -> None:
+        """Queue one attempt for the worker."""
+        spec = job.spec
+        self.assignments.append(
+            Assignment(
+                job_id=job.id,
+                attempt=job.attempt,
+                command=list(spec.command),
+                shell=spec.shell,
+                env=dict(spec.env),
+                cwd=spec.cwd,
+                cpus=spec.cpus,
+                timeout_s=spec.timeout_s,
+                account=spec.account,
+            )
+        )
+        self._ready.set()
+
+    def cancel(self, ref: AttemptRef) -> None:
+        """Ask the worker to end an attempt."""
+        self.cancels.append(ref)
+        self._ready.set()
+
+    def take(self) -> tuple[list[Assignment], list[AttemptRef]]:
+        """Everything queued so far, emptying the mailbox."""
+        taken = self.assignments, self.cancels
+        self.assignments, self.cancels = [], []
+        self._ready.clear()
+        return taken
+
+    async def wait(self, timeout_s: float) -> None:
+        """Return when something is queued, the mailbox closes, or after ``timeout_s``."""
+        if self.assignments or self.cancels or self.closed:
+            return
+        try:
+            async with asyncio.timeout(timeout_s):
+                await self._ready.wait()
+        except TimeoutError:
+            return
+
+    def close(self) -> None:
+        """The instance is gone: release a parked poll."""
+        self.closed = True
+        self._ready.set()
+
+
+@dataclass
+class WorkerSlot:
+    """One registered worker instance."""
+
+    worker_id: str
+    instance_id: str
+    slot: Slot
+    local: bool
+    jobs: set[int] = field(default_factory=set)
+    mailbox: Mailbox = field(default_factory=Mailbox)
+
+
+def kill_job_process(pid: int, job_id: int) -> bool:
+    """SIGKILL a job's process group if ``pid`` still runs that job; True if killed.
+
+    The environment check guards against a recycled pid belonging to someone else.
+    """
+    try:
+        if psutil.Process(pid).environ().get(ENV_JOB_ID) != str(job_id):
+            return False
+        os.killpg(pid, signal.SIGKILL)
+    except (psutil.Error, ProcessLookupError, PermissionError):
+        return False
+    log.warning("job %d: killed process group %d left by its worker", job_id, pid)
+    return True
+
+
+def fleet_worker(config: WorkerConfig, capacity: int | None = None) -> FleetWorker:
+    """What placement may assume of a configured worker before it runs."""
+    return FleetWorker(capacity or config.cpus, dict(config.labels), config.max_accounts)

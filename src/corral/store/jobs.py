@@ -1,0 +1,218 @@
+"""Jobs and allocations: the durable record that the master's scheduler keeps up to date.
+
+The scheduler decides; this module only writes what it decided, in batches: one
+transaction carries every change made since the previous one (group commit).
+"""
+
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict, dataclass, field, fields
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    Connection,
+    Engine,
+    RowMapping,
+    bindparam,
+    delete,
+    func,
+    insert,
+    select,
+    update,
+)
+
+from corral.db import models
+from corral.domain.jobs import Job, JobSpec, JobState
+from corral.errors import NotFoundError
+
+jobs = models.jobs
+allocations = models.allocations
+
+SPEC_FIELDS = tuple(f.name for f in fields(JobSpec))
+JOB_FIELDS = tuple(f.name for f in fields(Job) if f.name not in ("id", "spec"))
+ACTIVE_STATES = tuple(str(s) for s in (JobState.PENDING, JobState.ASSIGNED, JobState.RUNNING))
+
+
+def _job(row: RowMapping) -> Job:
+    """A domain object from one row."""
+    spec = JobSpec(**{name: row[name] for name in SPEC_FIELDS})
+    values = {name: row[name] for name in JOB_FIELDS}
+    values["state"] = JobState(values["state"])
+    values["cpu_ids"] = list(values["cpu_ids"] or [])
+    return Job(id=row["id"], spec=spec, **values)
+
+
+def _row(job: Job) -> dict[str, Any]:
+    """Column values of a new job."""
+    values = {name: getattr(job.spec, name) for name in SPEC_FIELDS}
+    values |= {name: getattr(job, name) for name in JOB_FIELDS}
+    values["state"] = str(job.state)
+    return values
+
+
+@dataclass(frozen=True)
+class Allocation:
+    """The CPUs and account a running attempt holds on a worker."""
+
+    job_id: int
+    attempt: int
+    worker_id: str
+    instance_id: str | None
+    cpu_ids: list[int]
+    account: str | None
+    since: datetime
+
+
+@dataclass
+class JobWrites:
+    """Changes for one transaction, merged per job so their order within it cannot matter."""
+
+    updates: dict[int, dict[str, Any]] = field(default_factory=dict)
+    # job id -> its allocation row from now on, or None to remove it
+    allocations: dict[int, Allocation | None] = field(default_factory=dict)
+
+    def update(self, job_id: int, values: dict[str, Any]) -> None:
+        """Set columns of one job; a later value of the same column wins."""
+        self.updates.setdefault(job_id, {}).update(values)
+
+    def __bool__(self) -> bool:
+        return bool(self.updates or self.allocations)
+
+
+class JobStore:
+    """Reads jobs and applies the scheduler's decisions to them."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+
+    def insert(self, new: Sequence[Job]) -> list[tuple[Job, bool]]:
+        """Store new jobs; a known idempotency key yields the existing job and False."""
+        with self._engine.begin() as conn:
+            return insert_jobs(conn, new)
+
+    def get(self, job_id: int) -> Job:
+        """One job; NotFoundError if there is none."""
+        with self._engine.begin() as conn:
+            row = conn.execute(select(jobs).where(jobs.c.id == job_id)).mappings().first()
+        if row is None:
+            raise NotFoundError(f"job {job_id} not found")
+        return _job(row)
+
+    def unfinished(self) -> list[Job]:
+        """Every pending, assigned or running job, oldest first (read at master start)."""
+        query = select(jobs).where(jobs.c.state.in_(ACTIVE_STATES)).order_by(jobs.c.id)
+        with self._engine.begin() as conn:
+            return [_job(row) for row in conn.execute(query).mappings()]
+
+    def count_by_state(self) -> dict[str, int]:
+        """How many jobs are in each state."""
+        query = select(jobs.c.state, func.count()).group_by(jobs.c.state)
+        with self._engine.begin() as conn:
+            return {state: int(n) for state, n in conn.execute(query)}
+
+    def apply(self, writes: JobWrites) -> None:
+        """Apply a batch of changes in one transaction."""
+        with self._engine.begin() as conn:
+            apply_writes(conn, writes)
+
+    def allocations(self) -> list[Allocation]:
+        """Every allocation row."""
+        with self._engine.begin() as conn:
+            rows = conn.execute(select(allocations).order_by(allocations.c.job_id)).mappings()
+            return [Allocation(**dict(row)) for row in rows]
+
+    def prune(self, finished_before: datetime, limit: int = 1000) -> list[int]:
+        """Delete up to ``limit`` jobs that finished before a time; return their ids."""
+        old = (
+            select(jobs.c.id)
+            .where(jobs.c.finished_at < finished_before, jobs.c.state.not_in(ACTIVE_STATES))
+            .order_by(jobs.c.finished_at)
+            .limit(limit)
+        )
+        with self._engine.begin() as conn:
+            ids = [int(i) for i in conn.execute(old).scalars()]
+            if ids:
+                conn.execute(delete(jobs).where(jobs.c.id.in_(ids)))
+        return ids
+
+    # Last in the class: after this, "list" in the class body means the method.
+    def list(
+        self,
+        *,
+        states: Iterable[str] = (),
+        worker_id: str | None = None,
+        account: str | None = None,
+        limit: int = 100,
+        before_id: int | None = None,
+    ) -> list[Job]:
+        """Up to ``limit`` jobs, newest first; pass the last id seen as ``before_id`` to page."""
+        query = select(jobs).order_by(jobs.c.id.desc()).limit(limit)
+        wanted = [str(s) for s in states]
+        if wanted:
+            query = query.where(jobs.c.state.in_(wanted))
+        if worker_id is not None:
+            query = query.where(jobs.c.worker_id == worker_id)
+        if account is not None:
+            query = query.where(jobs.c.account == account)
+        if before_id is not None:
+            query = query.where(jobs.c.id < before_id)
+        with self._engine.begin() as conn:
+            return [_job(row) for row in conn.execute(query).mappings()]
+
+
+def insert_jobs(conn: Connection, new: Sequence[Job]) -> list[tuple[Job, bool]]:
+    """Insert inside the caller's transaction, honouring idempotency keys (first one wins)."""
+    results: list[tuple[Job, bool] | None] = [None] * len(new)
+    fresh: list[int] = []
+    for index, job in enumerate(new):
+        key = job.spec.idempotency_key
+        existing = _by_key(conn, key) if key is not None else None
+        if existing is not None:
+            results[index] = (existing, False)
+            continue
+        if key is not None:
+            # A key repeated inside the batch: insert now so the next lookup finds it.
+            results[index] = (_insert_returning(conn, [job])[0], True)
+            continue
+        fresh.append(index)
+    for index, stored in zip(fresh, _insert_returning(conn, [new[i] for i in fresh]), strict=True):
+        results[index] = (stored, True)
+    return [r for r in results if r is not None]
+
+
+def _by_key(conn: Connection, key: str) -> Job | None:
+    row = conn.execute(select(jobs).where(jobs.c.idempotency_key == key)).mappings().first()
+    return None if row is None else _job(row)
+
+
+def _insert_returning(conn: Connection, new: Sequence[Job]) -> list[Job]:
+    """Insert many rows at once, getting their ids back in order."""
+    if not new:
+        return []
+    query = insert(jobs).returning(jobs.c.id, sort_by_parameter_order=True)
+    ids = conn.execute(query, [_row(job) for job in new]).scalars().all()
+    stored = []
+    for job, job_id in zip(new, ids, strict=True):
+        job.id = int(job_id)
+        stored.append(job)
+    return stored
+
+
+def apply_writes(conn: Connection, writes: JobWrites) -> None:
+    """Batched updates (one statement per set of columns), then allocation rows."""
+    groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+    for job_id, values in writes.updates.items():
+        groups.setdefault(tuple(sorted(values)), []).append({"_id": job_id, **values})
+    for columns, params in groups.items():
+        query = (
+            update(jobs)
+            .where(jobs.c.id == bindparam("_id"))
+            .values({c: bindparam(c) for c in columns})
+        )
+        conn.execute(query, params)
+    if writes.allocations:
+        ids = list(writes.allocations)
+        conn.execute(delete(allocations).where(allocations.c.job_id.in_(ids)))
+        rows = [asdict(a) for a in writes.allocations.values() if a is not None]
+        if rows:
+            conn.execute(insert(allocations), rows)
