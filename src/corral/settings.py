@@ -29,6 +29,12 @@ class MasterSettings:
     restart_max_delay_s: float = 60.0
     stable_after_s: float = 60.0
     max_body_bytes: int = 1024 * 1024
+    recovery_interval_s: float = 30.0
+    assignment_timeout_s: float = 30.0
+    max_job_runtime_s: float = 72 * 3600.0
+    stale_allocation_s: float = 48 * 3600.0
+    job_retention_s: float = 7 * 86400.0
+    job_output_max_bytes: int = 64 * 1024 * 1024
     create_default_worker: bool = False
     # None: required exactly when the master listens off loopback.
     require_token: bool | None = None

@@ -115,3 +115,16 @@ class Job:
     def attempts_left(self) -> int:
         """How many more attempts the job may make after the current one."""
         return self.spec.max_attempts - (self.attempt - self.attempt_base)
+
+
+@dataclass(frozen=True)
+class Allocation:
+    """The CPUs and account a running attempt holds on a worker."""
+
+    job_id: int
+    attempt: int
+    worker_id: str
+    instance_id: str | None
+    cpu_ids: list[int]
+    account: str | None
+    since: datetime

@@ -18,6 +18,7 @@ from corral.master.http_errors import install_error_handlers
 from corral.master.job_output import JobOutput
 from corral.master.job_writer import JobWriter
 from corral.master.lifecycle import LifecycleManager
+from corral.master.recovery import RecoveryManager
 from corral.master.scheduler import Scheduler
 from corral.master.services import Services
 from corral.master.tokens import Tokens
@@ -37,18 +38,22 @@ async def open_services(settings: MasterSettings) -> Services:
     launchers = {DeploymentType.LOCAL: LocalLauncher()}
     writer = JobWriter(db)
     writer.start()
-    scheduler = Scheduler(writer, JobOutput(settings.data_dir / "jobs"))
+    output = JobOutput(settings.data_dir / "jobs", settings.job_output_max_bytes)
+    scheduler = Scheduler(writer, output)
     await scheduler.load(await db.run(db.jobs.unfinished))
+    recovery = RecoveryManager(db, scheduler, settings)
     ctx = SupervisorContext(settings, db, tokens, log_files, launchers, scheduler)
     lifecycle = LifecycleManager(ctx)
     if settings.create_default_worker:
         await db.run(ensure_default_worker, db)
     await lifecycle.start()
-    return Services(settings, db, tokens, log_files, lifecycle, scheduler)
+    recovery.start()
+    return Services(settings, db, tokens, log_files, lifecycle, scheduler, recovery)
 
 
 async def close_services(svc: Services) -> None:
     """Stop every worker gracefully, then close files and the database."""
+    svc.recovery.stop()
     await svc.lifecycle.shutdown()
     await svc.scheduler.writer.close()
     svc.log_files.close_all()

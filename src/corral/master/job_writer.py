@@ -10,9 +10,9 @@ import logging
 from collections.abc import Sequence
 from typing import Any
 
-from corral.domain.jobs import Job
+from corral.domain.jobs import Allocation, Job
 from corral.master.database import Database
-from corral.store.jobs import Allocation, JobWrites, apply_writes, insert_jobs
+from corral.store.jobs import JobWrites, apply_writes, insert_jobs
 
 log = logging.getLogger("corral.master")
 

@@ -12,7 +12,7 @@ from collections.abc import Iterable, Sequence
 from datetime import timedelta
 
 from corral.db.types import utcnow
-from corral.domain.jobs import ACTIVE, TERMINAL, Job, JobSpec, JobState, Reason
+from corral.domain.jobs import ACTIVE, TERMINAL, Allocation, Job, JobSpec, JobState, Reason
 from corral.domain.placement import FleetWorker, plan, refusal
 from corral.errors import ConflictError, InvalidInputError, NotFoundError
 from corral.master.job_outcomes import Outcome, outcome_of_report, retry_delay_s
@@ -21,7 +21,6 @@ from corral.master.job_queue import PendingQueue
 from corral.master.job_writer import JobWriter
 from corral.master.worker_slots import WorkerSlot, kill_job_process
 from corral.protocol import AttemptRef, JobEvent
-from corral.store.jobs import Allocation
 
 log = logging.getLogger("corral.master")
 J = JobState
@@ -271,12 +270,26 @@ class Scheduler:
 
     # Ending attempts
 
-    def recover(self, job: Job, reason: Reason) -> None:
+    def recover(self, job: Job, reason: Reason, state: JobState = J.FAILED) -> None:
         """End an attempt the worker could not finish: requeue while attempts remain."""
         if job.cancel_requested:
             self._settle(job, Outcome(J.CANCELLED, Reason.CANCELLED))
         else:
-            self._settle(job, Outcome(J.FAILED, reason, retryable=True))
+            self._settle(job, Outcome(state, reason, retryable=True))
+
+    def end_attempt(self, job_id: int, attempt: int, reason: Reason, state: JobState) -> bool:
+        """End an attempt from outside its worker's reports; False if it already ended."""
+        job = self.jobs.get(job_id)
+        if job is None or job.state not in ACTIVE or job.attempt != attempt:
+            return False
+        ws = self.slots.get(job.worker_id or "")
+        if job.pid is not None and (ws is None or ws.local):
+            kill_job_process(job.pid, job.id)
+        elif ws is not None and ws.instance_id == job.instance_id:
+            # Its worker kills it; the report that follows is stale and ignored.
+            ws.mailbox.cancel(AttemptRef(job_id=job.id, attempt=job.attempt))
+        self.recover(job, reason, state)
+        return True
 
     def _settle(self, job: Job, outcome: Outcome) -> None:
         """Free the attempt's resources; retry it or finish the job."""

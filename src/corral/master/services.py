@@ -4,6 +4,7 @@ from dataclasses import dataclass
 
 from corral.master.database import Database
 from corral.master.lifecycle import LifecycleManager
+from corral.master.recovery import RecoveryManager
 from corral.master.scheduler import Scheduler
 from corral.master.tokens import Tokens
 from corral.master.worker_log_files import WorkerLogFiles
@@ -20,3 +21,4 @@ class Services:
     log_files: WorkerLogFiles
     lifecycle: LifecycleManager
     scheduler: Scheduler
+    recovery: RecoveryManager

@@ -22,7 +22,7 @@ from sqlalchemy import (
 )
 
 from corral.db import models
-from corral.domain.jobs import Job, JobSpec, JobState
+from corral.domain.jobs import Allocation, Job, JobSpec, JobState
 from corral.errors import NotFoundError
 
 jobs = models.jobs
@@ -48,19 +48,6 @@ def _row(job: Job) -> dict[str, Any]:
     values |= {name: getattr(job, name) for name in JOB_FIELDS}
     values["state"] = str(job.state)
     return values
-
-
-@dataclass(frozen=True)
-class Allocation:
-    """The CPUs and account a running attempt holds on a worker."""
-
-    job_id: int
-    attempt: int
-    worker_id: str
-    instance_id: str | None
-    cpu_ids: list[int]
-    account: str | None
-    since: datetime
 
 
 @dataclass
