@@ -79,7 +79,6 @@ def _create_allocations() -> None:
         "allocations",
         sa.Column("job_id", BIG_ID, autoincrement=False, nullable=False),
         sa.Column("attempt", sa.Integer(), nullable=False),
-        sa.Column("attempt_base", sa.Integer(), nullable=False),
         sa.Column("worker_id", sa.String(63), nullable=False),
         sa.Column("instance_id", sa.String(36), nullable=True),
         sa.Column("cpu_ids", JSON, nullable=False),
