@@ -148,23 +148,28 @@ class JobStore:
 
 
 def insert_jobs(conn: Connection, new: Sequence[Job]) -> list[tuple[Job, bool]]:
-    """Insert inside the caller's transaction, honouring idempotency keys (first one wins)."""
-    results: list[tuple[Job, bool] | None] = [None] * len(new)
-    fresh: list[int] = []
-    for index, job in enumerate(new):
+    """Insert inside the caller's transaction, honouring idempotency keys (first one wins).
+
+    Ids follow the order of ``new``: they break priority ties, so an earlier job
+    must not get a later id because a keyed job came after it.
+    """
+    results: list[tuple[Job, bool]] = []
+    run: list[Job] = []  # jobs without a key, inserted together
+    for job in new:
         key = job.spec.idempotency_key
-        existing = _by_key(conn, key) if key is not None else None
+        if key is None:
+            run.append(job)
+            continue
+        results += [(stored, True) for stored in _insert_returning(conn, run)]
+        run = []
+        # Looked up after inserting the run, so a key repeated in the batch is found.
+        existing = _by_key(conn, key)
         if existing is not None:
-            results[index] = (existing, False)
-            continue
-        if key is not None:
-            # A key repeated inside the batch: insert now so the next lookup finds it.
-            results[index] = (_insert_returning(conn, [job])[0], True)
-            continue
-        fresh.append(index)
-    for index, stored in zip(fresh, _insert_returning(conn, [new[i] for i in fresh]), strict=True):
-        results[index] = (stored, True)
-    return [r for r in results if r is not None]
+            results.append((existing, False))
+        else:
+            results.append((_insert_returning(conn, [job])[0], True))
+    results += [(stored, True) for stored in _insert_returning(conn, run)]
+    return results
 
 
 def _by_key(conn: Connection, key: str) -> Job | None:
