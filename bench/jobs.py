@@ -1,0 +1,181 @@
+"""Jobs figures beside the bare loop: throughput, dispatch latency, recovery after a worker dies.
+
+Each suite starts a real master on a free port with a fresh data folder and one local worker
+with 2 CPUs, and talks to it over a single keep-alive connection.
+"""
+
+import argparse
+import os
+import signal
+import statistics
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from bench import bare
+from bench.stats import summary_ms
+from bench.supervision import Master
+
+WORKER = "w1"
+CPUS = 2
+# Long-poll of /jobs/{id}/wait: most calls return at once, the master caps it at 60 s.
+WAIT_S = 30.0
+
+
+@contextmanager
+def master_with_worker() -> Iterator[Master]:
+    """A fresh master and one running local worker of CPUS CPUs that restarts at once."""
+    with tempfile.TemporaryDirectory() as tmp:
+        master = Master(Path(tmp))
+        try:
+            master.wait_ready()
+            body = {"worker_id": WORKER, "cpus": CPUS, "restart_delay_ms": 0}
+            r = master.api.post("/worker-configs", json=body | {"max_restart_attempts": 10_000})
+            r.raise_for_status()
+            master.wait_running(WORKER)
+            yield master
+        finally:
+            master.close()
+
+
+def submit(master: Master, command: list[str], **options: Any) -> dict[str, Any]:
+    """POST /jobs and return the job."""
+    r = master.api.post("/jobs", json={"command": command, **options})
+    if r.status_code != 201:
+        raise RuntimeError(f"submit answered {r.status_code}: {r.text}")
+    job: dict[str, Any] = r.json()
+    return job
+
+
+def wait_finished(master: Master, job_id: int) -> dict[str, Any]:
+    """Long-poll until the job is finished; fail if it did not succeed."""
+    while True:
+        r = master.api.get(
+            f"/jobs/{job_id}/wait", params={"timeout_s": WAIT_S}, timeout=WAIT_S + 10
+        )
+        job: dict[str, Any] = r.json()
+        if job["state"] in ("pending", "assigned", "running"):
+            continue
+        if job["state"] != "succeeded":
+            raise RuntimeError(f"job {job_id} ended {job['state']}: {job.get('reason')}")
+        return job
+
+
+def one_by_one(master: Master, n: int) -> tuple[float, float]:
+    """(jobs/s from first submit to last completion, submit-only jobs/s): POST /jobs each."""
+    started = time.monotonic()
+    ids = [submit(master, bare.TRUE)["id"] for _ in range(n)]
+    submitted = time.monotonic()
+    for job_id in ids:
+        wait_finished(master, job_id)
+    return n / (time.monotonic() - started), n / (submitted - started)
+
+
+def batched(master: Master, n: int, size: int = 100) -> float:
+    """Jobs/s from first submit to last completion, submitting ``size`` per POST /jobs/batch."""
+    started = time.monotonic()
+    ids: list[int] = []
+    for first in range(0, n, size):
+        body = {"jobs": [{"command": bare.TRUE}] * min(size, n - first)}
+        r = master.api.post("/jobs/batch", json=body)
+        r.raise_for_status()
+        ids += [j["id"] for j in r.json()["jobs"]]
+    for job_id in ids:
+        wait_finished(master, job_id)
+    return n / (time.monotonic() - started)
+
+
+def throughput(args: argparse.Namespace) -> dict[str, Any]:
+    """N ``true`` jobs of 1 CPU on one worker of 2 CPUs, against the bare loop 2 at a time."""
+    n = args.jobs or 1000
+    single, submit_only, batch, floor = [], [], [], []
+    with master_with_worker() as master:
+        for _ in range(args.rounds):
+            total, submit_rate = one_by_one(master, n)
+            single.append(total)
+            submit_only.append(submit_rate)
+            batch.append(batched(master, n))
+            floor.append(bare.throughput(n, CPUS))
+    med = statistics.median
+    return {
+        "jobs": n,
+        "rounds": args.rounds,
+        "bare_jobs_per_s": round(med(floor)),
+        "one_by_one_jobs_per_s": round(med(single)),
+        "one_by_one_vs_bare": round(med(single) / med(floor), 3),
+        "one_by_one_submit_per_s": round(med(submit_only)),
+        "batch_100_jobs_per_s": round(med(batch)),
+        "batch_100_vs_bare": round(med(batch) / med(floor), 3),
+    }
+
+
+def start_latency(master: Master) -> float:
+    """Seconds from just before the submit to the job program's own start, on an idle worker."""
+    before = time.time_ns()
+    job_id = submit(master, bare.START_TIME)["id"]
+    wait_finished(master, job_id)
+    r = master.api.get(f"/jobs/{job_id}/logs", params={"stream": "stdout", "tail": 1})
+    return (int(r.json()["lines"][0]) - before) / 1e9
+
+
+def latency(args: argparse.Namespace) -> dict[str, Any]:
+    """Sequential jobs printing their start time: submit -> program running, beside bare."""
+    n = (args.jobs or 200) * args.rounds
+    with master_with_worker() as master:
+        corral = [start_latency(master) for _ in range(n)]
+    floor = bare.start_latencies(n)
+    return {
+        "corral_submit_to_start": summary_ms(corral),
+        "bare_spawn_to_start": summary_ms(floor),
+        "p50_overhead_ms": round((statistics.median(corral) - statistics.median(floor)) * 1000, 1),
+    }
+
+
+def job_state(master: Master, job_id: int) -> dict[str, Any]:
+    """GET /jobs/{id}."""
+    job: dict[str, Any] = master.api.get(f"/jobs/{job_id}").json()
+    return job
+
+
+def poll_until(master: Master, job_id: int, state: str, attempt: int) -> dict[str, Any]:
+    """Poll the job tightly until it is in ``state`` at ``attempt``."""
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        job = job_state(master, job_id)
+        if job["state"] == state and job["attempt"] == attempt:
+            return job
+        time.sleep(0.001)
+    raise RuntimeError(f"job {job_id} not {state} at attempt {attempt}: {job}")
+
+
+def recover_once(master: Master) -> tuple[float, float]:
+    """SIGKILL the worker under a running job; seconds until it runs again (polled, recorded)."""
+    job_id = submit(master, ["sleep", "30"], max_attempts=2)["id"]
+    poll_until(master, job_id, "running", 1)
+    pid = master.wait_running(WORKER)["pid"]
+    killed_wall, killed = time.time(), time.monotonic()
+    os.kill(pid, signal.SIGKILL)
+    job = poll_until(master, job_id, "running", 2)
+    seen = time.monotonic() - killed
+    restarted = datetime.fromisoformat(job["started_at"]).timestamp() - killed_wall
+    master.api.post(f"/jobs/{job_id}/cancel").raise_for_status()
+    master.api.get(f"/jobs/{job_id}/wait", params={"timeout_s": WAIT_S}, timeout=WAIT_S + 10)
+    return seen, restarted
+
+
+def recovery(args: argparse.Namespace) -> dict[str, Any]:
+    """A running job whose worker is SIGKILLed: time until its second attempt runs."""
+    seen, started = [], []
+    with master_with_worker() as master:
+        for _ in range(args.rounds):
+            polled, recorded = recover_once(master)
+            seen.append(polled)
+            started.append(recorded)
+    return {
+        "sigkill_to_running_again": summary_ms(seen),
+        "sigkill_to_started_at": summary_ms(started),
+    }
