@@ -62,8 +62,10 @@ def plan(
     scan_limit: int = 10_000,
 ) -> list[tuple[Job, Slot]]:
     """Choose a worker for as many pending jobs as fit; updates the slots it fills."""
-    open_slots = [s for s in slots if s.accepting]
-    busy_accounts = {a for s in open_slots for a, n in s.accounts.items() if n > 0}
+    every = list(slots)
+    open_slots = [s for s in every if s.accepting]
+    # A draining worker's jobs still run: their accounts are busy too.
+    busy_accounts = {a for s in every for a, n in s.accounts.items() if n > 0}
     free = sum(s.free for s in open_slots)
     reserved: set[str] = set()
     placed: list[tuple[Job, Slot]] = []
