@@ -46,6 +46,8 @@ def spawn_worker(tmp_path: Path) -> Iterator[SpawnWorker]:
         if interval is not None:
             args += ["--heartbeat-interval", str(interval)]
         log_path = tmp_path / f"worker-{len(workers)}.log"
+        # A state folder per test: workers of other tests never see each other's jobs.
+        env = {"CORRAL_WORKER_STATE_DIR": str(tmp_path / "state"), **(env or {})}
         worker = WorkerProcess(log_path, args, token=token, env=env)
         workers.append(worker)
         return worker

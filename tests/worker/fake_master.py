@@ -1,8 +1,10 @@
 """A minimal stand-in for the master's agent routes, for protocol tests only.
 
-It records every request and keeps the one rule the worker depends on: a
-heartbeat from an instance that is not the worker's current one gets a 409
-``stale_instance``.
+It records every request and keeps the rules the worker depends on: a
+heartbeat or exchange from an instance that is not the worker's current one
+gets a 409 ``stale_instance``; an exchange without events parks until a test
+queues work for it (or its wait ends); reports about an attempt the test
+disowned are answered with that attempt in ``stale``.
 """
 
 from __future__ import annotations
@@ -12,12 +14,48 @@ import json
 import socket
 import threading
 import time
+from collections.abc import Iterable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, NamedTuple
 
-from corral.protocol import DEREGISTER_PATH, HEARTBEAT_PATH, REGISTER_PATH, STALE_INSTANCE
+from corral.protocol import (
+    DEREGISTER_PATH,
+    EXCHANGE_PATH,
+    HEARTBEAT_PATH,
+    REGISTER_PATH,
+    STALE_INSTANCE,
+    Assignment,
+    AttemptRef,
+    JobEvent,
+)
 
 TOKEN = "test-token-5f3a9c"
+
+
+def assignment(
+    job_id: int,
+    command: list[str],
+    *,
+    attempt: int = 1,
+    cpus: int = 1,
+    shell: bool = False,
+    env: dict[str, str] | None = None,
+    cwd: str | None = None,
+    timeout_s: float | None = None,
+    account: str | None = None,
+) -> Assignment:
+    """An assignment with test defaults."""
+    return {
+        "job_id": job_id,
+        "attempt": attempt,
+        "command": command,
+        "shell": shell,
+        "env": env or {},
+        "cwd": cwd,
+        "cpus": cpus,
+        "timeout_s": timeout_s,
+        "account": account,
+    }
 
 
 class Recorded(NamedTuple):
@@ -57,7 +95,15 @@ class FakeMaster:
         self.current: dict[str, str] = {}  # worker id -> current instance id
         self.requests: list[Recorded] = []
         self.connections: set[socket.socket] = set()
+        self.capacity: int | None = None  # the "cpus" of the register answer, when set
+        self.events: list[JobEvent] = []
+        self.disowned: set[tuple[int, int]] = set()
+        self._assignments: list[Assignment] = []
+        self._cancels: list[AttemptRef] = []
+        self._stale: list[AttemptRef] = []
+        self._stopping = False
         self._lock = threading.Lock()
+        self._work = threading.Condition(self._lock)
         self._server = ThreadingHTTPServer(
             ("127.0.0.1", 0), _handler_for(self), bind_and_activate=False
         )
@@ -79,6 +125,9 @@ class FakeMaster:
     def stop(self) -> None:
         """Stop serving, drop open connections as a dead process would, release held ones."""
         self.release.set()
+        with self._work:
+            self._stopping = True
+            self._work.notify_all()
         if self._thread is not None:
             self._server.shutdown()
             self._thread.join(5)
@@ -98,6 +147,54 @@ class FakeMaster:
         """The requests received on ``path`` so far."""
         with self._lock:
             return [r for r in self.requests if r.path == path]
+
+    def assign(self, *assignments: Assignment) -> None:
+        """Queue attempts for the worker; a parked poll takes them at once."""
+        with self._work:
+            self._assignments.extend(assignments)
+            self._work.notify_all()
+
+    def cancel(self, job_id: int, attempt: int = 1) -> None:
+        """Queue a cancel of an attempt."""
+        with self._work:
+            self._cancels.append({"job_id": job_id, "attempt": attempt})
+            self._work.notify_all()
+
+    def disown(self, job_id: int, attempt: int = 1) -> None:
+        """Stop owning an attempt: tell the worker now, and answer its reports with it."""
+        with self._work:
+            self.disowned.add((job_id, attempt))
+            self._stale.append({"job_id": job_id, "attempt": attempt})
+            self._work.notify_all()
+
+    def job_events(self, job_id: int, kind: str | None = None) -> list[JobEvent]:
+        """The events received about a job, of one type if given."""
+        with self._lock:
+            return [
+                e
+                for e in self.events
+                if e["job_id"] == job_id and (kind is None or e["type"] == kind)
+            ]
+
+    def finished(self, job_id: int) -> JobEvent | None:
+        """The job's finished event, once received."""
+        found = self.job_events(job_id, "finished")
+        assert len(found) <= 1, f"job {job_id} finished more than once: {found}"
+        return found[0] if found else None
+
+    def started(self, job_id: int) -> JobEvent | None:
+        """The job's started event, once received."""
+        found = self.job_events(job_id, "started")
+        return found[0] if found else None
+
+    def output(self, job_id: int, stream: str = "stdout") -> str:
+        """Everything a job wrote on a stream, as received so far."""
+        return "".join(
+            e["data"] for e in self.job_events(job_id, "output") if e["stream"] == stream
+        )
+
+    def exchanges(self) -> list[Recorded]:
+        return self.to(EXCHANGE_PATH)
 
     def registrations(self) -> list[Recorded]:
         return self.to(REGISTER_PATH)
@@ -126,20 +223,57 @@ class FakeMaster:
         if request.path == REGISTER_PATH:
             with self._lock:
                 self.current[worker_id] = instance_id
-            return 200, {"heartbeat_interval_s": self.heartbeat_interval_s, "lease_s": self.lease_s}
-        if request.path == HEARTBEAT_PATH:
+            answer = {"heartbeat_interval_s": self.heartbeat_interval_s, "lease_s": self.lease_s}
+            return 200, {**answer, "cpus": self.capacity}
+        if request.path in (HEARTBEAT_PATH, EXCHANGE_PATH):
             if self.current.get(worker_id) != instance_id:
                 return 409, self._stale_body(instance_id)
+            if request.path == EXCHANGE_PATH:
+                return self._exchange(request.body)
             return 200, {}
         if request.path == DEREGISTER_PATH:
             return 200, {}
         return 404, {"detail": "no such route"}
+
+    def _exchange(self, body: dict[str, Any]) -> tuple[int, object] | None:
+        """Record the events; answer with queued work, parking a poll until there is some."""
+        events: list[JobEvent] = body["events"]
+        with self._work:
+            self.events.extend(events)
+            stale = _refs({(e["job_id"], e["attempt"]) for e in events} & self.disowned)
+            if not events and body["wait_s"] > 0:
+                self._work.wait_for(self._has_work, body["wait_s"])
+            if self.drop_requests:
+                return None
+            # A poll parked by an instance that has since been replaced gets no work.
+            if self.current.get(body["worker_id"]) != body["instance_id"]:
+                return 409, self._stale_body(body["instance_id"])
+            answer = {
+                "assignments": self._assignments,
+                "cancels": self._cancels,
+                "stale": self._stale + stale,
+            }
+            self._assignments, self._cancels, self._stale = [], [], []
+        return 200, answer
+
+    def _has_work(self) -> bool:
+        return bool(
+            self._assignments
+            or self._cancels
+            or self._stale
+            or self._stopping
+            or self.drop_requests
+        )
 
     def _stale_body(self, instance_id: str) -> object:
         message = f"instance {instance_id} is not current"
         if self.stale_style == "detail":
             return {"detail": {"code": STALE_INSTANCE, "message": message}}
         return {"detail": message, "code": STALE_INSTANCE}
+
+
+def _refs(keys: Iterable[tuple[int, int]]) -> list[AttemptRef]:
+    return [{"job_id": job_id, "attempt": attempt} for job_id, attempt in sorted(keys)]
 
 
 def _handler_for(master: FakeMaster) -> type[BaseHTTPRequestHandler]:
@@ -182,7 +316,8 @@ def _handler_for(master: FakeMaster) -> type[BaseHTTPRequestHandler]:
                 self.send_header("Connection", "close")
                 self.close_connection = True
             self.end_headers()
-            self.wfile.write(data)
+            with contextlib.suppress(OSError):  # the worker may be gone already
+                self.wfile.write(data)
 
         def log_message(self, format: str, *args: Any) -> None:
             pass  # keep test output quiet

@@ -25,7 +25,7 @@ REGISTER = {"worker_id": "w1", "instance_id": "i1"}
 def test_posts_json_with_bearer_auth(master: FakeMaster) -> None:
     client = MasterClient(master.url, TOKEN)
     answer = client.post(REGISTER_PATH, REGISTER)
-    assert answer == {"heartbeat_interval_s": 0.05, "lease_s": 1.0}
+    assert answer == {"heartbeat_interval_s": 0.05, "lease_s": 1.0, "cpus": None}
     [seen] = master.requests
     assert seen.authorization == f"Bearer {TOKEN}"
     assert seen.body == REGISTER

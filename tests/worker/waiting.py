@@ -10,7 +10,7 @@ T = TypeVar("T")
 
 
 def wait_for(
-    predicate: Callable[[], T], timeout: float = 5.0, interval: float = 0.01, what: str = ""
+    predicate: Callable[[], T | None], timeout: float = 5.0, interval: float = 0.01, what: str = ""
 ) -> T:
     """Poll ``predicate`` until it returns something truthy; fail after ``timeout``."""
     deadline = time.monotonic() + timeout

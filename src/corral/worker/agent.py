@@ -10,16 +10,21 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator, Mapping
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 from corral import __version__
 from corral.protocol import (
     DEREGISTER_PATH,
+    EXCHANGE_PATH,
+    FENCE_LEASE_FRACTION,
     HEARTBEAT_PATH,
     REGISTER_PATH,
     STALE_INSTANCE,
     DeregisterRequest,
+    ExchangeRequest,
+    ExchangeResponse,
     HeartbeatRequest,
+    JobEvent,
     RegisterRequest,
 )
 from corral.worker.master_client import (
@@ -74,7 +79,10 @@ class Agent:
     ) -> None:
         self.client = client
         self.worker_id = worker_id
-        self.cpu_ids = cpu_ids
+        self.usable_cpu_ids = cpu_ids
+        self.cpu_ids = cpu_ids  # the usable ids, cut to the capacity the master configured
+        # Called from the thread that found the instance stale, before it registers again.
+        self.on_new_instance: list[Callable[[], object]] = []
         self.instance_id = new_instance_id()
         self.registered = False
         self.leaving = False  # set by deregister: no heartbeat or registration after it
@@ -95,6 +103,11 @@ class Agent:
         """Whether the master has been silent for longer than the lease."""
         return self.seconds_since_contact() > self.lease_s
 
+    def fence_deadline(self) -> float:
+        """When (on the agent's clock) jobs must die if the master stays silent."""
+        last = self._last_contact
+        return -math.inf if last is None else last + self.lease_s * FENCE_LEASE_FRACTION
+
     def register(self) -> None:
         """Register the current instance once; raises MasterError on failure."""
         with self._lock:
@@ -103,11 +116,12 @@ class Agent:
                 "instance_id": self.instance_id,
                 "pid": os.getpid(),
                 "hostname": socket.gethostname(),
-                "cpu_ids": self.cpu_ids,
+                "cpu_ids": self.usable_cpu_ids,
                 "version": __version__,
             }
             answer = self._post(REGISTER_PATH, request)
             self._adopt_timing(answer)
+            self._adopt_capacity(answer.get("cpus"))
             self.registered = True
         log.info(
             "registered instance %s (cpus %s, heartbeat %.3g s, lease %.3g s)",
@@ -153,10 +167,42 @@ class Agent:
         except Conflict as exc:
             if exc.code != STALE_INSTANCE:
                 raise
-            self._renew_instance()
+            self._renew_instance(request["instance_id"])
             # A heartbeat that was in flight during deregister must not bring us back.
-            if not self.leaving:
+            if not self.leaving and not self.registered:
                 self.register()
+
+    def exchange(
+        self, events: list[JobEvent], *, wait_s: float, draining: bool, timeout: float
+    ) -> ExchangeResponse | None:
+        """Send events and wait for work; None when the instance turned out stale.
+
+        Registers first if needed. Raises MasterError when the master cannot be
+        reached or refuses; a stale answer renews the instance instead.
+        """
+        if not self.registered:
+            self.register()
+        request: ExchangeRequest = {
+            "worker_id": self.worker_id,
+            "instance_id": self.instance_id,
+            "events": events,
+            "wait_s": wait_s,
+            "draining": draining,
+        }
+        try:
+            answer = self._post(EXCHANGE_PATH, request, timeout=timeout)
+        except Conflict as exc:
+            if exc.code != STALE_INSTANCE:
+                raise
+            self._renew_instance(request["instance_id"])
+            return None
+        if self.instance_id != request["instance_id"]:
+            return None  # work for an instance that was renewed meanwhile
+        # The master's answer is trusted to follow the protocol; absent lists are empty.
+        return cast(
+            ExchangeResponse,
+            {key: answer.get(key) or [] for key in ExchangeResponse.__annotations__},
+        )
 
     def deregister(self, reason: str = "shutdown", timeout: float = 2.0) -> bool:
         """Tell the master this instance leaves on purpose; False if it did not hear."""
@@ -177,13 +223,30 @@ class Agent:
         log.info("deregistered instance %s (%s)", self.instance_id, reason)
         return True
 
-    def _renew_instance(self) -> None:
-        """Drop an instance the master no longer knows; the next one must register."""
+    def _renew_instance(self, stale_id: str) -> None:
+        """Drop an instance the master no longer knows; the next one must register.
+
+        Two threads may learn it at once: only the first one renews.
+        """
         with self._lock:
-            old = self.instance_id
+            if self.instance_id != stale_id:
+                return
             self.instance_id = new_instance_id()
             self.registered = False
-        log.warning("master no longer knows instance %s; now %s", old, self.instance_id)
+        log.warning("master no longer knows instance %s; now %s", stale_id, self.instance_id)
+        for callback in self.on_new_instance:
+            try:
+                callback()
+            except Exception:
+                log.exception("new-instance callback %r failed", callback)
+
+    def _adopt_capacity(self, cpus: object) -> None:
+        """Use only the first ``cpus`` usable ids when the master configured fewer."""
+        usable = self.usable_cpu_ids
+        if isinstance(cpus, int) and 0 < cpus < len(usable):
+            self.cpu_ids = usable[:cpus]
+        else:
+            self.cpu_ids = usable
 
     def _adopt_timing(self, answer: dict[str, object]) -> None:
         """Take the master's interval and lease; a command-line interval wins."""

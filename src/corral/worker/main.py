@@ -8,9 +8,21 @@ import os
 from collections.abc import Mapping
 from urllib.parse import urlsplit
 
-from corral.protocol import ENV_MASTER_URL, ENV_PARENT_PID, ENV_TOKEN, ENV_WORKER_ID
+from corral.protocol import (
+    ENV_DRAIN_TIMEOUT,
+    ENV_MASTER_URL,
+    ENV_PARENT_PID,
+    ENV_TOKEN,
+    ENV_WORKER_ID,
+)
+from corral.worker.executor import DEFAULT_GRACE_S
 from corral.worker.logs import configure_logging, flush_std_streams
-from corral.worker.service import EXIT_USAGE, WorkerService, WorkerSettings
+from corral.worker.service import (
+    DEFAULT_DRAIN_TIMEOUT_S,
+    EXIT_USAGE,
+    WorkerService,
+    WorkerSettings,
+)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -18,7 +30,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="corral worker",
         description=(
-            "Run a corral worker agent: register with the master and heartbeat. "
+            "Run a corral worker agent: register with the master, heartbeat, and run jobs. "
             f"The bearer token is read from the environment variable {ENV_TOKEN} only."
         ),
     )
@@ -33,6 +45,25 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="S",
         type=_positive_float,
         help="seconds between heartbeats (default: what the master answers)",
+    )
+    parser.add_argument(
+        "--drain-timeout",
+        metavar="S",
+        type=_non_negative_float,
+        help=(
+            "on the first SIGTERM/SIGINT, seconds running jobs may take to finish "
+            f"(default: ${ENV_DRAIN_TIMEOUT} or {DEFAULT_DRAIN_TIMEOUT_S:g})"
+        ),
+    )
+    parser.add_argument(
+        "--kill-grace",
+        metavar="S",
+        type=_non_negative_float,
+        default=DEFAULT_GRACE_S,
+        help=(
+            "seconds between SIGTERM and SIGKILL when a job is timed out, cancelled "
+            f"or drained (default: {DEFAULT_GRACE_S:g})"
+        ),
     )
     parser.add_argument(
         "--log-level",
@@ -67,6 +98,8 @@ def parse_settings(
         token,
         heartbeat_interval_s=args.heartbeat_interval,
         parent_pid=_parent_pid(parser, environ.get(ENV_PARENT_PID)),
+        drain_timeout_s=_drain_timeout(parser, args.drain_timeout, environ.get(ENV_DRAIN_TIMEOUT)),
+        kill_grace_s=args.kill_grace,
     )
     return settings, str(args.log_level)
 
@@ -93,6 +126,29 @@ def _positive_float(text: str) -> float:
     if not value > 0:
         raise argparse.ArgumentTypeError(f"must be above zero: {text!r}")
     return value
+
+
+def _non_negative_float(text: str) -> float:
+    """An argparse type: a number of seconds, zero or more."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not value >= 0:
+        raise argparse.ArgumentTypeError(f"must not be negative: {text!r}")
+    return value
+
+
+def _drain_timeout(parser: argparse.ArgumentParser, given: float | None, text: str | None) -> float:
+    """The drain window: the option, else the environment, else the default."""
+    if given is not None:
+        return given
+    if not text:
+        return DEFAULT_DRAIN_TIMEOUT_S
+    try:
+        return _non_negative_float(text)
+    except argparse.ArgumentTypeError as exc:
+        parser.error(f"{ENV_DRAIN_TIMEOUT}: {exc}")
 
 
 def _parent_pid(parser: argparse.ArgumentParser, text: str | None) -> int | None:

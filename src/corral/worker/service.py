@@ -1,13 +1,15 @@
 """WorkerService: the worker's life from registration to exit, on the main thread.
 
-The main thread registers, starts the background loops (heartbeats now; a job
-long-poll later sits beside them) and then sleeps until a signal or a fatal
-error wakes it. The shutdown itself runs here, never in a signal handler.
+The main thread kills what a previous instance left, registers, starts the
+executor and the background loops (heartbeats, the job long-poll, the event
+reporter) and then sleeps until a signal or a fatal error wakes it. The
+shutdown itself (drain, flush, deregister) runs here, never in a signal handler.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import signal
 import time
 from functools import partial
@@ -15,10 +17,16 @@ from functools import partial
 from corral.worker.agent import Agent
 from corral.worker.cpus import usable_cpus
 from corral.worker.daemon import DaemonThread
+from corral.worker.executor import DEFAULT_GRACE_S, Executor
 from corral.worker.heartbeat import HeartbeatThread
+from corral.worker.job_loop import Poller, Reporter
 from corral.worker.master_client import MasterClient, MasterError
+from corral.worker.orphans import LEDGER_NAME, JobLedger, kill_orphans, state_dir
+from corral.worker.outbox import Outbox
 from corral.worker.parent import arm_parent_death_signal
-from corral.worker.signals import SignalHandler
+from corral.worker.resource_observers import AlertObserver, LoggingObserver, MetricsObserver
+from corral.worker.resources import Observer, ResourceTracker
+from corral.worker.signals import SignalHandler, exit_now
 
 log = logging.getLogger(__name__)
 
@@ -29,12 +37,25 @@ EXIT_REJECTED = 3
 # How long a graceful shutdown waits for a loop in the middle of a request;
 # past it the loop is abandoned (a daemon thread), the agent ignores its result.
 LOOP_STOP_TIMEOUT_S = 1.0
+DEFAULT_DRAIN_TIMEOUT_S = 30.0
+# After the last SIGKILL, how long to wait for the killed jobs to be reaped.
+REAP_MARGIN_S = 2.0
+# How long the last job events may take to reach the master before exit.
+FLUSH_TIMEOUT_S = 3.0
 
 
 class WorkerSettings:
     """What a worker needs to start; the token never appears in its repr."""
 
-    __slots__ = ("heartbeat_interval_s", "master_url", "parent_pid", "token", "worker_id")
+    __slots__ = (
+        "drain_timeout_s",
+        "heartbeat_interval_s",
+        "kill_grace_s",
+        "master_url",
+        "parent_pid",
+        "token",
+        "worker_id",
+    )
 
     def __init__(
         self,
@@ -44,12 +65,16 @@ class WorkerSettings:
         *,
         heartbeat_interval_s: float | None = None,
         parent_pid: int | None = None,
+        drain_timeout_s: float = DEFAULT_DRAIN_TIMEOUT_S,
+        kill_grace_s: float = DEFAULT_GRACE_S,
     ) -> None:
         self.master_url = master_url
         self.worker_id = worker_id
         self.token = token
         self.heartbeat_interval_s = heartbeat_interval_s
         self.parent_pid = parent_pid
+        self.drain_timeout_s = drain_timeout_s
+        self.kill_grace_s = kill_grace_s
 
     def __repr__(self) -> str:
         return f"WorkerSettings(master_url={self.master_url!r}, worker_id={self.worker_id!r})"
@@ -61,16 +86,19 @@ class WorkerService:
     def __init__(self, settings: WorkerSettings) -> None:
         self.settings = settings
         self.agent: Agent | None = None
+        self.executor: Executor | None = None
         self.fatal_error: MasterError | None = None
-        self._signals = SignalHandler()
+        self.metrics = MetricsObserver()
+        self._signals = SignalHandler(immediate_exit=self._exit_now)
 
     def run(self) -> int:
-        """Register, serve until told to stop, and shut down."""
+        """Clean up, register, serve until told to stop, and shut down."""
         with self._signals:
             parent_pid = self.settings.parent_pid
             if parent_pid is not None and not arm_parent_death_signal(parent_pid):
                 log.error("launching process %d is gone; exiting", parent_pid)
                 return EXIT_PARENT_GONE
+            ledger = self._ledger()
             client = MasterClient(self.settings.master_url, self.settings.token)
             self.agent = agent = Agent(
                 client,
@@ -85,41 +113,99 @@ class WorkerService:
             except MasterError as exc:
                 log.error("master refused registration of %r: %s", agent.worker_id, exc)
                 return EXIT_REJECTED
-            return self._serve(agent)
+            return self._serve(agent, ledger)
 
-    def _loops(self, agent: Agent) -> list[DaemonThread]:
-        """The background loops of a registered worker."""
+    def _ledger(self) -> JobLedger | None:
+        """Kill the job groups a previous instance left, then start a fresh ledger."""
+        try:
+            path = state_dir(self.settings.worker_id, os.environ) / LEDGER_NAME
+            kill_orphans(path)
+            return JobLedger(path)
+        except OSError as exc:
+            log.warning("no job ledger (orphans of a crash will not be cleaned up): %s", exc)
+            return None
+
+    def _executor(self, agent: Agent, outbox: Outbox, ledger: JobLedger | None) -> Executor:
+        """The executor over the CPUs the master lets this worker use."""
+        observers: list[Observer] = [LoggingObserver(), self.metrics, AlertObserver()]
+        tracker = ResourceTracker(agent.cpu_ids, observers=observers)
+        executor = Executor(
+            tracker,
+            outbox,
+            grace_s=self.settings.kill_grace_s,
+            fence_deadline=agent.fence_deadline,
+            ledger=ledger,
+        )
+        # Jobs of an instance the master has forgotten are no longer its to run.
+        agent.on_new_instance.append(executor.forget_all)
+        return executor
+
+    def _serve(self, agent: Agent, ledger: JobLedger | None) -> int:
+        """Run the executor and the loops until a signal or a fatal error; then shut down."""
         # Imported here so that psutil's import cost comes after registering.
         from corral.worker.metrics import ProcessTreeSampler
 
-        return [HeartbeatThread(agent, ProcessTreeSampler(), on_fatal=self._on_fatal)]
-
-    def _serve(self, agent: Agent) -> int:
-        """Run the loops until a signal or a fatal error; then shut down."""
-        loops = self._loops(agent)
+        outbox = Outbox()
+        self.executor = executor = self._executor(agent, outbox, ledger)
+        reporter = Reporter(agent, executor, outbox, on_fatal=self._on_fatal)
+        loops: list[DaemonThread] = [
+            HeartbeatThread(agent, ProcessTreeSampler(), on_fatal=self._on_fatal),
+            reporter,
+            Poller(agent, executor, on_fatal=self._on_fatal),
+        ]
+        self._signals.on_shutdown(partial(self._drain, executor, reporter, outbox))
         # Loops stop before the deregistration, so no heartbeat follows it.
         self._signals.on_shutdown(partial(_stop_loops, loops, LOOP_STOP_TIMEOUT_S))
         self._signals.on_shutdown(agent.deregister)
+        executor.start()
         for loop in loops:
             loop.start()
         try:
-            self._signals.wait()
-            if self.fatal_error is not None:
-                log.error("exiting: %s", self.fatal_error)
-                return EXIT_REJECTED
-            signum = self._signals.signal_received
-            name = signal.Signals(signum).name if signum is not None else "wake-up"
-            log.info("%s received: shutting down (a second signal exits at once)", name)
-            self._signals.run_callbacks()
+            return self._wait_and_shut_down()
         finally:
             _stop_loops(loops, timeout=0)
-        log.info("stopped")
+            executor.stop(REAP_MARGIN_S)
+            log.info(
+                "stopped (%d jobs run, at most %d CPUs in use)",
+                self.metrics.allocations,
+                self.metrics.peak_used,
+            )
+
+    def _wait_and_shut_down(self) -> int:
+        """Sleep until woken; then the graceful shutdown, unless the master refused us."""
+        self._signals.wait()
+        if self.fatal_error is not None:
+            log.error("exiting: %s", self.fatal_error)
+            return EXIT_REJECTED
+        signum = self._signals.signal_received
+        name = signal.Signals(signum).name if signum is not None else "wake-up"
+        log.info("%s received: shutting down (a second signal exits at once)", name)
+        self._signals.run_callbacks()
         return EXIT_OK
+
+    def _drain(self, executor: Executor, reporter: Reporter, outbox: Outbox) -> None:
+        """Take no new jobs, let running ones finish in the window, end the rest, report."""
+        executor.drain()
+        reporter.announce()
+        window = self.settings.drain_timeout_s
+        log.info("draining: running jobs have %.3g s to finish", window)
+        if not executor.wait_idle(window):
+            log.warning("drain window over: ending the jobs still running")
+            executor.terminate_all("drained")
+            executor.wait_idle(executor.grace_s + REAP_MARGIN_S)
+        if not outbox.wait_empty(FLUSH_TIMEOUT_S):
+            log.warning("%d job events could not be delivered to the master", len(outbox))
 
     def _on_fatal(self, exc: MasterError) -> None:
         """Called from a loop whose requests the master now refuses for good."""
         self.fatal_error = exc
         self._signals.wake()
+
+    def _exit_now(self, signum: int) -> None:
+        """The second signal: kill every job's group, then leave at once."""
+        if self.executor is not None:
+            self.executor.kill_groups_now()
+        exit_now(signum)
 
 
 def _stop_loops(loops: list[DaemonThread], timeout: float) -> None:

@@ -1,0 +1,373 @@
+"""Executor: one thread that spawns, watches and ends every job process.
+
+A ``selectors`` loop waits on each job's stdout, stderr and pidfd (readable the
+moment the process exits) and on a wake-up pipe for commands from other
+threads. Deadlines (timeouts, the SIGKILL after a grace period, the fence)
+become the loop's select timeout: nothing polls. Commands are queued closures
+run on the loop's thread, so the job table has a single owner.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import math
+import os
+import selectors
+import signal
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Iterable, Mapping
+
+from corral.protocol import Assignment, AttemptRef, JobEvent
+from corral.worker.daemon import DaemonThread
+from corral.worker.job_process import JobProcess, SpawnFailed, base_environment, start_time
+from corral.worker.orphans import JobLedger
+from corral.worker.outbox import AttemptKey, Outbox
+from corral.worker.resources import ResourceTracker
+
+log = logging.getLogger(__name__)
+
+DEFAULT_GRACE_S = 5.0
+# How long output pipes may stay open after the job's group is gone (held by a
+# process that left the group); past it the job is reported finished anyway.
+OUTPUT_LINGER_S = 1.0
+Command = Callable[[], None]
+
+
+def finished_event(key: AttemptKey, returncode: int | None, reason: str | None) -> JobEvent:
+    """A ``finished`` event: exit code or signal number, and the worker's reason."""
+    exited = returncode is not None and returncode >= 0
+    return {
+        "type": "finished",
+        "job_id": key[0],
+        "attempt": key[1],
+        "at": time.time(),
+        "exit_code": returncode if exited else None,
+        "signal": -returncode if returncode is not None and not exited else None,
+        "reason": reason,
+    }
+
+
+class Executor(DaemonThread):
+    """Runs assignments as pinned process groups and reports what happens to them."""
+
+    def __init__(
+        self,
+        tracker: ResourceTracker,
+        outbox: Outbox,
+        *,
+        grace_s: float = DEFAULT_GRACE_S,
+        fence_deadline: Callable[[], float] = lambda: math.inf,
+        ledger: JobLedger | None = None,
+        environ: Mapping[str, str] = os.environ,
+    ) -> None:
+        super().__init__(0.0, name="executor")
+        self.tracker = tracker
+        self.outbox = outbox
+        self.grace_s = grace_s
+        self.fence_deadline = fence_deadline
+        self.ledger = ledger
+        self.draining = False
+        self.jobs: dict[AttemptKey, JobProcess] = {}
+        self.queue: deque[Assignment] = deque()  # assignments waiting for CPUs
+        self.group_pids: dict[int, None] = {}  # unreaped leaders, read by the signal path
+        self._base_env = base_environment(environ)
+        self._mask = os.sched_getaffinity(0) if hasattr(os, "sched_getaffinity") else None
+        self._commands: deque[Command] = deque()
+        self._busy = False
+        self._cond = threading.Condition()
+        self._wake_r, self._wake_w = os.pipe()
+        os.set_blocking(self._wake_r, False)
+        os.set_blocking(self._wake_w, False)
+        self._selector = selectors.DefaultSelector()
+        self._selector.register(self._wake_r, selectors.EVENT_READ)
+
+    # Called from other threads: each queues a command for the loop.
+
+    def submit(
+        self,
+        assignments: Iterable[Assignment] = (),
+        cancels: Iterable[AttemptRef] = (),
+        stale: Iterable[AttemptRef] = (),
+    ) -> None:
+        """Hand over what the master sent: new attempts, cancels, attempts it disowned."""
+        assignments, cancels, stale = list(assignments), list(cancels), list(stale)
+        if assignments or cancels or stale:
+            self._command(lambda: self._on_answer(assignments, cancels, stale))
+
+    def drain(self) -> None:
+        """Take no new work: report queued and newly arriving attempts ``drained``."""
+        self._command(self._drain)
+
+    def terminate_all(self, reason: str) -> None:
+        """End every job: SIGTERM to its group, a grace period, then SIGKILL."""
+        self._command(lambda: self._terminate_all(reason))
+
+    def forget_all(self) -> None:
+        """The instance is gone: SIGKILL every job and report nothing more about any."""
+        self._command(self._forget_all)
+
+    def wait_idle(self, timeout: float) -> bool:
+        """Wait until no job runs or waits for CPUs; True if so within ``timeout``."""
+        with self._cond:
+            return self._cond.wait_for(lambda: not self._busy, timeout)
+
+    def kill_groups_now(self) -> None:
+        """SIGKILL every job's group from any context, a signal handler included."""
+        for pid in list(self.group_pids):
+            with contextlib.suppress(OSError):
+                os.killpg(pid, signal.SIGKILL)
+
+    def stop(self, timeout: float | None = None) -> None:
+        """End the loop; jobs still running are killed by it on the way out."""
+        self._stop_requested.set()
+        self._poke()
+        super().stop(timeout)
+
+    def _command(self, command: Command) -> None:
+        with self._cond:
+            self._commands.append(command)
+            self._busy = True
+        self._poke()
+
+    def _poke(self) -> None:
+        with contextlib.suppress(BlockingIOError, OSError):
+            os.write(self._wake_w, b"\0")
+
+    # The loop.
+
+    def run(self) -> None:
+        try:
+            super().run()
+        finally:
+            self._shutdown()
+
+    def do_work(self) -> None:
+        """One turn: wait for pipes, exits, commands or a deadline, then act on them."""
+        for key, _ in self._selector.select(self._next_timeout()):
+            if key.data is None:
+                with contextlib.suppress(BlockingIOError):
+                    os.read(self._wake_r, 4096)
+            else:
+                job, fd = key.data
+                # An earlier event of this turn may have closed it already.
+                if fd in job.streams:
+                    self._on_output(job, fd)
+                elif fd == job.pidfd and not job.exited:
+                    self._on_exit(job)
+        while self._commands:
+            self._commands.popleft()()
+        self._check_deadlines(time.monotonic())
+        self._start_queued()
+        with self._cond:
+            if not self._commands:
+                self._busy = bool(self.jobs or self.queue)
+                self._cond.notify_all()
+
+    def _next_timeout(self) -> float | None:
+        """Seconds until the nearest deadline; None when there is none."""
+        if self._commands:
+            return 0
+        deadlines = []
+        live = False
+        for job in self.jobs.values():
+            if job.exited:
+                deadlines.append(job.linger_until)
+            elif not job.killed:
+                live = True
+                deadlines.append(job.kill_at if job.kill_at is not None else job.deadline)
+        if live:
+            deadlines.append(self.fence_deadline())
+        nearest = min(deadlines, default=math.inf)
+        return None if nearest == math.inf else max(0.0, nearest - time.monotonic())
+
+    def _on_answer(
+        self, assignments: list[Assignment], cancels: list[AttemptRef], stale: list[AttemptRef]
+    ) -> None:
+        for ref in stale:
+            self._disown((ref["job_id"], ref["attempt"]))
+        for ref in cancels:
+            self._end((ref["job_id"], ref["attempt"]), "cancelled")
+        for assignment in assignments:
+            self._accept(assignment)
+
+    def _accept(self, assignment: Assignment) -> None:
+        """Queue a new attempt, or answer it at once when it can never run here."""
+        key = (assignment["job_id"], assignment["attempt"])
+        if key in self.jobs or any(_key(a) == key for a in self.queue):
+            log.debug("attempt %s already here; ignoring the repeat", key)
+        elif self.draining:
+            self.outbox.put(finished_event(key, None, "drained"))
+        elif not self.tracker.fits_ever(assignment["cpus"]):
+            total = len(self.tracker.cpu_ids)
+            why = f"spawn_failed: needs {assignment['cpus']} CPUs, this worker has {total}"
+            self.outbox.put(finished_event(key, None, why))
+        else:
+            self.queue.append(assignment)
+
+    def _start_queued(self) -> None:
+        """Start every queued attempt that fits now, first come first served."""
+        waiting = len(self.queue)
+        for _ in range(waiting):
+            assignment = self.queue.popleft()
+            key = _key(assignment)
+            ids = self.tracker.allocate(key, assignment["cpus"], assignment["account"])
+            if ids is None:
+                self.queue.append(assignment)
+            else:
+                self._spawn(assignment, ids)
+
+    def _spawn(self, assignment: Assignment, cpu_ids: list[int]) -> None:
+        key = _key(assignment)
+        try:
+            job = JobProcess(assignment, cpu_ids, self._base_env, self._mask)
+        except SpawnFailed as exc:
+            self.tracker.release(key)
+            self.outbox.put(finished_event(key, None, f"spawn_failed: {exc}"))
+            return
+        self.jobs[key] = job
+        self.group_pids[job.pid] = None
+        timeout = assignment["timeout_s"]
+        job.deadline = time.monotonic() + timeout if timeout is not None else math.inf
+        for fd in (*job.streams, job.pidfd):
+            self._selector.register(fd, selectors.EVENT_READ, (job, fd))
+        if self.ledger is not None:
+            started = start_time(job.pid)
+            if started is not None:
+                self.ledger.add(job.pid, started)
+        self.outbox.put(
+            {
+                "type": "started",
+                "job_id": key[0],
+                "attempt": key[1],
+                "at": time.time(),
+                "pid": job.pid,
+                "cpu_ids": cpu_ids,
+            }
+        )
+
+    def _on_output(self, job: JobProcess, fd: int) -> None:
+        stream, text = job.read(fd)
+        if text and job.report:
+            self.outbox.put_output(job.key, stream, text)
+        if text is None:
+            self._selector.unregister(fd)
+            job.close_stream(fd)
+            if job.exited and not job.streams:
+                self._finish(job)
+
+    def _on_exit(self, job: JobProcess) -> None:
+        """The leader exited: kill its group, reap it, free its CPUs, read what is left."""
+        self._selector.unregister(job.pidfd)
+        job.reap()
+        self.group_pids.pop(job.pid, None)
+        self.tracker.release(job.key)
+        if self.ledger is not None:
+            self.ledger.remove(job.pid)
+        job.linger_until = time.monotonic() + OUTPUT_LINGER_S
+        for fd in list(job.streams):
+            self._on_output(job, fd)
+        if job.key in self.jobs and not job.streams:
+            self._finish(job)
+
+    def _finish(self, job: JobProcess) -> None:
+        for fd in list(job.streams):
+            self._selector.unregister(fd)
+        job.close()
+        del self.jobs[job.key]
+        if job.report:
+            self.outbox.put(finished_event(job.key, job.returncode, job.reason))
+
+    def _check_deadlines(self, now: float) -> None:
+        fenced = now >= self.fence_deadline()
+        if fenced and (self.queue or any(not j.killed for j in self.jobs.values())):
+            log.warning("no contact with the master: killing every job (fenced)")
+            self._end_queued("fenced")
+        for job in list(self.jobs.values()):
+            if job.exited:
+                if now >= job.linger_until:
+                    self._finish(job)
+            elif job.killed:
+                continue
+            elif fenced:
+                job.reason = job.reason or "fenced"
+                self._kill(job)
+            elif job.kill_at is not None and now >= job.kill_at:
+                self._kill(job)
+            elif job.kill_at is None and now >= job.deadline:
+                self._end(job.key, "timeout")
+
+    def _end(self, key: AttemptKey, reason: str) -> None:
+        """Start ending an attempt: SIGTERM now, SIGKILL after the grace period."""
+        job = self.jobs.get(key)
+        if job is None:
+            self._end_queued(reason, only=key)
+            return
+        if job.exited or job.killed or job.kill_at is not None:
+            return
+        job.reason = reason
+        job.kill_at = time.monotonic() + self.grace_s
+        job.signal_group(signal.SIGTERM)
+
+    def _kill(self, job: JobProcess) -> None:
+        job.killed = True
+        job.signal_group(signal.SIGKILL)
+
+    def _end_queued(self, reason: str, only: AttemptKey | None = None) -> None:
+        """Report queued attempts ended before they started (all, or the one given)."""
+        kept: deque[Assignment] = deque()
+        for assignment in self.queue:
+            if only is None or _key(assignment) == only:
+                self.outbox.put(finished_event(_key(assignment), None, reason))
+            else:
+                kept.append(assignment)
+        self.queue = kept
+
+    def _disown(self, key: AttemptKey) -> None:
+        """The master no longer owns this attempt: kill it and say nothing more."""
+        self.queue = deque(a for a in self.queue if _key(a) != key)
+        job = self.jobs.get(key)
+        if job is not None:
+            job.report = False
+            if not job.exited:
+                self._kill(job)
+        self.outbox.discard([key])
+
+    def _drain(self) -> None:
+        self.draining = True
+        self._end_queued("drained")
+
+    def _terminate_all(self, reason: str) -> None:
+        for key in list(self.jobs):
+            self._end(key, reason)
+
+    def _forget_all(self) -> None:
+        self.queue.clear()
+        for key in list(self.jobs):
+            self._disown(key)
+        self.outbox.clear()
+
+    def _shutdown(self) -> None:
+        """Leave no job behind: SIGKILL the groups still live, reap them, close up."""
+        for job in list(self.jobs.values()):
+            if not job.exited:
+                job.reap()
+                self.tracker.release(job.key)
+            job.close()
+        self.jobs.clear()
+        self.group_pids.clear()
+        self._selector.close()
+        for fd in (self._wake_r, self._wake_w):
+            with contextlib.suppress(OSError):
+                os.close(fd)
+        if self.ledger is not None:
+            self.ledger.close()
+        with self._cond:
+            self._busy = False
+            self._cond.notify_all()
+
+
+def _key(assignment: Assignment) -> AttemptKey:
+    return assignment["job_id"], assignment["attempt"]
