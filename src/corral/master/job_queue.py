@@ -4,6 +4,7 @@ import bisect
 from collections.abc import Iterator
 from datetime import datetime
 
+from corral.db.types import utcnow
 from corral.domain.jobs import Job
 
 
@@ -54,7 +55,13 @@ class PendingQueue:
             for job_id in list(self._levels.get(priority, ())):
                 yield self._jobs[job_id]
 
-    def earliest_not_before(self) -> datetime | None:
-        """The soonest end of a retry backoff among queued jobs."""
-        times = [t for i in self._delayed if (t := self._jobs[i].not_before) is not None]
-        return min(times) if times else None
+    def earliest_not_before(self, now: datetime | None = None) -> datetime | None:
+        """The soonest end of a retry backoff still to come among queued jobs.
+
+        Ended backoffs are forgotten: a job past its backoff that cannot be placed
+        waits for capacity like any other, not for a timer that would fire at once.
+        """
+        now = now or utcnow()
+        times = {i: t for i in self._delayed if (t := self._jobs[i].not_before) is not None}
+        self._delayed = {i for i, t in times.items() if t > now}
+        return min((times[i] for i in self._delayed), default=None)
