@@ -392,7 +392,7 @@ def test_an_ended_backoff_does_not_keep_the_timer_spinning(tmp_path: Path) -> No
         await until(lambda: utcnow() > due and r.sched._timer is None)
         assert flaky.state is J.PENDING
         report(r, ws, started(busy), finished(busy))
-        assert flaky.state is J.ASSIGNED and flaky.attempt == 2
+        assert (flaky.state, flaky.attempt) == (J.ASSIGNED, 2)
 
     run(body, tmp_path)
 
