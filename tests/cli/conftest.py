@@ -11,7 +11,7 @@ from master_process import MasterProcess
 RunCli = Callable[..., Result]
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="package")
 def master(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MasterProcess]:
     """The master, with worker ``w1`` (cpus=2) running."""
     master = MasterProcess(tmp_path_factory.mktemp("master") / "data").start()

@@ -94,6 +94,7 @@ def test_options_after_the_command_belong_to_the_command() -> None:
         ["submit"],
         ["submit", "--cpus", "0", "true"],
         ["submit", "--env", "NOT_A_PAIR_AND_NOT_SET_HERE", "true"],
+        ["submit", "--label", "", "true"],
         ["jobs", "--state", "sleeping"],
         ["jobs", "show", "seven"],
         ["workers", "stop"],

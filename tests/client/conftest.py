@@ -1,4 +1,4 @@
-"""A real master with one running local worker of 2 CPUs, shared by a module's tests."""
+"""A real master with one running local worker of 2 CPUs, shared by the tests of this folder."""
 
 from collections.abc import Iterator
 
@@ -8,7 +8,7 @@ from corral.client import Client
 from master_process import MasterProcess
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="package")
 def master(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MasterProcess]:
     """The master, with worker ``w1`` (cpus=2) running."""
     master = MasterProcess(tmp_path_factory.mktemp("master") / "data").start()

@@ -31,7 +31,9 @@ def job_row(job: "Job") -> list[str]:
 
 
 @click.group(invoke_without_command=True)
-@click.option("--state", type=click.Choice(STATES), help="Only jobs in this state.")
+@click.option(
+    "--state", type=click.Choice(STATES), multiple=True, help="Only jobs in this state; repeat."
+)
 @click.option("--worker", help="Only jobs of this worker.")
 @click.option("--account", help="Only jobs of this account.")
 @click.option("--limit", type=click.IntRange(min=1), default=50, show_default=True)
@@ -39,7 +41,7 @@ def job_row(job: "Job") -> list[str]:
 @click.pass_context
 def jobs(
     ctx: click.Context,
-    state: str | None,
+    state: tuple[str, ...],
     worker: str | None,
     account: str | None,
     limit: int,
@@ -48,7 +50,8 @@ def jobs(
     """List jobs, newest first (a table on a terminal, tab-separated when piped)."""
     if ctx.invoked_subcommand is not None:
         return
-    found = list(open_client(ctx).jobs(state=state, worker_id=worker, account=account, limit=limit))
+    client = open_client(ctx)
+    found = list(client.jobs(state=state or None, worker_id=worker, account=account, limit=limit))
     if as_json:
         print_json([j.to_json() for j in found])
     else:
@@ -111,12 +114,15 @@ def retry(ctx: click.Context, job_ids: tuple[int, ...], as_json: bool) -> None:
 @jobs.command()
 @click.argument("job_id", type=int)
 @click.option("--stream", type=click.Choice(["stdout", "stderr"]), default="stdout")
-@click.option("--tail", type=click.IntRange(min=0), help="Only the last N lines.")
+@click.option("--tail", type=click.IntRange(min=0), help="Only the last N lines [default: all]")
 @click.option("--follow", "-f", is_flag=True, help="Keep printing until the job is finished.")
 @click.pass_context
 def logs(ctx: click.Context, job_id: int, stream: str, tail: int | None, follow: bool) -> None:
     """Print what a job wrote to its stdout (or stderr)."""
+    from corral.client.api import ALL_LINES
+
     client = open_client(ctx)
+    tail = ALL_LINES if tail is None else tail
     if not follow:
         for line in client.logs(job_id, stream, tail):
             click.echo(line)

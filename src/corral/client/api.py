@@ -20,6 +20,8 @@ LONG_POLL_S = 30.0
 # Added to a long-poll's own timeout so the HTTP read does not give up first.
 POLL_MARGIN_S = 10.0
 BATCH_MAX = 1000
+# The most lines the master returns at once: "all of them" for a job's output.
+ALL_LINES = 100_000
 
 
 def _read_token(data_dir: Path) -> str | None:
@@ -139,13 +141,13 @@ class Client:
 
     def jobs(
         self,
-        state: str | None = None,
+        state: str | Sequence[str] | None = None,
         worker_id: str | None = None,
         account: str | None = None,
         limit: int | None = None,
         page_size: int = 100,
     ) -> Iterator[Job]:
-        """Jobs newest first, fetched page by page, at most ``limit`` of them."""
+        """Jobs newest first (in any of the given states), page by page, at most ``limit``."""
         params: dict[str, Any] = {"state": state, "worker_id": worker_id, "account": account}
         params = {k: v for k, v in params.items() if v is not None}
         remaining = limit
@@ -187,20 +189,16 @@ class Client:
             if deadline is not None and time.monotonic() >= deadline:
                 raise TimeoutError(f"job {job_id} still {job.state} after {timeout} s")
 
-    def logs(self, job_id: int, stream: str = "stdout", tail: int | None = None) -> list[str]:
-        """The last ``tail`` lines (the master's default when None) the job printed."""
-        params: dict[str, Any] = {"stream": stream}
-        if tail is not None:
-            params["tail"] = tail
+    def logs(self, job_id: int, stream: str = "stdout", tail: int = ALL_LINES) -> list[str]:
+        """The last ``tail`` lines the job printed (all of them by default)."""
+        params = {"stream": stream, "tail": tail}
         answer = self.request("GET", f"/jobs/{job_id}/logs", params=params)
         lines: list[str] = answer["lines"]
         return lines
 
-    def follow(self, job_id: int, stream: str = "stdout", tail: int | None = None) -> Iterator[str]:
-        """The job's lines as they come; ends once the job is finished and its output read."""
-        params: dict[str, Any] = {"stream": stream, "follow": "true"}
-        if tail is not None:
-            params["tail"] = tail
+    def follow(self, job_id: int, stream: str = "stdout", tail: int = ALL_LINES) -> Iterator[str]:
+        """The job's lines (from the start by default) as they come, until it is finished."""
+        params = {"stream": stream, "tail": tail, "follow": "true"}
         return self._sse(f"/jobs/{job_id}/logs", params)
 
     # Workers

@@ -1,0 +1,139 @@
+"""``corral submit`` and ``corral jobs`` against a real master and a real worker."""
+
+import json
+import signal
+import subprocess
+import sys
+
+import pytest
+
+from master_process import MasterProcess
+from waiting import wait_for
+
+from .conftest import RunCli
+
+
+def corral_process(master: MasterProcess, *args: str) -> subprocess.Popen[str]:
+    """The real ``corral`` command in its own process, its output captured."""
+    argv = [sys.executable, "-m", "corral", "--url", master.url, *args]
+    return subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def submitted_id(corral: RunCli, *args: str) -> int:
+    """Submit through the CLI and return the id it printed."""
+    result = corral("submit", *args)
+    assert result.exit_code == 0, result.output
+    return int(result.stdout)
+
+
+def test_submit_wait_streams_both_outputs_and_exits_with_the_jobs_code(
+    master: MasterProcess,
+) -> None:
+    script = "echo to-out; echo to-err >&2; echo more-out; exit 3"
+    proc = corral_process(master, "submit", "--wait", "--", "/bin/sh", "-c", script)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 3
+    assert out == "to-out\nmore-out\n"
+    assert err.startswith("to-err\n")
+    assert "failed (exit code 3" in err
+
+
+@pytest.mark.parametrize(
+    ("argv", "code"),
+    [
+        (["/bin/sh", "-c", "kill -9 $$"], 137),
+        (["--timeout", "0.2", "sleep", "30"], 124),
+        (["/no/such/program"], 127),
+        (["true"], 0),
+    ],
+)
+def test_submit_wait_exit_codes(master: MasterProcess, argv: list[str], code: int) -> None:
+    proc = corral_process(master, "submit", "--wait", *argv)
+    proc.communicate(timeout=60)
+    assert proc.returncode == code
+
+
+def test_ctrl_c_while_waiting_cancels_the_job(master: MasterProcess) -> None:
+    proc = corral_process(master, "submit", "--wait", "--account", "ctrl-c", "sleep", "30")
+
+    def running() -> int | None:
+        jobs = master.api.get("/jobs", params={"account": "ctrl-c"}).json()["jobs"]
+        return jobs[0]["id"] if jobs and jobs[0]["state"] == "running" else None
+
+    job_id = wait_for(running, timeout=30, what="the job running")
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=30)
+    assert proc.returncode == 130
+    assert f"cancelling job {job_id}" in err
+    state = master.api.get(f"/jobs/{job_id}/wait", params={"timeout_s": 20}).json()["state"]
+    assert state == "cancelled"
+
+
+def test_submit_options_reach_the_job(corral: RunCli, master: MasterProcess) -> None:
+    result = corral(
+        "submit",
+        "--json",
+        "--cpus=2",
+        "--priority=5",
+        "--account=acct",
+        "--env=A=1",
+        "--cwd=/tmp",
+        "--max-attempts=2",
+        "--idempotency-key=opts",
+        "--",
+        "pwd",
+    )
+    job = json.loads(result.stdout)
+    assert job["cpus"] == 2 and job["priority"] == 5 and job["account"] == "acct"
+    assert job["env"] == {"A": "1"} and job["cwd"] == "/tmp" and job["max_attempts"] == 2
+    assert corral("jobs", "logs", str(job["id"]), "--follow").stdout == "/tmp\n"
+
+
+def test_submit_shell_joins_words_for_sh(corral: RunCli) -> None:
+    job_id = submitted_id(corral, "--shell", "echo", "a", "|", "tr", "a", "b")
+    assert corral("jobs", "logs", "--follow", str(job_id)).stdout == "b\n"
+
+
+def test_jobs_lists_shows_and_filters(corral: RunCli) -> None:
+    job_id = submitted_id(corral, "--account", "listing", "echo", "hello world")
+    corral("jobs", "logs", "--follow", str(job_id))
+    rows = [r.split("\t") for r in corral("jobs", "--account", "listing").stdout.splitlines()]
+    assert rows == [[str(job_id), "succeeded", "1/1", "w1", "1", rows[0][5], "echo 'hello world'"]]
+    assert corral("jobs", "--account", "listing", "--state", "failed").stdout == ""
+    listed = json.loads(corral("jobs", "--json", "--account", "listing").stdout)
+    assert [j["id"] for j in listed] == [job_id]
+    shown = dict(r.split("\t", 1) for r in corral("jobs", "show", str(job_id)).stdout.splitlines())
+    assert shown["state"] == "succeeded" and shown["exit_code"] == "0"
+    assert json.loads(corral("jobs", "show", "--json", str(job_id)).stdout)["id"] == job_id
+
+
+def test_logs_tail_and_stream(corral: RunCli) -> None:
+    job_id = submitted_id(corral, "/bin/sh", "-c", "seq 5; echo oops >&2")
+    corral("jobs", "logs", "--follow", str(job_id))
+    assert corral("jobs", "logs", str(job_id), "--tail", "2").stdout == "4\n5\n"
+    assert corral("jobs", "logs", str(job_id), "--stream", "stderr").stdout == "oops\n"
+
+
+def test_cancel_and_retry_report_each_job(corral: RunCli, master: MasterProcess) -> None:
+    job_id = submitted_id(corral, "sleep", "30")
+    assert corral("jobs", "cancel", str(job_id)).exit_code == 0
+    master.api.get(f"/jobs/{job_id}/wait", params={"timeout_s": 20})
+    again = corral("jobs", "cancel", str(job_id), "999999999")
+    assert again.exit_code == 1
+    assert f"job {job_id}: 409" in again.stderr and "job 999999999: 404" in again.stderr
+    retried = corral("jobs", "retry", str(job_id))
+    assert retried.exit_code == 0 and retried.stdout.startswith(f"{job_id}\t")
+    corral("jobs", "cancel", str(job_id))
+    master.api.get(f"/jobs/{job_id}/wait", params={"timeout_s": 20})
+
+
+def test_an_unreachable_master_is_one_line_and_exit_1() -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", "corral", "--url", "http://127.0.0.1:9", "jobs"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert proc.returncode == 1
+    assert proc.stderr.startswith("Error: cannot reach the master at http://127.0.0.1:9")
+    assert proc.stderr.count("\n") == 1
