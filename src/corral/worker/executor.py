@@ -72,6 +72,7 @@ class Executor(DaemonThread):
         self.draining = False
         self.jobs: dict[AttemptKey, JobProcess] = {}
         self.queue: deque[Assignment] = deque()  # assignments waiting for CPUs
+        self._queued: set[AttemptKey] = set()  # their keys
         self.group_pids: dict[int, None] = {}  # unreaped leaders, read by the signal path
         self._base_env = base_environment(environ)
         self._mask = os.sched_getaffinity(0) if hasattr(os, "sched_getaffinity") else None
@@ -196,7 +197,7 @@ class Executor(DaemonThread):
     def _accept(self, assignment: Assignment) -> None:
         """Queue a new attempt, or answer it at once when it can never run here."""
         key = (assignment["job_id"], assignment["attempt"])
-        if key in self.jobs or any(_key(a) == key for a in self.queue):
+        if key in self.jobs or key in self._queued:
             log.debug("attempt %s already here; ignoring the repeat", key)
         elif self.draining:
             self.outbox.put(finished_event(key, None, "drained"))
@@ -206,18 +207,29 @@ class Executor(DaemonThread):
             self.outbox.put(finished_event(key, None, why))
         else:
             self.queue.append(assignment)
+            self._queued.add(key)
 
     def _start_queued(self) -> None:
-        """Start every queued attempt that fits now, first come first served."""
-        waiting = len(self.queue)
-        for _ in range(waiting):
+        """Start the queued attempts that fit now, in order; a big one holds back no small one."""
+        free = self.tracker.free_count()
+        kept: deque[Assignment] = deque()
+        while self.queue:
             assignment = self.queue.popleft()
-            key = _key(assignment)
-            ids = self.tracker.allocate(key, assignment["cpus"], assignment["account"])
+            ids = None
+            if assignment["cpus"] <= free:
+                ids = self.tracker.allocate(
+                    _key(assignment), assignment["cpus"], assignment["account"]
+                )
             if ids is None:
-                self.queue.append(assignment)
-            else:
-                self._spawn(assignment, ids)
+                kept.append(assignment)
+                if free == 0:
+                    break  # nothing else can fit: the rest keeps its place
+                continue
+            self._queued.discard(_key(assignment))
+            self._spawn(assignment, ids)
+            free = self.tracker.free_count()  # a failed spawn gives its CPUs back
+        kept.extend(self.queue)
+        self.queue = kept
 
     def _spawn(self, assignment: Assignment, cpu_ids: list[int]) -> None:
         key = _key(assignment)
@@ -317,9 +329,12 @@ class Executor(DaemonThread):
 
     def _end_queued(self, reason: str, only: AttemptKey | None = None) -> None:
         """Report queued attempts ended before they started (all, or the one given)."""
+        if only is not None and only not in self._queued:
+            return
         kept: deque[Assignment] = deque()
         for assignment in self.queue:
             if only is None or _key(assignment) == only:
+                self._queued.discard(_key(assignment))
                 self.outbox.put(finished_event(_key(assignment), None, reason))
             else:
                 kept.append(assignment)
@@ -327,7 +342,9 @@ class Executor(DaemonThread):
 
     def _disown(self, key: AttemptKey) -> None:
         """The master no longer owns this attempt: kill it and say nothing more."""
-        self.queue = deque(a for a in self.queue if _key(a) != key)
+        if key in self._queued:
+            self._queued.discard(key)
+            self.queue = deque(a for a in self.queue if _key(a) != key)
         job = self.jobs.get(key)
         if job is not None:
             job.report = False
@@ -345,6 +362,7 @@ class Executor(DaemonThread):
 
     def _forget_all(self) -> None:
         self.queue.clear()
+        self._queued.clear()
         for key in list(self.jobs):
             self._disown(key)
         self.outbox.clear()

@@ -101,6 +101,10 @@ class ResourceTracker:
         self._notify("released", allocation, snapshot)
         return allocation
 
+    def free_count(self) -> int:
+        """How many CPU ids are free now."""
+        return len(self._free)
+
     def fits_ever(self, cpus: int) -> bool:
         """Whether a request for ``cpus`` could fit once everything is released."""
         return 0 <= cpus <= len(self.cpu_ids)
