@@ -6,6 +6,7 @@ import math
 
 import pytest
 
+from corral.protocol import FENCE_LEASE_FRACTION, JobEvent
 from corral.worker.agent import Agent, backoff_delays, is_fatal
 from corral.worker.master_client import (
     Conflict,
@@ -16,7 +17,7 @@ from corral.worker.master_client import (
 )
 from corral.worker.metrics import Sample
 
-from .fake_master import TOKEN, FakeMaster
+from .fake_master import TOKEN, FakeMaster, assignment
 
 SAMPLE = Sample(cpu_percent=1.5, memory_bytes=1024)
 
@@ -133,3 +134,58 @@ def test_no_heartbeat_or_reregistration_after_deregister(master: FakeMaster) -> 
     agent.heartbeat(SAMPLE)
     assert len(master.registrations()) == 1
     assert master.heartbeats() == []
+
+
+@pytest.mark.parametrize(("capacity", "used"), [(None, [0, 1]), (1, [0]), (5, [0, 1]), (0, [0, 1])])
+def test_capacity_from_the_master_cuts_the_usable_cpus(
+    master: FakeMaster, capacity: int | None, used: list[int]
+) -> None:
+    master.capacity = capacity
+    agent = make_agent(master.url)
+    agent.register()
+    assert agent.cpu_ids == used
+    assert master.registrations()[0].body["cpu_ids"] == [0, 1]  # it still says what it has
+
+
+def test_fence_deadline_is_a_share_of_the_lease_after_the_last_contact(
+    master: FakeMaster,
+) -> None:
+    clock = FakeClock()
+    agent = make_agent(master.url, clock)
+    assert agent.fence_deadline() == -math.inf
+    agent.register()
+    assert agent.fence_deadline() == pytest.approx(100.0 + 1.0 * FENCE_LEASE_FRACTION)
+
+
+def test_exchange_carries_events_and_returns_the_work(master: FakeMaster) -> None:
+    agent = make_agent(master.url)
+    master.assign(assignment(1, ["true"]))
+    master.cancel(2)
+    event: JobEvent = {"type": "finished", "job_id": 3, "attempt": 1, "at": 1.0, "exit_code": 0}
+    answer = agent.exchange([event], wait_s=0, draining=True, timeout=1)  # registers first
+    assert answer is not None
+    assert [a["job_id"] for a in answer["assignments"]] == [1]
+    assert answer["cancels"] == [{"job_id": 2, "attempt": 1}]
+    assert answer["stale"] == []
+    [request] = master.exchanges()
+    assert request.body == {
+        "worker_id": "w1",
+        "instance_id": agent.instance_id,
+        "events": [event],
+        "wait_s": 0,
+        "draining": True,
+    }
+
+
+def test_a_stale_exchange_renews_the_instance_once(master: FakeMaster) -> None:
+    agent = make_agent(master.url)
+    renewals: list[str] = []
+    agent.on_new_instance.append(lambda: renewals.append(agent.instance_id))
+    agent.register()
+    old = agent.instance_id
+    master.forget("w1")
+    assert agent.exchange([], wait_s=0, draining=False, timeout=1) is None
+    assert renewals == [agent.instance_id] and agent.instance_id != old
+    assert not agent.registered
+    agent.heartbeat(SAMPLE)  # a heartbeat that also saw the old instance registers once
+    assert len(master.registrations()) == 2 and renewals == [agent.instance_id]

@@ -45,6 +45,17 @@ def test_environment_fallback() -> None:
     assert settings.heartbeat_interval_s is None and settings.parent_pid is None
 
 
+def test_drain_timeout_and_kill_grace() -> None:
+    env = {"CORRAL_MASTER_URL": "http://m", "CORRAL_WORKER_ID": "w", "CORRAL_WORKER_TOKEN": "s"}
+    settings, _ = parse_settings([], env)
+    assert (settings.drain_timeout_s, settings.kill_grace_s) == (30.0, 5.0)
+    settings, _ = parse_settings([], {**env, "CORRAL_DRAIN_TIMEOUT_S": "7.5"})
+    assert settings.drain_timeout_s == 7.5
+    argv = ["--drain-timeout", "0", "--kill-grace", "0.5"]
+    settings, _ = parse_settings(argv, {**env, "CORRAL_DRAIN_TIMEOUT_S": "7.5"})
+    assert (settings.drain_timeout_s, settings.kill_grace_s) == (0.0, 0.5)
+
+
 @pytest.mark.parametrize(
     ("argv", "env", "message"),
     [
@@ -57,6 +68,16 @@ def test_environment_fallback() -> None:
             ["--master", "http://m", "--worker-id", "w", "--heartbeat-interval", "0"],
             {"CORRAL_WORKER_TOKEN": "s"},
             "above zero",
+        ),
+        (
+            ["--master", "http://m", "--worker-id", "w"],
+            {"CORRAL_WORKER_TOKEN": "s", "CORRAL_DRAIN_TIMEOUT_S": "soon"},
+            "CORRAL_DRAIN_TIMEOUT_S",
+        ),
+        (
+            ["--master", "http://m", "--worker-id", "w", "--kill-grace", "-1"],
+            {"CORRAL_WORKER_TOKEN": "s"},
+            "must not be negative",
         ),
     ],
 )

@@ -100,6 +100,7 @@ class Executor(DaemonThread):
 
     def drain(self) -> None:
         """Take no new work: report queued and newly arriving attempts ``drained``."""
+        self.draining = True  # at once: the next request to the master must say so
         self._command(self._drain)
 
     def terminate_all(self, reason: str) -> None:
@@ -353,7 +354,6 @@ class Executor(DaemonThread):
         self.outbox.discard([key])
 
     def _drain(self) -> None:
-        self.draining = True
         self._end_queued("drained")
 
     def _terminate_all(self, reason: str) -> None:

@@ -79,6 +79,8 @@ class JobLedger:
     def close(self) -> None:
         """Close the file; entries left in it are groups to kill at the next start."""
         with contextlib.suppress(OSError):
+            if not self.live:
+                os.ftruncate(self._fd, 0)  # a clean exit leaves nothing to look at
             os.close(self._fd)
 
 
