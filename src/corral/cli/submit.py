@@ -134,6 +134,8 @@ def _cancel(client: "Client", job_id: int) -> None:
 def _why(job: "Job") -> str:
     """The detail of how a job ended, for the one-line report."""
     parts = [f"exit code {job.exit_code}" if job.exit_code is not None else None]
-    parts += [f"signal {job.signal}" if job.signal is not None else None, job.reason]
+    parts.append(f"signal {job.signal}" if job.signal is not None else None)
+    # "exit_code" only repeats what the exit code says.
+    parts.append(job.reason if job.reason != "exit_code" else None)
     shown = [p for p in parts if p]
     return f" ({', '.join(shown)})" if shown else ""

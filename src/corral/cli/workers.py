@@ -34,7 +34,7 @@ def summary(overview: dict[str, Any]) -> str:
     """One line of fleet totals for the foot of the table."""
     states = ", ".join(f"{n} {s}" for s, n in overview["by_state"].items() if n)
     return (
-        f"{overview['total']} workers ({states or 'none'}); "
+        f"{overview['total']} worker{'' if overview['total'] == 1 else 's'} ({states or 'none'}); "
         f"{overview['cpus_allocated']}/{overview['cpus']} CPUs allocated, "
         f"{overview['active_jobs']} jobs running"
     )
