@@ -16,6 +16,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import psutil
+
 from bench import bare
 from bench.stats import summary_ms
 from bench.supervision import Master
@@ -89,13 +91,24 @@ def batched(master: Master, n: int, size: int = 100) -> float:
     return n / (time.monotonic() - started)
 
 
+def cpu_seconds(pid: int) -> float:
+    """CPU time a process has used itself (user + system), not counting its children."""
+    times = psutil.Process(pid).cpu_times()
+    return times.user + times.system
+
+
 def throughput(args: argparse.Namespace) -> dict[str, Any]:
     """N ``true`` jobs of 1 CPU on one worker of 2 CPUs, against the bare loop 2 at a time."""
     n = args.jobs or 1000
-    single, submit_only, batch, floor = [], [], [], []
+    single, submit_only, batch, floor, master_cpu, worker_cpu = [], [], [], [], [], []
     with master_with_worker() as master:
+        pids = (master.proc.pid, master.status(WORKER)["pid"])
         for _ in range(args.rounds):
+            before = [cpu_seconds(pid) for pid in pids]
             total, submit_rate = one_by_one(master, n)
+            after = [cpu_seconds(pid) for pid in pids]
+            master_cpu.append((after[0] - before[0]) / n)
+            worker_cpu.append((after[1] - before[1]) / n)
             single.append(total)
             submit_only.append(submit_rate)
             batch.append(batched(master, n))
@@ -110,6 +123,8 @@ def throughput(args: argparse.Namespace) -> dict[str, Any]:
         "one_by_one_submit_per_s": round(med(submit_only)),
         "batch_100_jobs_per_s": round(med(batch)),
         "batch_100_vs_bare": round(med(batch) / med(floor), 3),
+        "master_cpu_ms_per_job": round(med(master_cpu) * 1000, 2),
+        "worker_cpu_ms_per_job": round(med(worker_cpu) * 1000, 2),
     }
 
 
