@@ -36,7 +36,9 @@ def job_row(job: "Job") -> list[str]:
 )
 @click.option("--worker", help="Only jobs of this worker.")
 @click.option("--account", help="Only jobs of this account.")
-@click.option("--limit", type=click.IntRange(min=1), default=50, show_default=True)
+@click.option(
+    "--limit", type=click.IntRange(min=1), default=50, show_default=True, help="At most N jobs."
+)
 @click.option("--json", "as_json", is_flag=True, help=JSON_HELP)
 @click.pass_context
 def jobs(
