@@ -159,3 +159,47 @@ def process_alive(pid: int) -> bool:
 
 
 MasterFactory = Callable[..., MasterProcess]
+
+
+class JobsApi:
+    """Job helpers over a master's API."""
+
+    def __init__(self, master: MasterProcess) -> None:
+        self.api = master.api
+
+    def submit(self, command: list[str], **fields: Any) -> dict[str, Any]:
+        """POST a job and return it."""
+        r = self.api.post("/jobs", json={"command": command, **fields})
+        assert r.status_code == 201, r.text
+        job: dict[str, Any] = r.json()
+        return job
+
+    def get(self, job_id: int) -> dict[str, Any]:
+        """One job."""
+        r = self.api.get(f"/jobs/{job_id}")
+        assert r.status_code == 200, r.text
+        job: dict[str, Any] = r.json()
+        return job
+
+    def wait(
+        self, job_id: int, *states: str, timeout: float = 20.0, **expected: Any
+    ) -> dict[str, Any]:
+        """Wait until the job is in one of ``states`` (finished ones by default)."""
+        wanted = states or FINISHED
+
+        def probe() -> dict[str, Any] | None:
+            job = self.get(job_id)
+            ok = job["state"] in wanted and all(job.get(k) == v for k, v in expected.items())
+            return job if ok else None
+
+        return wait_for(probe, timeout=timeout, what=f"job {job_id} in {wanted} {expected}")
+
+    def output(self, job_id: int, stream: str = "stdout") -> list[str]:
+        """The job's output lines."""
+        r = self.api.get(f"/jobs/{job_id}/logs", params={"stream": stream, "tail": 1000})
+        assert r.status_code == 200, r.text
+        lines: list[str] = r.json()["lines"]
+        return lines
+
+
+FINISHED = ("succeeded", "failed", "timed_out", "cancelled")

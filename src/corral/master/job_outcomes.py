@@ -53,7 +53,7 @@ def outcome_of_report(job: Job, event: JobEvent) -> Outcome:
     if kind == "spawn_failed":
         return Outcome(J.FAILED, Reason.SPAWN_FAILED, True, exit_code, signal, detail or None)
     if exit_code == 0 and signal is None:
-        return Outcome(J.SUCCEEDED)
+        return Outcome(J.SUCCEEDED, exit_code=0)
     words = _exit_words(exit_code, signal)
     return Outcome(J.FAILED, Reason.EXIT_CODE, True, exit_code, signal, words)
 

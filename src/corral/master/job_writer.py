@@ -10,6 +10,8 @@ import logging
 from collections.abc import Sequence
 from typing import Any
 
+from sqlalchemy import Connection
+
 from corral.domain.jobs import Allocation, Job
 from corral.master.database import Database
 from corral.store.jobs import JobWrites, apply_writes, insert_jobs
@@ -28,16 +30,22 @@ class JobWriter:
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._busy = False
+        # One connection kept for the writes: checking one out of the pool and
+        # resetting it costs more than a small commit. Used on the database thread only.
+        self._conn: Connection | None = None
 
     def start(self) -> None:
         """Begin committing in the background."""
         self._task = asyncio.create_task(self._run(), name="job-writer")
 
     async def close(self) -> None:
-        """Commit what is queued, then stop."""
+        """Commit what is queued, then stop and release the connection."""
         await self.flush()
         if self._task is not None:
             self._task.cancel()
+        if self._conn is not None:
+            await self._db.run(self._conn.close)
+            self._conn = None
 
     def update(self, job_id: int, **values: Any) -> None:
         """Queue new column values for one job."""
@@ -110,7 +118,16 @@ class JobWriter:
         """One transaction: the inserts, then the updates (on the database thread)."""
         if not inserts and not writes:
             return []
-        with self._db.engine.begin() as conn:
-            results = [insert_jobs(conn, new) for new, _ in inserts]
-            apply_writes(conn, writes)
+        if self._conn is None:
+            self._conn = self._db.engine.connect()
+        conn = self._conn
+        try:
+            with conn.begin():
+                results = [insert_jobs(conn, new) for new, _ in inserts]
+                apply_writes(conn, writes)
+        except Exception:
+            # The next batch starts on a fresh connection (the server may have restarted).
+            self._conn = None
+            conn.close()
+            raise
         return results

@@ -10,6 +10,7 @@ import asyncio
 import logging
 from collections.abc import Iterable, Sequence
 from datetime import timedelta
+from typing import Any
 
 from corral.db.types import utcnow
 from corral.domain.jobs import ACTIVE, TERMINAL, Allocation, Job, JobSpec, JobState, Reason
@@ -75,7 +76,8 @@ class Scheduler:
                 self.jobs[job.id] = job
                 self.queue.add(job)
         self.schedule()
-        return results
+        # A known key answers with the job as it is now, not as it was stored.
+        return [(self.jobs.get(job.id, job), created) for job, created in results]
 
     def cancel(self, job_id: int) -> Job:
         """Cancel a pending job at once; ask the worker to end a running one."""
@@ -110,6 +112,7 @@ class Scheduler:
             exit_code=None,
             signal=None,
             updated_at=now,
+            **self._forget_attempt(job),
         )
         self.jobs[job.id] = job
         self.queue.add(job)
@@ -182,7 +185,9 @@ class Scheduler:
     def worker_up(self, ws: WorkerSlot) -> None:
         """A worker instance registered: replace any earlier one, then place jobs."""
         old = self.slots.get(ws.worker_id)
-        if old is not None and old.instance_id != ws.instance_id:
+        if old is not None and old.instance_id == ws.instance_id:
+            return  # the same instance registering again keeps its jobs
+        if old is not None:
             self.worker_down(ws.worker_id, Reason.WORKER_LOST)
         self.slots[ws.worker_id] = ws
         log.info("%s: %d CPUs open for jobs", ws.worker_id, ws.slot.capacity)
@@ -297,7 +302,7 @@ class Scheduler:
         if outcome.retryable and job.attempts_left > 0:
             self._requeue(job, outcome)
         else:
-            self._finish(job, outcome.state, outcome.reason, outcome.exit_code, outcome.signal)
+            self._finish(job, outcome.state, outcome.describe(), outcome.exit_code, outcome.signal)
 
     def _release(self, job: Job) -> None:
         ws = self.slots.get(job.worker_id or "")
@@ -316,23 +321,34 @@ class Scheduler:
         now = utcnow()
         delay = retry_delay_s(job, outcome)
         job.state, job.reason = J.PENDING, outcome.describe()
-        job.worker_id = job.instance_id = job.pid = None
         job.not_before = now + timedelta(seconds=delay) if delay > 0 else None
         job.exit_code, job.signal = outcome.exit_code, outcome.signal
         self.writer.update(
             job.id,
             state=str(J.PENDING),
             reason=job.reason,
-            worker_id=None,
-            instance_id=None,
-            pid=None,
             not_before=job.not_before,
             exit_code=job.exit_code,
             signal=job.signal,
             updated_at=now,
+            **self._forget_attempt(job),
         )
         log.info("job %d: attempt %d ended (%s), requeued", job.id, job.attempt, job.reason)
         self.queue.add(job)
+
+    @staticmethod
+    def _forget_attempt(job: Job) -> dict[str, Any]:
+        """Clear where the last attempt ran: a pending job is on no worker."""
+        job.worker_id = job.instance_id = job.pid = None
+        job.cpu_ids, job.assigned_at, job.started_at = [], None, None
+        return {
+            "worker_id": None,
+            "instance_id": None,
+            "pid": None,
+            "cpu_ids": [],
+            "assigned_at": None,
+            "started_at": None,
+        }
 
     def _finish(
         self,

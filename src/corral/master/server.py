@@ -1,5 +1,6 @@
 """Running the master under uvicorn: first signal drains, a second one stops at once."""
 
+import asyncio
 import logging
 import os
 import signal
@@ -25,6 +26,8 @@ class MasterServer(uvicorn.Server):
     def __init__(self, config: uvicorn.Config, app: FastAPI) -> None:
         super().__init__(config)
         self.app = app
+        self._drain: asyncio.Task[None] | None = None
+        self._signalled = False
 
     @contextmanager
     def capture_signals(self) -> Generator[None, None, None]:
@@ -38,14 +41,31 @@ class MasterServer(uvicorn.Server):
 
     def handle_exit(self, sig: int, frame: FrameType | None) -> None:
         """First signal: graceful shutdown. Second: kill every worker and exit now."""
-        if not self.should_exit:
-            self.should_exit = True
+        if not self._signalled:
+            self._signalled = True
+            asyncio.get_event_loop().call_soon_threadsafe(self._begin_drain)
             return
-        services: Services | None = getattr(self.app.state, "services", None)
+        services = self._services()
         if services is not None:
             services.lifecycle.kill_all()
         os.write(2, b"corral: second signal, workers killed, exiting now\n")
         os._exit(128 + sig)
+
+    def _services(self) -> Services | None:
+        services: Services | None = getattr(self.app.state, "services", None)
+        return services
+
+    def _begin_drain(self) -> None:
+        self._drain = asyncio.ensure_future(self._stop_workers_then_exit())
+
+    async def _stop_workers_then_exit(self) -> None:
+        """Stop the workers while the API still serves: they report their jobs on the way out."""
+        services = self._services()
+        try:
+            if services is not None:
+                await services.lifecycle.shutdown()
+        finally:
+            self.should_exit = True
 
 
 def run_master(settings: MasterSettings, banner: bool = True) -> int:

@@ -1,4 +1,8 @@
-"""Dependencies of the routers: the services on app.state and bearer-token checks."""
+"""Dependencies of the routers: the services on app.state and bearer-token checks.
+
+All async: FastAPI runs a plain ``def`` dependency in a thread pool, a thread hop
+per request for what is a dictionary lookup.
+"""
 
 from typing import Annotated
 
@@ -8,13 +12,13 @@ from corral.master.lifecycle import LifecycleManager
 from corral.master.services import Services
 
 
-def services(request: Request) -> Services:
+async def services(request: Request) -> Services:
     """The master's services, set up by the app's lifespan."""
     svc: Services = request.app.state.services
     return svc
 
 
-def lifecycle(svc: Annotated[Services, Depends(services)]) -> LifecycleManager:
+async def lifecycle(svc: Annotated[Services, Depends(services)]) -> LifecycleManager:
     """The lifecycle manager."""
     return svc.lifecycle
 
@@ -26,7 +30,7 @@ def bearer(request: Request) -> str | None:
     return token.strip() if scheme.lower() == "bearer" and token.strip() else None
 
 
-def require_admin(request: Request, svc: Annotated[Services, Depends(services)]) -> None:
+async def require_admin(request: Request, svc: Annotated[Services, Depends(services)]) -> None:
     """Admin routes need the admin token whenever the master is reachable off loopback."""
     if svc.settings.token_required and not svc.tokens.is_admin(bearer(request)):
         raise HTTPException(401, "missing or wrong admin token", {"WWW-Authenticate": "Bearer"})

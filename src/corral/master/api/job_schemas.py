@@ -1,12 +1,12 @@
 """Request and response bodies of the jobs API and of the agent exchange."""
 
 from datetime import datetime
-from typing import Annotated, Literal, Self
+from typing import Annotated, Any, Literal, Self
 
 from pydantic import BaseModel, Field, StringConstraints, model_validator
 
 from corral.domain.jobs import Job, JobSpec
-from corral.master.api.schemas import Env, Labels, Strict, WorkerId
+from corral.master.api.schemas import Env, Labels, Strict, WorkerId, has_nul
 
 Arg = Annotated[str, StringConstraints(max_length=65536)]
 Account = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.@:+-]{1,200}$")]
@@ -134,7 +134,14 @@ InstanceId = Annotated[str, StringConstraints(pattern=r"^[0-9a-f-]{8,36}$")]
 
 
 class JobEventIn(Strict):
-    """One report of a worker about an attempt."""
+    """One report of a worker about an attempt; its output data may hold any character."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_nul(cls, data: Any) -> Any:
+        if isinstance(data, dict) and has_nul({k: v for k, v in data.items() if k != "data"}):
+            raise ValueError("NUL characters are not allowed outside output data")
+        return data
 
     type: Literal["started", "output", "finished"]
     job_id: Annotated[int, Field(ge=1)]
@@ -153,6 +160,11 @@ class JobEventIn(Strict):
 
 class Exchange(Strict):
     """Body of the agent exchange: events up, a wait for work."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_nul(cls, data: Any) -> Any:
+        return data  # each event checks itself
 
     worker_id: WorkerId
     instance_id: InstanceId

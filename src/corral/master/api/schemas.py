@@ -3,7 +3,7 @@
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 from corral.domain.ids import WORKER_ID_PATTERN
 from corral.domain.workers import DeploymentType, WorkerConfig, WorkerRuntime
@@ -18,9 +18,28 @@ Labels = Annotated[dict[LabelKey, LabelValue], Field(max_length=64)]
 
 
 class Strict(BaseModel):
-    """Unknown fields are refused, not ignored."""
+    """Unknown fields are refused, not ignored; so are NUL characters anywhere."""
 
     model_config = ConfigDict(extra="forbid")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_nul(cls, data: Any) -> Any:
+        # PostgreSQL cannot store NUL in text or JSON, and no argv or path holds one.
+        if has_nul(data):
+            raise ValueError("NUL characters are not allowed")
+        return data
+
+
+def has_nul(value: Any) -> bool:
+    """Whether a NUL character is in any string of a JSON value."""
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(has_nul(k) or has_nul(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(has_nul(v) for v in value)
+    return False
 
 
 class LauncherSettings(Strict):
