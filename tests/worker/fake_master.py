@@ -284,6 +284,9 @@ def _handler_for(master: FakeMaster) -> type[BaseHTTPRequestHandler]:
 
         def setup(self) -> None:
             super().setup()
+            # Headers and body go out in two writes: without this, Nagle's algorithm
+            # and delayed ACKs hold every answer back by 40 ms, like no real server.
+            self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             with master._lock:
                 master.connections.add(self.connection)
 
