@@ -20,12 +20,14 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping
 
-from corral.protocol import Assignment, AttemptRef, JobEvent
+from corral.protocol import Assignment, AttemptRef
 from corral.worker.daemon import DaemonThread
+from corral.worker.job_events import finished_event, started_event
 from corral.worker.job_process import JobProcess, SpawnFailed, base_environment, start_time
 from corral.worker.orphans import JobLedger
 from corral.worker.outbox import AttemptKey, Outbox
 from corral.worker.resources import ResourceTracker
+from corral.worker.waiting_jobs import WaitingJobs, attempt_of
 
 log = logging.getLogger(__name__)
 
@@ -34,20 +36,6 @@ DEFAULT_GRACE_S = 5.0
 # process that left the group); past it the job is reported finished anyway.
 OUTPUT_LINGER_S = 1.0
 Command = Callable[[], None]
-
-
-def finished_event(key: AttemptKey, returncode: int | None, reason: str | None) -> JobEvent:
-    """A ``finished`` event: exit code or signal number, and the worker's reason."""
-    exited = returncode is not None and returncode >= 0
-    return {
-        "type": "finished",
-        "job_id": key[0],
-        "attempt": key[1],
-        "at": time.time(),
-        "exit_code": returncode if exited else None,
-        "signal": -returncode if returncode is not None and not exited else None,
-        "reason": reason,
-    }
 
 
 class Executor(DaemonThread):
@@ -71,8 +59,7 @@ class Executor(DaemonThread):
         self.ledger = ledger
         self.draining = False
         self.jobs: dict[AttemptKey, JobProcess] = {}
-        self.queue: deque[Assignment] = deque()  # assignments waiting for CPUs
-        self._queued: set[AttemptKey] = set()  # their keys
+        self.waiting = WaitingJobs()  # assignments waiting for CPUs
         self.group_pids: dict[int, None] = {}  # unreaped leaders, read by the signal path
         self._base_env = base_environment(environ)
         self._mask = os.sched_getaffinity(0) if hasattr(os, "sched_getaffinity") else None
@@ -165,7 +152,7 @@ class Executor(DaemonThread):
         self._start_queued()
         with self._cond:
             if not self._commands:
-                self._busy = bool(self.jobs or self.queue)
+                self._busy = bool(self.jobs or self.waiting)
                 self._cond.notify_all()
 
     def _next_timeout(self) -> float | None:
@@ -198,7 +185,7 @@ class Executor(DaemonThread):
     def _accept(self, assignment: Assignment) -> None:
         """Queue a new attempt, or answer it at once when it can never run here."""
         key = (assignment["job_id"], assignment["attempt"])
-        if key in self.jobs or key in self._queued:
+        if key in self.jobs or key in self.waiting:
             log.debug("attempt %s already here; ignoring the repeat", key)
         elif self.draining:
             self.outbox.put(finished_event(key, None, "drained"))
@@ -207,33 +194,15 @@ class Executor(DaemonThread):
             why = f"spawn_failed: needs {assignment['cpus']} CPUs, this worker has {total}"
             self.outbox.put(finished_event(key, None, why))
         else:
-            self.queue.append(assignment)
-            self._queued.add(key)
+            self.waiting.add(assignment)
 
     def _start_queued(self) -> None:
-        """Start the queued attempts that fit now, in order; a big one holds back no small one."""
-        free = self.tracker.free_count()
-        kept: deque[Assignment] = deque()
-        while self.queue:
-            assignment = self.queue.popleft()
-            ids = None
-            if assignment["cpus"] <= free:
-                ids = self.tracker.allocate(
-                    _key(assignment), assignment["cpus"], assignment["account"]
-                )
-            if ids is None:
-                kept.append(assignment)
-                if free == 0:
-                    break  # nothing else can fit: the rest keeps its place
-                continue
-            self._queued.discard(_key(assignment))
+        """Start the waiting attempts that fit now."""
+        for assignment, ids in self.waiting.take_fitting(self.tracker):
             self._spawn(assignment, ids)
-            free = self.tracker.free_count()  # a failed spawn gives its CPUs back
-        kept.extend(self.queue)
-        self.queue = kept
 
     def _spawn(self, assignment: Assignment, cpu_ids: list[int]) -> None:
-        key = _key(assignment)
+        key = attempt_of(assignment)
         try:
             job = JobProcess(assignment, cpu_ids, self._base_env, self._mask)
         except SpawnFailed as exc:
@@ -250,16 +219,7 @@ class Executor(DaemonThread):
             started = start_time(job.pid)
             if started is not None:
                 self.ledger.add(job.pid, started)
-        self.outbox.put(
-            {
-                "type": "started",
-                "job_id": key[0],
-                "attempt": key[1],
-                "at": time.time(),
-                "pid": job.pid,
-                "cpu_ids": cpu_ids,
-            }
-        )
+        self.outbox.put(started_event(key, job.pid, cpu_ids))
 
     def _on_output(self, job: JobProcess, fd: int) -> None:
         stream, text = job.read(fd)
@@ -295,7 +255,7 @@ class Executor(DaemonThread):
 
     def _check_deadlines(self, now: float) -> None:
         fenced = now >= self.fence_deadline()
-        if fenced and (self.queue or any(not j.killed for j in self.jobs.values())):
+        if fenced and (self.waiting or any(not j.killed for j in self.jobs.values())):
             log.warning("no contact with the master: killing every job (fenced)")
             self._end_queued("fenced")
         for job in list(self.jobs.values()):
@@ -329,23 +289,18 @@ class Executor(DaemonThread):
         job.signal_group(signal.SIGKILL)
 
     def _end_queued(self, reason: str, only: AttemptKey | None = None) -> None:
-        """Report queued attempts ended before they started (all, or the one given)."""
-        if only is not None and only not in self._queued:
-            return
-        kept: deque[Assignment] = deque()
-        for assignment in self.queue:
-            if only is None or _key(assignment) == only:
-                self._queued.discard(_key(assignment))
-                self.outbox.put(finished_event(_key(assignment), None, reason))
-            else:
-                kept.append(assignment)
-        self.queue = kept
+        """Report waiting attempts ended before they started (all, or the one given)."""
+        if only is None:
+            ended = self.waiting.remove_all()
+        else:
+            one = self.waiting.remove(only)
+            ended = [one] if one is not None else []
+        for assignment in ended:
+            self.outbox.put(finished_event(attempt_of(assignment), None, reason))
 
     def _disown(self, key: AttemptKey) -> None:
         """The master no longer owns this attempt: kill it and say nothing more."""
-        if key in self._queued:
-            self._queued.discard(key)
-            self.queue = deque(a for a in self.queue if _key(a) != key)
+        self.waiting.remove(key)
         job = self.jobs.get(key)
         if job is not None:
             job.report = False
@@ -361,8 +316,7 @@ class Executor(DaemonThread):
             self._end(key, reason)
 
     def _forget_all(self) -> None:
-        self.queue.clear()
-        self._queued.clear()
+        self.waiting.remove_all()
         for key in list(self.jobs):
             self._disown(key)
         self.outbox.clear()
@@ -385,7 +339,3 @@ class Executor(DaemonThread):
         with self._cond:
             self._busy = False
             self._cond.notify_all()
-
-
-def _key(assignment: Assignment) -> AttemptKey:
-    return assignment["job_id"], assignment["attempt"]

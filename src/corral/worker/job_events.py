@@ -1,0 +1,34 @@
+"""The events a worker reports about an attempt (see ``JobEvent`` in the protocol)."""
+
+from __future__ import annotations
+
+import time
+
+from corral.protocol import JobEvent
+from corral.worker.outbox import AttemptKey
+
+
+def started_event(key: AttemptKey, pid: int, cpu_ids: list[int]) -> JobEvent:
+    """A ``started`` event: the process group's leader and the CPUs it is pinned to."""
+    return {
+        "type": "started",
+        "job_id": key[0],
+        "attempt": key[1],
+        "at": time.time(),
+        "pid": pid,
+        "cpu_ids": cpu_ids,
+    }
+
+
+def finished_event(key: AttemptKey, returncode: int | None, reason: str | None) -> JobEvent:
+    """A ``finished`` event: exit code or signal number, and the worker's reason."""
+    exited = returncode is not None and returncode >= 0
+    return {
+        "type": "finished",
+        "job_id": key[0],
+        "attempt": key[1],
+        "at": time.time(),
+        "exit_code": returncode if exited else None,
+        "signal": -returncode if returncode is not None and not exited else None,
+        "reason": reason,
+    }
