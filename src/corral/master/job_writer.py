@@ -12,6 +12,7 @@ from typing import Any
 
 from sqlalchemy import Connection
 
+from corral.db.types import utcnow
 from corral.domain.jobs import Allocation, Job
 from corral.master.database import Database
 from corral.store.jobs import JobWrites, apply_writes, insert_jobs
@@ -60,6 +61,12 @@ class JobWriter:
     def release(self, job_id: int) -> None:
         """Queue the removal of a job's allocation row."""
         self._writes.allocations[job_id] = None
+        self._wake.set()
+
+    def log(self, worker_id: str, message: str, level: str = "info") -> None:
+        """Queue a job event for a worker's history."""
+        row = {"worker_id": worker_id, "at": utcnow(), "level": level, "kind": "job"}
+        self._writes.logs.append(row | {"message": message})
         self._wake.set()
 
     async def insert(self, new: Sequence[Job]) -> list[tuple[Job, bool]]:

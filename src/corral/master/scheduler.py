@@ -299,7 +299,12 @@ class Scheduler:
     def _settle(self, job: Job, outcome: Outcome) -> None:
         """Free the attempt's resources; retry it or finish the job."""
         self._release(job)
-        if outcome.retryable and job.attempts_left > 0:
+        retry = outcome.retryable and job.attempts_left > 0
+        if outcome.reason is not None and job.worker_id is not None:
+            then = "requeued" if retry else f"job {outcome.state}"
+            what = f"job {job.id} attempt {job.attempt}: {outcome.describe()}, {then}"
+            self.writer.log(job.worker_id, what, "warning")
+        if retry:
             self._requeue(job, outcome)
         else:
             self._finish(job, outcome.state, outcome.describe(), outcome.exit_code, outcome.signal)

@@ -57,13 +57,15 @@ class JobWrites:
     updates: dict[int, dict[str, Any]] = field(default_factory=dict)
     # job id -> its allocation row from now on, or None to remove it
     allocations: dict[int, Allocation | None] = field(default_factory=dict)
+    # worker_logs rows: job events worth keeping in a worker's history
+    logs: list[dict[str, Any]] = field(default_factory=list)
 
     def update(self, job_id: int, values: dict[str, Any]) -> None:
         """Set columns of one job; a later value of the same column wins."""
         self.updates.setdefault(job_id, {}).update(values)
 
     def __bool__(self) -> bool:
-        return bool(self.updates or self.allocations)
+        return bool(self.updates or self.allocations or self.logs)
 
 
 class JobStore:
@@ -208,3 +210,5 @@ def apply_writes(conn: Connection, writes: JobWrites) -> None:
         rows = [asdict(a) for a in writes.allocations.values() if a is not None]
         if rows:
             conn.execute(insert(allocations), rows)
+    if writes.logs:
+        conn.execute(insert(models.worker_logs), writes.logs)
