@@ -19,6 +19,14 @@ def corral_process(master: MasterProcess, *args: str) -> subprocess.Popen[str]:
     return subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
+def finished(master: MasterProcess, job_id: int) -> str:
+    """Wait until the job is finished and return its state."""
+    r = master.api.get(f"/jobs/{job_id}/wait", params={"timeout_s": 30}, timeout=40)
+    state: str = r.json()["state"]
+    assert state not in ("pending", "assigned", "running"), r.text
+    return state
+
+
 def submitted_id(corral: RunCli, *args: str) -> int:
     """Submit through the CLI and return the id it printed."""
     result = corral("submit", *args)
@@ -65,8 +73,7 @@ def test_ctrl_c_while_waiting_cancels_the_job(master: MasterProcess) -> None:
     _, err = proc.communicate(timeout=30)
     assert proc.returncode == 130
     assert f"cancelling job {job_id}" in err
-    state = master.api.get(f"/jobs/{job_id}/wait", params={"timeout_s": 20}).json()["state"]
-    assert state == "cancelled"
+    assert finished(master, job_id) == "cancelled"
 
 
 def test_submit_options_reach_the_job(corral: RunCli, master: MasterProcess) -> None:
@@ -94,9 +101,9 @@ def test_submit_shell_joins_words_for_sh(corral: RunCli) -> None:
     assert corral("jobs", "logs", "--follow", str(job_id)).stdout == "b\n"
 
 
-def test_jobs_lists_shows_and_filters(corral: RunCli) -> None:
+def test_jobs_lists_shows_and_filters(corral: RunCli, master: MasterProcess) -> None:
     job_id = submitted_id(corral, "--account", "listing", "echo", "hello world")
-    corral("jobs", "logs", "--follow", str(job_id))
+    assert finished(master, job_id) == "succeeded"
     rows = [r.split("\t") for r in corral("jobs", "--account", "listing").stdout.splitlines()]
     assert rows == [[str(job_id), "succeeded", "1/1", "w1", "1", rows[0][5], "echo 'hello world'"]]
     assert corral("jobs", "--account", "listing", "--state", "failed").stdout == ""
@@ -107,9 +114,9 @@ def test_jobs_lists_shows_and_filters(corral: RunCli) -> None:
     assert json.loads(corral("jobs", "show", "--json", str(job_id)).stdout)["id"] == job_id
 
 
-def test_logs_tail_and_stream(corral: RunCli) -> None:
+def test_logs_tail_and_stream(corral: RunCli, master: MasterProcess) -> None:
     job_id = submitted_id(corral, "/bin/sh", "-c", "seq 5; echo oops >&2")
-    corral("jobs", "logs", "--follow", str(job_id))
+    assert finished(master, job_id) == "succeeded"
     assert corral("jobs", "logs", str(job_id), "--tail", "2").stdout == "4\n5\n"
     assert corral("jobs", "logs", str(job_id), "--stream", "stderr").stdout == "oops\n"
 
@@ -117,14 +124,14 @@ def test_logs_tail_and_stream(corral: RunCli) -> None:
 def test_cancel_and_retry_report_each_job(corral: RunCli, master: MasterProcess) -> None:
     job_id = submitted_id(corral, "sleep", "30")
     assert corral("jobs", "cancel", str(job_id)).exit_code == 0
-    master.api.get(f"/jobs/{job_id}/wait", params={"timeout_s": 20})
+    assert finished(master, job_id) == "cancelled"
     again = corral("jobs", "cancel", str(job_id), "999999999")
     assert again.exit_code == 1
     assert f"job {job_id}: 409" in again.stderr and "job 999999999: 404" in again.stderr
     retried = corral("jobs", "retry", str(job_id))
     assert retried.exit_code == 0 and retried.stdout.startswith(f"{job_id}\t")
     corral("jobs", "cancel", str(job_id))
-    master.api.get(f"/jobs/{job_id}/wait", params={"timeout_s": 20})
+    assert finished(master, job_id) == "cancelled"
 
 
 def test_an_unreachable_master_is_one_line_and_exit_1() -> None:
