@@ -401,8 +401,8 @@ def test_load_ends_attempts_left_by_the_previous_master(tmp_path: Path) -> None:
     async def body(r: Rig) -> None:
         now = utcnow()
         new = [
-            Job(id=0, spec=s, submitted_at=now, updated_at=now)
-            for s in (spec(), spec(max_attempts=2), spec(max_attempts=2), spec())
+            Job(id=i, spec=s, submitted_at=now, updated_at=now)
+            for i, s in enumerate((spec(), spec(max_attempts=2), spec(max_attempts=2), spec()), 1)
         ]
         pending, assigned, running, spent = [j for j, _ in await r.db.run(r.db.jobs.insert, new)]
         writes = JobWrites()
@@ -412,7 +412,7 @@ def test_load_ends_attempts_left_by_the_previous_master(tmp_path: Path) -> None:
         writes.update(spent.id, {"state": "running", **on})
         await r.db.run(r.db.jobs.apply, writes)
         unfinished = await r.db.run(r.db.jobs.unfinished)
-        assert await r.sched.load(unfinished) == 3
+        assert await r.sched.load(unfinished, 4) == 3
         for job_id in (assigned.id, running.id):
             got = await r.stored(job_id)
             assert (got.state, got.attempt, got.reason) == (J.PENDING, 1, "startup_orphan")

@@ -1,5 +1,6 @@
 """JobStore, insert_jobs and apply_writes against SQLite and PostgreSQL."""
 
+import itertools
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
@@ -30,11 +31,14 @@ def store(engine: Engine) -> JobStore:
     return JobStore(engine)
 
 
+_ids = itertools.count(1)
+
+
 def new_job(*args: str, key: str | None = None, account: str | None = None, **spec: object) -> Job:
-    """An unsaved pending job running ``args``."""
+    """An unsaved pending job running ``args``, numbered as the master numbers them."""
     command = list(args) or ["true"]
     s = JobSpec(command=command, idempotency_key=key, account=account, **spec)  # type: ignore[arg-type]
-    return Job(id=0, spec=s, submitted_at=T0, updated_at=T0)
+    return Job(id=next(_ids), spec=s, submitted_at=T0, updated_at=T0)
 
 
 def insert(store: JobStore, *jobs: Job) -> list[Job]:
@@ -62,7 +66,7 @@ def test_insert_round_trips_every_field(store: JobStore) -> None:
         labels={"gpu": "a100"},
         idempotency_key="k-1",
     )
-    (stored,) = insert(store, Job(id=0, spec=spec, submitted_at=T0, updated_at=T0))
+    (stored,) = insert(store, Job(id=next(_ids), spec=spec, submitted_at=T0, updated_at=T0))
     assert stored.id >= 1
     fetched = store.get(stored.id)
     assert fetched.spec == spec

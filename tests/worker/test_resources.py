@@ -128,7 +128,7 @@ def test_a_failing_observer_does_not_stop_the_others(caplog: pytest.LogCaptureFi
 
 
 def test_alert_fires_on_crossing_and_rearms_below(caplog: pytest.LogCaptureFixture) -> None:
-    alert = AlertObserver()  # 90 %
+    alert = AlertObserver(quiet_s=0)  # 90 %
     tracker = ResourceTracker(range(10), observers=[alert])
     with caplog.at_level(logging.WARNING):
         for n in range(8):
@@ -143,3 +143,18 @@ def test_alert_fires_on_crossing_and_rearms_below(caplog: pytest.LogCaptureFixtu
         tracker.allocate(8, 1)
         assert alert.alerts == 2
     assert caplog.text.count("CPU allocation at 90%") == 2
+
+
+def test_alert_stays_quiet_for_a_while_after_firing(caplog: pytest.LogCaptureFixture) -> None:
+    now = [0.0]
+    alert = AlertObserver(threshold=1.0, quiet_s=60, clock=lambda: now[0])
+    tracker = ResourceTracker(range(1), observers=[alert])
+    with caplog.at_level(logging.WARNING):
+        for _ in range(5):  # full, empty, full, ... within the quiet period
+            tracker.allocate("a", 1)
+            tracker.release("a")
+        assert alert.alerts == 1
+        now[0] = 61.0
+        tracker.allocate("a", 1)
+        assert alert.alerts == 2
+    assert "4 more crossings since the last alert" in caplog.text

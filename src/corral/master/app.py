@@ -40,7 +40,7 @@ async def open_services(settings: MasterSettings) -> Services:
     writer.start()
     output = JobOutput(settings.data_dir / "jobs", settings.job_output_max_bytes)
     scheduler = Scheduler(writer, output)
-    await scheduler.load(await db.run(db.jobs.unfinished))
+    await scheduler.load(await db.run(db.jobs.unfinished), await db.run(db.jobs.max_id))
     recovery = RecoveryManager(db, scheduler, settings)
     ctx = SupervisorContext(settings, db, tokens, log_files, launchers, scheduler)
     lifecycle = LifecycleManager(ctx)
@@ -77,9 +77,10 @@ def create_app(settings: MasterSettings) -> FastAPI:
     app = FastAPI(title="corral", version=__version__, lifespan=lifespan)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     install_error_handlers(app)
-    for module in (worker_configs, workers, jobs):
-        app.include_router(module.router, prefix=API_PREFIX)
+    # Routes are matched in order: the workers' exchange and job submission first.
     app.include_router(agent.router)
+    for module in (jobs, worker_configs, workers):
+        app.include_router(module.router, prefix=API_PREFIX)
 
     @app.get(API_PREFIX + "/health", tags=["master"])
     async def master_health() -> dict[str, str]:

@@ -40,9 +40,11 @@ class Scheduler:
         self.fleet: dict[str, FleetWorker] = {}  # every configured worker, kept by lifecycle
         self._finished: dict[int, asyncio.Event] = {}
         self._timer: asyncio.TimerHandle | None = None
+        self._last_id = 0  # the master numbers jobs: it is the only writer
 
-    async def load(self, unfinished: Iterable[Job]) -> int:
+    async def load(self, unfinished: Iterable[Job], last_id: int) -> int:
         """At master start: queue pending jobs; end the attempts no worker runs any more."""
+        self._last_id = last_id
         orphans = 0
         for job in unfinished:
             self.jobs[job.id] = job
@@ -64,20 +66,31 @@ class Scheduler:
     async def submit(self, specs: Sequence[JobSpec]) -> list[tuple[Job, bool]]:
         """Store new jobs and place them; (job, created), existing ones for known keys."""
         now = utcnow()
-        fresh = [Job(id=0, spec=s, submitted_at=now, updated_at=now) for s in specs]
+        fresh = [Job(id=self._new_id(), spec=s, submitted_at=now, updated_at=now) for s in specs]
         for index, job in enumerate(fresh):
             why = refusal(job, self.fleet)
             if why is not None:
                 where = f"job {index}: " if len(fresh) > 1 else ""
                 raise InvalidInputError(where + why)
-        results = await self.writer.insert(fresh)
-        for job, created in results:
-            if created:
-                self.jobs[job.id] = job
-                self.queue.add(job)
+        stored = self.writer.insert(fresh)
+        if any(s.idempotency_key is not None for s in specs):
+            # Only the store knows whether a key was used before: place after it answers.
+            results = await stored
+            self._enqueue([job for job, created in results if created])
+            return [(self.jobs.get(job.id, job), created) for job, created in results]
+        # Placed at once: the row and its assignment are committed together.
+        self._enqueue(fresh)
+        return await stored
+
+    def _enqueue(self, new: Iterable[Job]) -> None:
+        for job in new:
+            self.jobs[job.id] = job
+            self.queue.add(job)
         self.schedule()
-        # A known key answers with the job as it is now, not as it was stored.
-        return [(self.jobs.get(job.id, job), created) for job, created in results]
+
+    def _new_id(self) -> int:
+        self._last_id += 1
+        return self._last_id
 
     def cancel(self, job_id: int) -> Job:
         """Cancel a pending job at once; ask the worker to end a running one."""

@@ -25,10 +25,19 @@ class Tokens:
     def __init__(self, data_dir: Path) -> None:
         self.admin_token = _read_or_create(data_dir / "admin.token")
         self._secret = _read_or_create(data_dir / "secret.key").encode()
+        # Tokens of the workers this master launched, derived once: they call often.
+        self._issued: dict[str, str] = {}
 
     def worker_token(self, worker_id: str) -> str:
         """The token a worker presents; derived, so it survives master restarts."""
-        return hmac.new(self._secret, b"worker:" + worker_id.encode(), hashlib.sha256).hexdigest()
+        token = self._issued.get(worker_id)
+        if token is None:
+            token = self._issued[worker_id] = self._derive(worker_id)
+        return token
+
+    def _derive(self, worker_id: str) -> str:
+        digest = hmac.new(self._secret, b"worker:" + worker_id.encode(), hashlib.sha256)
+        return digest.hexdigest()
 
     def is_admin(self, presented: str | None) -> bool:
         """Constant-time check of the admin token."""
@@ -36,9 +45,11 @@ class Tokens:
 
     def is_worker(self, worker_id: str, presented: str | None) -> bool:
         """Constant-time check of a worker's token."""
-        return presented is not None and hmac.compare_digest(
-            presented, self.worker_token(worker_id)
-        )
+        if presented is None:
+            return False
+        # Ids nobody launched are derived each time, so strangers cannot fill the cache.
+        expected = self._issued.get(worker_id) or self._derive(worker_id)
+        return hmac.compare_digest(presented, expected)
 
 
 def admin_token_path(data_dir: Path) -> Path:

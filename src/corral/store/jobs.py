@@ -4,6 +4,7 @@ The scheduler decides; this module only writes what it decided, in batches: one
 transaction carries every change made since the previous one (group commit).
 """
 
+import functools
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field, fields
 from datetime import datetime
@@ -13,6 +14,7 @@ from sqlalchemy import (
     Connection,
     Engine,
     RowMapping,
+    Update,
     bindparam,
     delete,
     func,
@@ -93,6 +95,11 @@ class JobStore:
         with self._engine.begin() as conn:
             return [_job(row) for row in conn.execute(query).mappings()]
 
+    def max_id(self) -> int:
+        """The highest job id stored."""
+        with self._engine.begin() as conn:
+            return max_job_id(conn)
+
     def count_by_state(self) -> dict[str, int]:
         """How many jobs are in each state."""
         query = select(jobs.c.state, func.count()).group_by(jobs.c.state)
@@ -152,25 +159,25 @@ class JobStore:
 def insert_jobs(conn: Connection, new: Sequence[Job]) -> list[tuple[Job, bool]]:
     """Insert inside the caller's transaction, honouring idempotency keys (first one wins).
 
-    Ids follow the order of ``new``: they break priority ties, so an earlier job
-    must not get a later id because a keyed job came after it.
+    The master numbers its jobs itself (it is the only writer), so a job can be
+    placed before its row is committed and both go in the same commit.
     """
     results: list[tuple[Job, bool]] = []
     run: list[Job] = []  # jobs without a key, inserted together
     for job in new:
         key = job.spec.idempotency_key
-        if key is None:
-            run.append(job)
-            continue
-        results += [(stored, True) for stored in _insert_returning(conn, run)]
-        run = []
-        # Looked up after inserting the run, so a key repeated in the batch is found.
-        existing = _by_key(conn, key)
+        existing = None if key is None else _by_key(conn, key)
         if existing is not None:
             results.append((existing, False))
+            continue
+        if key is not None:
+            # Inserted now, so the same key later in the batch finds it.
+            _insert(conn, [*run, job])
+            run = []
         else:
-            results.append((_insert_returning(conn, [job])[0], True))
-    results += [(stored, True) for stored in _insert_returning(conn, run)]
+            run.append(job)
+        results.append((job, True))
+    _insert(conn, run)
     return results
 
 
@@ -179,17 +186,22 @@ def _by_key(conn: Connection, key: str) -> Job | None:
     return None if row is None else _job(row)
 
 
-def _insert_returning(conn: Connection, new: Sequence[Job]) -> list[Job]:
-    """Insert many rows at once, getting their ids back in order."""
-    if not new:
-        return []
-    query = insert(jobs).returning(jobs.c.id, sort_by_parameter_order=True)
-    ids = conn.execute(query, [_row(job) for job in new]).scalars().all()
-    stored = []
-    for job, job_id in zip(new, ids, strict=True):
-        job.id = int(job_id)
-        stored.append(job)
-    return stored
+def _insert(conn: Connection, new: Sequence[Job]) -> None:
+    """Insert many rows at once."""
+    if new:
+        conn.execute(insert(jobs), [{"id": job.id} | _row(job) for job in new])
+
+
+def max_job_id(conn: Connection) -> int:
+    """The highest job id ever stored (0 for none): the master numbers from there."""
+    return int(conn.execute(select(func.coalesce(func.max(jobs.c.id), 0))).scalar_one())
+
+
+@functools.cache
+def _update_of(columns: tuple[str, ...]) -> Update:
+    """An UPDATE of these columns by id, built once: the same few sets recur per job."""
+    values: dict[str, Any] = {c: bindparam(c) for c in columns}
+    return update(jobs).where(jobs.c.id == bindparam("_id")).values(values)
 
 
 def apply_writes(conn: Connection, writes: JobWrites) -> None:
@@ -198,12 +210,7 @@ def apply_writes(conn: Connection, writes: JobWrites) -> None:
     for job_id, values in writes.updates.items():
         groups.setdefault(tuple(sorted(values)), []).append({"_id": job_id, **values})
     for columns, params in groups.items():
-        query = (
-            update(jobs)
-            .where(jobs.c.id == bindparam("_id"))
-            .values({c: bindparam(c) for c in columns})
-        )
-        conn.execute(query, params)
+        conn.execute(_update_of(columns), params)
     if writes.allocations:
         ids = list(writes.allocations)
         conn.execute(delete(allocations).where(allocations.c.job_id.in_(ids)))

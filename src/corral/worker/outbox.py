@@ -22,6 +22,7 @@ OUTPUT_CHUNK_CHARS = 64 * 1024
 MAX_PENDING_OUTPUT_CHARS = 1024 * 1024  # per attempt
 MAX_BATCH_EVENTS = 1000
 MAX_BATCH_CHARS = 1024 * 1024
+LINGER_S = 0.005
 
 
 def attempt_key(event: JobEvent) -> AttemptKey:
@@ -42,8 +43,10 @@ class Outbox:
         *,
         chunk_chars: int = OUTPUT_CHUNK_CHARS,
         max_pending_chars: int = MAX_PENDING_OUTPUT_CHARS,
+        linger_s: float = LINGER_S,
     ) -> None:
         self.chunk_chars = chunk_chars
+        self.linger_s = linger_s
         self.max_pending_chars = max_pending_chars
         self._events: deque[JobEvent] = deque()
         self._pending: dict[AttemptKey, int] = {}  # output chars queued, per attempt
@@ -111,6 +114,9 @@ class Outbox:
         """
         with self._cond:
             self._cond.wait_for(lambda: self._events or until())
+            # Only starts and output so far: wait a moment for an end to ride along, so
+            # a short job costs the master one report, not two.
+            self._cond.wait_for(lambda: self._has_finished() or until(), timeout=self.linger_s)
             batch: list[JobEvent] = []
             chars = 0
             while self._events and len(batch) < MAX_BATCH_EVENTS and chars < MAX_BATCH_CHARS:
@@ -122,6 +128,9 @@ class Outbox:
             if batch:
                 self._in_flight += 1
             return batch
+
+    def _has_finished(self) -> bool:
+        return any(event["type"] == "finished" for event in self._events)
 
     def settle(self, batch: list[JobEvent], *, delivered: bool) -> None:
         """End a taken batch: delivered, or put back at the front to be sent again."""

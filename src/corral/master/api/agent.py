@@ -1,8 +1,9 @@
 """Routes the workers call: register, heartbeat, deregister. Each needs the worker's token."""
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request
+from fastapi.responses import JSONResponse
 from pydantic import Field, StringConstraints
 
 from corral.master.api.deps import require_worker, services
@@ -89,8 +90,8 @@ async def deregister(body: Deregister, request: Request, svc: Svc) -> dict[str, 
     return {"ok": True}
 
 
-@router.post(EXCHANGE_PATH)
-async def exchange(body: Exchange, request: Request, svc: Svc) -> dict[str, Any]:
+@router.post(EXCHANGE_PATH, response_class=JSONResponse)
+async def exchange(body: Exchange, request: Request, svc: Svc) -> JSONResponse:
     """Apply the worker's job events; answer with work, waiting up to wait_s for some."""
     require_worker(request, svc, body.worker_id)
     svc.lifecycle.get(body.worker_id).touch(body.instance_id)
@@ -108,4 +109,5 @@ async def exchange(body: Exchange, request: Request, svc: Svc) -> dict[str, Any]
         assignments, cancels = ws.mailbox.take()
     # Work is handed out only once the database says it was handed out.
     await scheduler.writer.flush()
-    return {"assignments": assignments, "cancels": cancels, "stale": stale}
+    # A response object as is: FastAPI would otherwise walk the answer to encode it.
+    return JSONResponse({"assignments": assignments, "cancels": cancels, "stale": stale})
