@@ -30,6 +30,7 @@ class MasterSettings:
     stable_after_s: float = 60.0
     max_body_bytes: int = 1024 * 1024
     recovery_interval_s: float = 30.0
+    scheduler_check_interval_s: float = 5.0
     assignment_timeout_s: float = 30.0
     max_job_runtime_s: float = 72 * 3600.0
     stale_allocation_s: float = 48 * 3600.0

@@ -71,21 +71,15 @@ def master(**opts: object) -> None:
     _serve(create_default=False, **opts)
 
 
-@click.command()
-@click.option(
-    "--master",
-    "master_url",
-    envvar="CORRAL_MASTER_URL",
-    required=True,
-    help="The master's URL, e.g. http://127.0.0.1:8700",
+@click.command(
+    context_settings={"ignore_unknown_options": True, "allow_extra_args": True},
+    add_help_option=False,
 )
-@click.option("--worker-id", envvar="CORRAL_WORKER_ID", required=True, help="This worker's id.")
-@click.option("--heartbeat-interval", type=float, help="Seconds between heartbeats.")
-def worker(master_url: str, worker_id: str, heartbeat_interval: float | None) -> None:
-    """Run a worker agent (its token comes from CORRAL_WORKER_TOKEN)."""
+@click.argument("args", nargs=-1, type=click.UNPROCESSED)
+def worker(args: tuple[str, ...]) -> None:
+    """Run a worker agent (--help for its options; its token comes from CORRAL_WORKER_TOKEN)."""
+    # The worker parses its own arguments: it also runs as `python -m corral.worker`,
+    # without click.
     from corral.worker.main import main as worker_main
 
-    argv = ["--master", master_url, "--worker-id", worker_id]
-    if heartbeat_interval is not None:
-        argv += ["--heartbeat-interval", str(heartbeat_interval)]
-    raise SystemExit(worker_main(argv))
+    raise SystemExit(worker_main(list(args)))

@@ -20,6 +20,7 @@ from corral.master.job_writer import JobWriter
 from corral.master.lifecycle import LifecycleManager
 from corral.master.recovery import RecoveryManager
 from corral.master.scheduler import Scheduler
+from corral.master.scheduler_daemon import SchedulerDaemon
 from corral.master.services import Services
 from corral.master.tokens import Tokens
 from corral.master.worker_log_files import WorkerLogFiles
@@ -47,13 +48,17 @@ async def open_services(settings: MasterSettings) -> Services:
     if settings.create_default_worker:
         await db.run(ensure_default_worker, db)
     await lifecycle.start()
+    await recovery.run_once()
     recovery.start()
-    return Services(settings, db, tokens, log_files, lifecycle, scheduler, recovery)
+    daemon = SchedulerDaemon(scheduler, settings.scheduler_check_interval_s)
+    daemon.start()
+    return Services(settings, db, tokens, log_files, lifecycle, scheduler, recovery, daemon)
 
 
 async def close_services(svc: Services) -> None:
     """Stop every worker gracefully, then close files and the database."""
     svc.recovery.stop()
+    svc.scheduler_daemon.stop()
     await svc.lifecycle.shutdown()
     await svc.scheduler.writer.close()
     svc.log_files.close_all()

@@ -151,8 +151,8 @@ class Scheduler:
 
     # Placement
 
-    def schedule(self) -> None:
-        """Place what fits now, and wake the workers that got work."""
+    def schedule(self) -> int:
+        """Place what fits now, and wake the workers that got work; how many were placed."""
         now = utcnow()
         slots = {s.slot.worker_id: s for s in self.slots.values()}
         placed = plan(self.queue.ordered(), [s.slot for s in slots.values()], now, self.homes)
@@ -160,6 +160,7 @@ class Scheduler:
             self.queue.remove(job)
             self._assign(job, slots[slot.worker_id])
         self._arm_timer()
+        return len(placed)
 
     def _assign(self, job: Job, ws: WorkerSlot) -> None:
         now = utcnow()

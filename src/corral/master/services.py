@@ -6,6 +6,7 @@ from corral.master.database import Database
 from corral.master.lifecycle import LifecycleManager
 from corral.master.recovery import RecoveryManager
 from corral.master.scheduler import Scheduler
+from corral.master.scheduler_daemon import SchedulerDaemon
 from corral.master.tokens import Tokens
 from corral.master.worker_log_files import WorkerLogFiles
 from corral.settings import MasterSettings
@@ -22,3 +23,4 @@ class Services:
     lifecycle: LifecycleManager
     scheduler: Scheduler
     recovery: RecoveryManager
+    scheduler_daemon: SchedulerDaemon
