@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from corral.db.types import utcnow
-from corral.domain.jobs import ACTIVE
+from corral.domain.jobs import ACTIVE, Allocation, JobState
 from corral.domain.recovery import (
     CompositeRecoveryStrategy,
     DropAllocation,
@@ -70,8 +70,11 @@ class RecoveryManager:
     async def run_once(self) -> RecoveryResult:
         """Take a snapshot, plan, apply what still holds, and log the result."""
         started = time.monotonic()
-        allocations = await self.db.run(self.db.jobs.allocations)
         scheduler = self.scheduler
+        # Rows the writer still holds would look stale next to the jobs in memory.
+        await scheduler.writer.flush()
+        allocations = await self.db.run(self.db.jobs.allocations)
+        rows = {a.job_id: a for a in allocations}
         snapshot = Snapshot(
             now=utcnow(),
             jobs=[j for j in scheduler.jobs.values() if j.state in ACTIVE],
@@ -82,8 +85,11 @@ class RecoveryManager:
         actions = self.strategy.plan(snapshot)
         for action in actions:
             if isinstance(action, DropAllocation):
-                scheduler.writer.release(action.job_id)
-                recovered += 1
+                if self._still_stale(rows.get(action.job_id)):
+                    scheduler.writer.release(action.job_id)
+                    recovered += 1
+                else:
+                    skipped += 1
             elif isinstance(action, EndAttempt) and scheduler.end_attempt(
                 action.job_id, action.attempt, action.reason, action.state
             ):
@@ -97,6 +103,15 @@ class RecoveryManager:
         if actions:
             log.warning("recovery: %s", result)
         return result
+
+    def _still_stale(self, row: Allocation | None) -> bool:
+        """Whether a row read for the snapshot may still go: not once a newer attempt runs."""
+        # One row per job: the newer attempt's row, still queued in the writer,
+        # replaces the one read, and releasing the job now would delete it.
+        if row is None:
+            return False
+        job = self.scheduler.jobs.get(row.job_id)
+        return job is None or job.state is not JobState.RUNNING or job.attempt == row.attempt
 
     async def prune(self) -> int:
         """Delete finished jobs older than the retention, with their output."""
