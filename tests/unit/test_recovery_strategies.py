@@ -13,6 +13,7 @@ from corral.domain.recovery import (
     DropAllocation,
     EndAttempt,
     OrphanJobRecoveryStrategy,
+    RecoveryStrategy,
     Snapshot,
     StaleAllocationCleanupStrategy,
     TimeoutJobRecoveryStrategy,
@@ -241,3 +242,14 @@ def test_the_default_composition_on_a_mixed_fleet(assignment_timeout_s: float) -
         expected.append(EndAttempt(4, 1, Reason.ASSIGNMENT_LOST))
     expected += [EndAttempt(3, 1, Reason.MAX_RUNTIME, J.TIMED_OUT), DropAllocation(50)]
     assert composite.plan(snapshot(jobs, rows)) == expected
+
+
+def test_an_ended_attempt_takes_its_allocation_along_whatever_the_order() -> None:
+    old = 100 * HOUR
+    snap = snapshot([job(1, started_s=old)], [allocation(1, age_s=old)], live={})
+    strategies: list[RecoveryStrategy] = [
+        StaleAllocationCleanupStrategy(),
+        OrphanJobRecoveryStrategy(),
+    ]
+    (action,) = CompositeRecoveryStrategy(strategies).plan(snap)
+    assert isinstance(action, EndAttempt) and action.job_id == 1

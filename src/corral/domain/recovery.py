@@ -126,15 +126,21 @@ class CompositeRecoveryStrategy:
     name: str = "composite"
 
     def plan(self, snapshot: Snapshot) -> list[Action]:
-        """The union of the strategies' actions, without repeats."""
-        seen: set[tuple[str, int]] = set()
+        """The union of the strategies' actions, one per job.
+
+        Ending an attempt releases its allocation too, so a drop of the same job's
+        row adds nothing.
+        """
+        planned = [action for strategy in self.strategies for action in strategy.plan(snapshot)]
+        ending = {a.job_id for a in planned if isinstance(a, EndAttempt)}
+        seen: set[int] = set()
         actions: list[Action] = []
-        for strategy in self.strategies:
-            for action in strategy.plan(snapshot):
-                key = (type(action).__name__, action.job_id)
-                if key not in seen:
-                    seen.add(key)
-                    actions.append(action)
+        for action in planned:
+            is_drop = isinstance(action, DropAllocation)
+            if action.job_id in seen or (is_drop and action.job_id in ending):
+                continue
+            seen.add(action.job_id)
+            actions.append(action)
         return actions
 
 

@@ -14,6 +14,7 @@ from corral.master.body_limit import BodyLimitMiddleware
 from corral.master.context import SupervisorContext
 from corral.master.database import Database
 from corral.master.default_worker import ensure_default_worker
+from corral.master.exchange_lane import ExchangeLane
 from corral.master.http_errors import install_error_handlers
 from corral.master.job_output import JobOutput
 from corral.master.job_writer import JobWriter
@@ -81,6 +82,10 @@ def create_app(settings: MasterSettings) -> FastAPI:
 
     app = FastAPI(title="corral", version=__version__, lifespan=lifespan)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    # Outermost: the workers' exchange skips the framework (see exchange_lane).
+    app.add_middleware(
+        ExchangeLane, services=lambda: app.state.services, max_bytes=settings.max_body_bytes
+    )
     install_error_handlers(app)
     # Routes are matched in order: the workers' exchange and job submission first.
     app.include_router(agent.router)

@@ -3,20 +3,15 @@
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request
-from fastapi.responses import JSONResponse
 from pydantic import Field, StringConstraints
 
 from corral.master.api.deps import require_worker, services
-from corral.master.api.job_schemas import Exchange
 from corral.master.api.schemas import Strict, WorkerId
 from corral.master.services import Services
 from corral.protocol import (
     DEREGISTER_PATH,
-    EXCHANGE_PATH,
     HEARTBEAT_PATH,
     REGISTER_PATH,
-    Assignment,
-    AttemptRef,
 )
 
 router = APIRouter(tags=["agent"])
@@ -88,26 +83,3 @@ async def deregister(body: Deregister, request: Request, svc: Svc) -> dict[str, 
         f"instance {body.instance_id} leaving: {body.reason}",
     )
     return {"ok": True}
-
-
-@router.post(EXCHANGE_PATH, response_class=JSONResponse)
-async def exchange(body: Exchange, request: Request, svc: Svc) -> JSONResponse:
-    """Apply the worker's job events; answer with work, waiting up to wait_s for some."""
-    require_worker(request, svc, body.worker_id)
-    svc.lifecycle.get(body.worker_id).touch(body.instance_id)
-    scheduler = svc.scheduler
-    events = [e.model_dump(exclude_none=True) for e in body.events]
-    stale = scheduler.apply_events(body.worker_id, body.instance_id, events)  # type: ignore[arg-type]
-    if body.draining:
-        scheduler.set_draining(body.worker_id, body.instance_id)
-    ws = scheduler.slots.get(body.worker_id)
-    assignments: list[Assignment] = []
-    cancels: list[AttemptRef] = []
-    if ws is not None and ws.instance_id == body.instance_id:
-        if body.wait_s > 0 and not events:
-            await ws.mailbox.wait(body.wait_s)
-        assignments, cancels = ws.mailbox.take()
-    # Work is handed out only once the database says it was handed out.
-    await scheduler.writer.flush()
-    # A response object as is: FastAPI would otherwise walk the answer to encode it.
-    return JSONResponse({"assignments": assignments, "cancels": cancels, "stale": stale})

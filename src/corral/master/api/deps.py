@@ -30,8 +30,10 @@ def bearer(request: Request) -> str | None:
     return token.strip() if scheme.lower() == "bearer" and token.strip() else None
 
 
-async def require_admin(request: Request, svc: Annotated[Services, Depends(services)]) -> None:
+async def require_admin(request: Request) -> None:
     """Admin routes need the admin token whenever the master is reachable off loopback."""
+    # Read directly rather than as a sub-dependency: this runs on every admin request.
+    svc: Services = request.app.state.services
     if svc.settings.token_required and not svc.tokens.is_admin(bearer(request)):
         raise HTTPException(401, "missing or wrong admin token", {"WWW-Authenticate": "Bearer"})
 

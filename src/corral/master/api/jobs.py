@@ -5,7 +5,7 @@ import json
 from collections.abc import AsyncIterator
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, Path, Query, Response
+from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from fastapi.responses import JSONResponse, StreamingResponse
 
 from corral.domain.jobs import TERMINAL, Job, JobState
@@ -30,8 +30,9 @@ async def _job(svc: Services, job_id: int) -> Job:
 
 
 @router.post("", status_code=201, response_model=JobOut)
-async def submit(body: JobSubmit, svc: Svc) -> Response:
+async def submit(body: JobSubmit, request: Request) -> Response:
     """Queue a job; a known idempotency_key answers 200 with the job it made before."""
+    svc: Services = request.app.state.services  # every client's hot path: no dependency
     ((job, created),) = await svc.scheduler.submit([body.to_spec()])
     # Serialised here in one step: the hot path of every client.
     return Response(
