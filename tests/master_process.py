@@ -5,7 +5,8 @@ import signal
 import socket
 import subprocess
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -159,6 +160,20 @@ def process_alive(pid: int) -> bool:
 
 
 MasterFactory = Callable[..., MasterProcess]
+
+
+@contextmanager
+def master_with_worker(
+    data_dir: Path, worker_id: str = "w1", cpus: int = 2
+) -> Iterator[MasterProcess]:
+    """A started master with one local worker running; stopped on the way out."""
+    master = MasterProcess(data_dir).start()
+    try:
+        master.create_worker(worker_id, cpus=cpus)
+        master.wait_state(worker_id, "running")
+        yield master
+    finally:
+        master.stop()
 
 
 class JobsApi:

@@ -5,19 +5,14 @@ from collections.abc import Iterator
 import pytest
 
 from corral.client import Client
-from master_process import MasterProcess
+from master_process import MasterProcess, master_with_worker
 
 
 @pytest.fixture(scope="package")
 def master(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MasterProcess]:
     """The master, with worker ``w1`` (cpus=2) running."""
-    master = MasterProcess(tmp_path_factory.mktemp("master") / "data").start()
-    try:
-        master.create_worker("w1", cpus=2)
-        master.wait_state("w1", "running")
+    with master_with_worker(tmp_path_factory.mktemp("master") / "data") as master:
         yield master
-    finally:
-        master.stop()
 
 
 @pytest.fixture

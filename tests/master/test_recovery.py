@@ -1,8 +1,6 @@
 """The recovery manager on a seeded database, on both backends, through a real Scheduler."""
 
-import asyncio
-from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -14,15 +12,11 @@ from corral.db.types import utcnow
 from corral.domain.jobs import Allocation, Job, JobState, Reason
 from corral.domain.recovery import Action, DropAllocation, EndAttempt, Snapshot
 from corral.errors import NotFoundError
-from corral.master.database import Database
-from corral.master.job_output import JobOutput
-from corral.master.job_writer import JobWriter
 from corral.master.recovery import RecoveryManager, RecoveryResult
-from corral.master.scheduler import Scheduler
 from corral.master.worker_slots import WorkerSlot
 from corral.settings import MasterSettings
 from corral.store.jobs import JobWrites
-from master.test_scheduler import Rig, assigned_ids, finished, report, spec, started, worker
+from master.test_scheduler import Rig, assigned_ids, finished, report, run, spec, started, worker
 
 J = JobState
 HOUR = 3600.0
@@ -32,29 +26,6 @@ SETTINGS = MasterSettings(
     stale_allocation_s=48 * HOUR,
     job_retention_s=7 * 24 * HOUR,
 )
-
-
-@asynccontextmanager
-async def rig_on(url: str, tmp_path: Path) -> AsyncIterator[Rig]:
-    """A scheduler and its writer on the database at ``url``."""
-    db = Database.open(url)
-    writer = JobWriter(db)
-    writer.start()
-    try:
-        yield Rig(db, writer, Scheduler(writer, JobOutput(tmp_path / "jobs")))
-    finally:
-        await writer.close()
-        db.close()
-
-
-def run_on(url: str, tmp_path: Path, test: Callable[[Rig], Coroutine[Any, Any, None]]) -> None:
-    """Run one async test body against a fresh rig on ``url``."""
-
-    async def main() -> None:
-        async with rig_on(url, tmp_path) as r:
-            await test(r)
-
-    asyncio.run(main())
 
 
 def ago(seconds: float) -> datetime:
@@ -158,7 +129,7 @@ def test_run_once_ends_the_attempts_no_live_instance_holds(db_url: str, tmp_path
         assert numbers(again) == (0, 0, 0, 1.0)
         assert ws.mailbox.take() == ([], [])
 
-    run_on(db_url, tmp_path, body)
+    run(body, tmp_path, db_url)
 
 
 def test_jobs_that_ran_too_long_are_cancelled_on_their_worker(db_url: str, tmp_path: Path) -> None:
@@ -193,7 +164,7 @@ def test_jobs_that_ran_too_long_are_cancelled_on_their_worker(db_url: str, tmp_p
         assert (await r.stored(timed.id)).state is J.TIMED_OUT
         assert numbers(await recovery.run_once()) == (0, 0, 0, 1.0)
 
-    run_on(db_url, tmp_path, body)
+    run(body, tmp_path, db_url)
 
 
 @dataclass(frozen=True)
@@ -233,7 +204,7 @@ def test_actions_that_no_longer_hold_are_skipped(db_url: str, tmp_path: Path) ->
         result = await recovery.run_once()
         assert numbers(result) == (3, 0, 3, 0.0)
 
-    run_on(db_url, tmp_path, body)
+    run(body, tmp_path, db_url)
 
 
 def test_rows_of_an_attempt_started_but_not_yet_committed_are_kept(
@@ -253,7 +224,7 @@ def test_rows_of_an_attempt_started_but_not_yet_committed_are_kept(
         assert numbers(result) == (0, 0, 0, 1.0)
         assert await allocated(r) == [(job.id, 2)]
 
-    run_on(db_url, tmp_path, body)
+    run(body, tmp_path, db_url)
 
 
 @dataclass(frozen=True)
@@ -286,7 +257,7 @@ def test_a_drop_is_skipped_once_a_newer_attempt_runs(db_url: str, tmp_path: Path
         assert numbers(result) == (2, 0, 2, 0.0)
         assert await allocated(r) == [(job.id, 2)]
 
-    run_on(db_url, tmp_path, body)
+    run(body, tmp_path, db_url)
 
 
 def test_prune_deletes_old_finished_jobs_and_their_output(db_url: str, tmp_path: Path) -> None:
@@ -322,4 +293,4 @@ def test_prune_deletes_old_finished_jobs_and_their_output(db_url: str, tmp_path:
         assert r.sched.output.tail(4, "stdout", 1) == ["job 4"]
         assert await recovery.prune() == 0
 
-    run_on(db_url, tmp_path, body)
+    run(body, tmp_path, db_url)

@@ -45,8 +45,9 @@ class Rig:
 
 
 @asynccontextmanager
-async def rig(tmp_path: Path) -> AsyncIterator[Rig]:
-    db = Database.open(sqlite_url(tmp_path))
+async def rig(tmp_path: Path, url: str | None = None) -> AsyncIterator[Rig]:
+    """A scheduler and its writer on the database at ``url`` (SQLite in tmp_path by default)."""
+    db = Database.open(url or sqlite_url(tmp_path))
     writer = JobWriter(db)
     writer.start()
     try:
@@ -56,11 +57,13 @@ async def rig(tmp_path: Path) -> AsyncIterator[Rig]:
         db.close()
 
 
-def run(test: Callable[[Rig], Coroutine[Any, Any, None]], tmp_path: Path) -> None:
+def run(
+    test: Callable[[Rig], Coroutine[Any, Any, None]], tmp_path: Path, url: str | None = None
+) -> None:
     """Run one async test body against a fresh rig."""
 
     async def main() -> None:
-        async with rig(tmp_path) as r:
+        async with rig(tmp_path, url) as r:
             await test(r)
 
     asyncio.run(main())

@@ -1,29 +1,17 @@
 """JobStore, insert_jobs and apply_writes against SQLite and PostgreSQL."""
 
 import itertools
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import Engine
 
-from corral.db.engine import make_engine
-from corral.db.migrate import upgrade
 from corral.domain.jobs import Allocation, Job, JobSpec, JobState
 from corral.errors import NotFoundError
 from corral.store.jobs import JobStore, JobWrites
 
 J = JobState
 T0 = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
-
-
-@pytest.fixture
-def engine(db_url: str) -> Iterator[Engine]:
-    """A migrated, empty database."""
-    engine = make_engine(db_url)
-    upgrade(engine)
-    yield engine
-    engine.dispose()
 
 
 @pytest.fixture

@@ -1,6 +1,5 @@
 """ConfigStore, RuntimeStore and WorkerLogStore against SQLite and PostgreSQL."""
 
-from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta, timezone
 
@@ -8,23 +7,12 @@ import pytest
 from sqlalchemy import Engine, func, select
 
 from corral.db import models
-from corral.db.engine import make_engine
-from corral.db.migrate import upgrade
 from corral.domain.worker_states import DesiredState, WorkerState
 from corral.domain.workers import DeploymentType, WorkerConfig, WorkerRuntime
 from corral.errors import ConflictError, InvalidInputError, InvalidTransitionError, NotFoundError
 from corral.store import ConfigStore, RuntimeStore, WorkerLogStore
 
 S = WorkerState
-
-
-@pytest.fixture
-def engine(db_url: str) -> Iterator[Engine]:
-    """A migrated, empty database."""
-    engine = make_engine(db_url)
-    upgrade(engine)
-    yield engine
-    engine.dispose()
 
 
 @pytest.fixture

@@ -20,7 +20,8 @@ from corral.master.job_outcomes import Outcome, outcome_of_report, retry_delay_s
 from corral.master.job_output import JobOutput
 from corral.master.job_queue import PendingQueue
 from corral.master.job_writer import JobWriter
-from corral.master.worker_slots import WorkerSlot, kill_job_process
+from corral.master.stale_process import kill_job_process
+from corral.master.worker_slots import WorkerSlot
 from corral.protocol import AttemptRef, JobEvent
 
 log = logging.getLogger("corral.master")

@@ -2,16 +2,12 @@
 
 import asyncio
 import logging
-import os
-import signal
 from dataclasses import dataclass, field
-
-import psutil
 
 from corral.domain.jobs import Job
 from corral.domain.placement import FleetWorker, Slot
 from corral.domain.workers import WorkerConfig
-from corral.protocol import ENV_JOB_ID, Assignment, AttemptRef
+from corral.protocol import Assignment, AttemptRef
 
 log = logging.getLogger("corral.master")
 
@@ -81,21 +77,6 @@ class WorkerSlot:
     local: bool
     jobs: set[int] = field(default_factory=set)
     mailbox: Mailbox = field(default_factory=Mailbox)
-
-
-def kill_job_process(pid: int, job_id: int) -> bool:
-    """SIGKILL a job's process group if ``pid`` still runs that job; True if killed.
-
-    The environment check guards against a recycled pid belonging to someone else.
-    """
-    try:
-        if psutil.Process(pid).environ().get(ENV_JOB_ID) != str(job_id):
-            return False
-        os.killpg(pid, signal.SIGKILL)
-    except (psutil.Error, ProcessLookupError, PermissionError):
-        return False
-    log.warning("job %d: killed process group %d left by its worker", job_id, pid)
-    return True
 
 
 def fleet_worker(config: WorkerConfig, capacity: int | None = None) -> FleetWorker:

@@ -1,0 +1,18 @@
+"""A migrated, empty database on each backend, for the store tests."""
+
+from collections.abc import Iterator
+
+import pytest
+from sqlalchemy import Engine
+
+from corral.db.engine import make_engine
+from corral.db.migrate import upgrade
+
+
+@pytest.fixture
+def engine(db_url: str) -> Iterator[Engine]:
+    """A migrated, empty database."""
+    engine = make_engine(db_url)
+    upgrade(engine)
+    yield engine
+    engine.dispose()
