@@ -52,12 +52,17 @@ class Mailbox:
         return taken
 
     async def wait(self, timeout_s: float) -> None:
-        """Return when something is queued, the mailbox closes, or after ``timeout_s``."""
-        if self.assignments or self.cancels or self.closed:
-            return
+        """Return when something is queued, the mailbox closes, or after ``timeout_s``.
+
+        Another request of the same worker may take the work first (a report's answer
+        carries what its freed CPUs made assignable): then this one keeps waiting
+        rather than answering empty and costing the worker a round trip.
+        """
         try:
             async with asyncio.timeout(timeout_s):
-                await self._ready.wait()
+                while not (self.assignments or self.cancels or self.closed):
+                    self._ready.clear()
+                    await self._ready.wait()
         except TimeoutError:
             return
 

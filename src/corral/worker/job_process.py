@@ -146,28 +146,29 @@ def _spawn(
     base_env: Mapping[str, str],
     worker_mask: set[int] | None,
 ) -> subprocess.Popen[bytes]:
-    """Start the program pinned to ``cpu_ids``; raise SpawnFailed if it cannot start."""
+    """Start the program pinned to ``cpu_ids``; raise SpawnFailed if it cannot start.
+
+    The child inherits the spawning thread's affinity, so the thread takes the job's
+    CPUs first (no pre-exec hook, which would force the slow fork path). The thread
+    keeps that mask until the next job needs another: changing it moves the thread
+    to another CPU, and only the executor's thread spawns jobs.
+    """
     argv = job_argv(assignment)
     env = job_environment(base_env, assignment, cpu_ids)
-    pin = bool(cpu_ids) and worker_mask is not None and set(cpu_ids) != worker_mask
     try:
-        if pin:
-            os.sched_setaffinity(0, cpu_ids)
-        try:
-            # stdout/stderr file objects are unused: the descriptors are read directly.
-            return subprocess.Popen(
-                argv,
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE,
-                start_new_session=True,
-                env=env,
-                cwd=assignment["cwd"],
-            )
-        finally:
-            if pin:
-                assert worker_mask is not None
-                os.sched_setaffinity(0, worker_mask)
+        wanted = set(cpu_ids) or worker_mask
+        if wanted is not None and wanted != os.sched_getaffinity(0):
+            os.sched_setaffinity(0, wanted)
+        # stdout/stderr file objects are unused: the descriptors are read directly.
+        return subprocess.Popen(
+            argv,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            start_new_session=True,
+            env=env,
+            cwd=assignment["cwd"],
+        )
     except (OSError, ValueError, subprocess.SubprocessError) as exc:
         raise SpawnFailed(_why(exc)) from exc
 
