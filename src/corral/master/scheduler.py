@@ -9,16 +9,14 @@ workers' mailboxes, answered as soon as they are durable.
 import asyncio
 import logging
 from collections.abc import Iterable, Sequence
-from datetime import timedelta
-from typing import Any
 
 from corral.db.types import utcnow
-from corral.domain.jobs import ACTIVE, TERMINAL, Allocation, Job, JobSpec, JobState, Reason
+from corral.domain.jobs import ACTIVE, Allocation, Job, JobSpec, JobState, Reason
 from corral.domain.placement import FleetWorker, plan, refusal
-from corral.errors import ConflictError, InvalidInputError, NotFoundError
-from corral.master.job_outcomes import Outcome, outcome_of_report, retry_delay_s
+from corral.errors import InvalidInputError
+from corral.master.job_book import JobBook
+from corral.master.job_outcomes import Outcome, outcome_of_report
 from corral.master.job_output import JobOutput
-from corral.master.job_queue import PendingQueue
 from corral.master.job_writer import JobWriter
 from corral.master.stale_process import kill_job_process
 from corral.master.worker_slots import WorkerSlot
@@ -34,18 +32,17 @@ class Scheduler:
     def __init__(self, writer: JobWriter, output: JobOutput) -> None:
         self.writer = writer
         self.output = output
-        self.jobs: dict[int, Job] = {}
-        self.queue = PendingQueue()
+        self.book = JobBook(writer, output)
+        self.jobs = self.book.jobs
+        self.queue = self.book.queue
         self.slots: dict[str, WorkerSlot] = {}
         self.homes: dict[str, str] = {}  # account -> the worker that ran it last
         self.fleet: dict[str, FleetWorker] = {}  # every configured worker, kept by lifecycle
-        self._finished: dict[int, asyncio.Event] = {}
         self._timer: asyncio.TimerHandle | None = None
-        self._last_id = 0  # the master numbers jobs: it is the only writer
 
     async def load(self, unfinished: Iterable[Job], last_id: int) -> int:
         """At master start: queue pending jobs; end the attempts no worker runs any more."""
-        self._last_id = last_id
+        self.book.last_id = last_id
         orphans = 0
         for job in unfinished:
             self.jobs[job.id] = job
@@ -67,7 +64,9 @@ class Scheduler:
     async def submit(self, specs: Sequence[JobSpec]) -> list[tuple[Job, bool]]:
         """Store new jobs and place them; (job, created), existing ones for known keys."""
         now = utcnow()
-        fresh = [Job(id=self._new_id(), spec=s, submitted_at=now, updated_at=now) for s in specs]
+        fresh = [
+            Job(id=self.book.new_id(), spec=s, submitted_at=now, updated_at=now) for s in specs
+        ]
         for index, job in enumerate(fresh):
             why = refusal(job, self.fleet)
             if why is not None:
@@ -85,20 +84,15 @@ class Scheduler:
 
     def _enqueue(self, new: Iterable[Job]) -> None:
         for job in new:
-            self.jobs[job.id] = job
-            self.queue.add(job)
+            self.book.add(job)
         self.schedule()
-
-    def _new_id(self) -> int:
-        self._last_id += 1
-        return self._last_id
 
     def cancel(self, job_id: int) -> Job:
         """Cancel a pending job at once; ask the worker to end a running one."""
-        job = self._live(job_id)
+        job = self.book.live(job_id)
         if job.state is J.PENDING:
             self.queue.remove(job)
-            self._finish(job, J.CANCELLED, Reason.CANCELLED)
+            self.book.finish(job, J.CANCELLED, Reason.CANCELLED)
         elif not job.cancel_requested:
             job.cancel_requested = True
             self.writer.update(job.id, cancel_requested=True, updated_at=utcnow())
@@ -109,46 +103,13 @@ class Scheduler:
 
     def retry(self, job: Job) -> Job:
         """Make a finished job pending again with a fresh budget of attempts."""
-        if job.state not in TERMINAL:
-            raise ConflictError(f"job {job.id} is {job.state}: only a finished job can be retried")
-        now = utcnow()
-        job.state, job.attempt_base, job.reason = J.PENDING, job.attempt, None
-        job.cancel_requested, job.not_before, job.finished_at = False, None, None
-        job.exit_code = job.signal = None
-        self.writer.update(
-            job.id,
-            state=str(J.PENDING),
-            attempt_base=job.attempt,
-            reason=None,
-            cancel_requested=False,
-            not_before=None,
-            finished_at=None,
-            exit_code=None,
-            signal=None,
-            updated_at=now,
-            **self._forget_attempt(job),
-        )
-        self.jobs[job.id] = job
-        self.queue.add(job)
+        self.book.retry(job)
         self.schedule()
         return job
 
     async def wait_finished(self, job_id: int, timeout_s: float) -> None:
         """Return when the job is finished (and stored), or after ``timeout_s``."""
-        if job_id in self.jobs:
-            event = self._finished.setdefault(job_id, asyncio.Event())
-            try:
-                async with asyncio.timeout(timeout_s):
-                    await event.wait()
-            except TimeoutError:
-                return
-        await self.writer.flush()
-
-    def _live(self, job_id: int) -> Job:
-        job = self.jobs.get(job_id)
-        if job is None:
-            raise ConflictError(f"job {job_id} is not pending or running")
-        return job
+        await self.book.wait_finished(job_id, timeout_s)
 
     # Placement
 
@@ -312,17 +273,9 @@ class Scheduler:
         return True
 
     def _settle(self, job: Job, outcome: Outcome) -> None:
-        """Free the attempt's resources; retry it or finish the job."""
+        """Free the attempt's CPUs and account; the book retries it or finishes the job."""
         self._release(job)
-        retry = outcome.retryable and job.attempts_left > 0
-        if outcome.reason is not None and job.worker_id is not None:
-            then = "requeued" if retry else f"job {outcome.state}"
-            what = f"job {job.id} attempt {job.attempt}: {outcome.describe()}, {then}"
-            self.writer.log(job.worker_id, what, "warning")
-        if retry:
-            self._requeue(job, outcome)
-        else:
-            self._finish(job, outcome.state, outcome.describe(), outcome.exit_code, outcome.signal)
+        self.book.settle(job, outcome)
 
     def _release(self, job: Job) -> None:
         ws = self.slots.get(job.worker_id or "")
@@ -337,66 +290,6 @@ class Scheduler:
         if job.state is J.RUNNING:
             self.writer.release(job.id)
 
-    def _requeue(self, job: Job, outcome: Outcome) -> None:
-        now = utcnow()
-        delay = retry_delay_s(job, outcome)
-        job.state, job.reason = J.PENDING, outcome.describe()
-        job.not_before = now + timedelta(seconds=delay) if delay > 0 else None
-        job.exit_code, job.signal = outcome.exit_code, outcome.signal
-        self.writer.update(
-            job.id,
-            state=str(J.PENDING),
-            reason=job.reason,
-            not_before=job.not_before,
-            exit_code=job.exit_code,
-            signal=job.signal,
-            updated_at=now,
-            **self._forget_attempt(job),
-        )
-        log.info("job %d: attempt %d ended (%s), requeued", job.id, job.attempt, job.reason)
-        self.queue.add(job)
-
-    @staticmethod
-    def _forget_attempt(job: Job) -> dict[str, Any]:
-        """Clear where the last attempt ran: a pending job is on no worker."""
-        job.worker_id = job.instance_id = job.pid = None
-        job.cpu_ids, job.assigned_at, job.started_at = [], None, None
-        return {
-            "worker_id": None,
-            "instance_id": None,
-            "pid": None,
-            "cpu_ids": [],
-            "assigned_at": None,
-            "started_at": None,
-        }
-
-    def _finish(
-        self,
-        job: Job,
-        state: JobState,
-        reason: Reason | str | None,
-        exit_code: int | None = None,
-        signal: int | None = None,
-    ) -> None:
-        now = utcnow()
-        job.state, job.finished_at = state, now
-        job.reason = None if reason is None else str(reason)
-        job.exit_code, job.signal = exit_code, signal
-        self.writer.update(
-            job.id,
-            state=str(state),
-            reason=job.reason,
-            exit_code=exit_code,
-            signal=signal,
-            finished_at=now,
-            updated_at=now,
-        )
-        del self.jobs[job.id]
-        self.output.finish(job.id)
-        event = self._finished.pop(job.id, None)
-        if event is not None:
-            event.set()
-
     def usage(self, worker_id: str) -> dict[str, int]:
         """What a worker's jobs hold now, for its runtime record."""
         ws = self.slots.get(worker_id)
@@ -407,10 +300,3 @@ class Scheduler:
             "accounts_allocated": ws.slot.holds(),
             "active_jobs": len(ws.jobs),
         }
-
-    def get(self, job_id: int) -> Job:
-        """An unfinished job's live record."""
-        job = self.jobs.get(job_id)
-        if job is None:
-            raise NotFoundError(f"job {job_id} is not pending or running")
-        return job
