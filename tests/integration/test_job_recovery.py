@@ -128,3 +128,25 @@ def test_chaos_random_worker_kills_lose_no_job(master: MasterProcess, tmp_path: 
     assert not missing, f"succeeded by an attempt that never ran: {missing[:5]}"
     assert kills >= 3, f"only {kills} kills happened: the test proved little"
     print(f"{kills} kills, {len(succeeded)} succeeded, {len(failed)} failed")
+
+
+def test_jobs_on_postgresql_survive_a_master_restart(
+    start_master: MasterFactory, pg_url: str, tmp_path: Path
+) -> None:
+    first = start_master(database_url=pg_url)
+    first.create_worker("w1", cpus=2, restart_delay_ms=0)
+    first.wait_state("w1", "running")
+    jobs = JobsApi(first)
+    done = jobs.wait(jobs.submit(["/bin/echo", "stored"])["id"])
+    assert done["state"] == "succeeded" and jobs.output(done["id"]) == ["stored"]
+    long = jobs.submit([guarded(tmp_path, "sleep 0.5")], shell=True, max_attempts=2)
+    jobs.wait(long["id"], "running")
+    first.signal(signal.SIGKILL)
+    first.wait_exit()
+    second = start_master(first.data_dir, database_url=pg_url)
+    again = JobsApi(second)
+    assert again.get(done["id"])["state"] == "succeeded"
+    finished = again.wait(long["id"], timeout=60)
+    assert finished["state"] == "succeeded" and finished["attempt"] == 2
+    later = again.wait(again.submit(["/bin/true"])["id"])
+    assert later["id"] > long["id"], "the new master numbers on from the stored jobs"
