@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import Connection
+from sqlalchemy.exc import OperationalError
 
 from corral.db.types import utcnow
 from corral.domain.jobs import Allocation, Job
@@ -20,6 +21,8 @@ from corral.master.database import Database
 from corral.store.jobs import JobWrites, apply_writes, insert_jobs
 
 log = logging.getLogger("corral.master")
+RETRY_FIRST_S = 0.1
+RETRY_MAX_S = 5.0
 
 
 class JobWriter:
@@ -99,12 +102,13 @@ class JobWriter:
             waiters, self._waiters = self._waiters, []
             self._busy = True
             try:
-                results = self._commit(inserts, writes)
+                results = await self._commit_until_reachable(inserts, writes)
             except Exception as exc:
-                # The scheduler's memory is ahead of the database now; recovery at
-                # the next master start works from what is stored.
+                # A batch the database refuses for its content cannot be retried: the
+                # scheduler's memory is ahead of the database now, and recovery at the
+                # next master start works from what is stored.
                 log.exception(
-                    "job writes failed: %d inserts, %d job updates lost",
+                    "job writes refused: %d inserts, %d job updates lost",
                     len(inserts),
                     len(writes.updates),
                 )
@@ -121,6 +125,25 @@ class JobWriter:
             for waiter in waiters:
                 if not waiter.done():
                     waiter.set_result(None)
+
+    async def _commit_until_reachable(
+        self,
+        inserts: list[tuple[Sequence[Job], "asyncio.Future[list[tuple[Job, bool]]]"]],
+        writes: JobWrites,
+    ) -> list[list[tuple[Job, bool]]]:
+        """Commit the batch, retrying while the database cannot be reached.
+
+        Nothing waiting on the batch (answers to workers and clients) goes out
+        meanwhile: work is handed out only once it is durable.
+        """
+        delay = RETRY_FIRST_S
+        while True:
+            try:
+                return self._commit(inserts, writes)
+            except OperationalError as exc:
+                log.warning("database unreachable, job writes retried in %.1f s: %s", delay, exc)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, RETRY_MAX_S)
 
     def _commit(
         self,
