@@ -33,6 +33,8 @@ class RegisterRequest(TypedDict):
     hostname: str
     cpu_ids: list[int]
     version: str
+    # Job process groups of the previous instance this one killed at its start.
+    orphans_killed: NotRequired[int]
 
 
 class RegisterResponse(TypedDict):

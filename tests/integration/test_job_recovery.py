@@ -150,3 +150,19 @@ def test_jobs_on_postgresql_survive_a_master_restart(
     assert finished["state"] == "succeeded" and finished["attempt"] == 2
     later = again.wait(again.submit(["/bin/true"])["id"])
     assert later["id"] > long["id"], "the new master numbers on from the stored jobs"
+
+
+def test_a_restarted_worker_ends_what_its_crashed_instance_left(master: MasterProcess) -> None:
+    master.create_worker("w1", restart_delay_ms=0)
+    pid = master.wait_state("w1", "running")["pid"]
+    jobs = JobsApi(master)
+    # A job that wipes its environment: the master cannot recognise it by CORRAL_JOB_ID.
+    job = jobs.submit(["/usr/bin/env", "-i", "/bin/sleep", "60"])
+    orphan = jobs.wait(job["id"], "running")["pid"]
+    os.kill(pid, signal.SIGKILL)
+    master.wait_state("w1", "running", restart_count=1)
+    wait_for(lambda: not process_alive(orphan), what="the orphan ended by the new instance")
+    wait_for(
+        lambda: any("killed 1 job process groups" in e for e in master.events("w1")),
+        what="the new instance's report of it",
+    )

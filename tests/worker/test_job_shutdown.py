@@ -96,4 +96,7 @@ def test_next_start_kills_the_job_groups_a_killed_worker_left(
     successor = spawn_worker(master.url)
     wait_dead(pids)
     wait_for(lambda: "killed 1 job process group" in successor.log(), what="the cleanup log")
+    # The master hears of it with the successor's registration.
+    told = wait_for(lambda: master.registrations()[1:], what="the successor's registration")
+    assert told[-1].body["orphans_killed"] == 1
     assert (tmp_path / "state").stat().st_mode & 0o777 == 0o700

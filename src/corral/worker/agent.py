@@ -86,6 +86,7 @@ class Agent:
         self.instance_id = new_instance_id()
         self.registered = False
         self.leaving = False  # set by deregister: no heartbeat or registration after it
+        self.orphans_killed = 0  # reported with the next registration
         self.lease_s = DEFAULT_LEASE_S
         self._interval_override = heartbeat_interval_s
         self.heartbeat_interval_s = heartbeat_interval_s or DEFAULT_HEARTBEAT_INTERVAL_S
@@ -118,8 +119,10 @@ class Agent:
                 "hostname": socket.gethostname(),
                 "cpu_ids": self.usable_cpu_ids,
                 "version": __version__,
+                "orphans_killed": self.orphans_killed,
             }
             answer = self._post(REGISTER_PATH, request)
+            self.orphans_killed = 0  # told once
             self._adopt_timing(answer)
             self._adopt_capacity(answer.get("cpus"))
             self.registered = True

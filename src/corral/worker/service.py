@@ -98,7 +98,7 @@ class WorkerService:
             if parent_pid is not None and not arm_parent_death_signal(parent_pid):
                 log.error("launching process %d is gone; exiting", parent_pid)
                 return EXIT_PARENT_GONE
-            ledger = self._ledger()
+            ledger, orphans = self._ledger()
             client = MasterClient(self.settings.master_url, self.settings.token)
             self.agent = agent = Agent(
                 client,
@@ -106,6 +106,7 @@ class WorkerService:
                 usable_cpus(),
                 heartbeat_interval_s=self.settings.heartbeat_interval_s,
             )
+            agent.orphans_killed = orphans
             try:
                 if not agent.register_until_done(self._signals.wait):
                     log.info("stopped before registering")
@@ -115,15 +116,15 @@ class WorkerService:
                 return EXIT_REJECTED
             return self._serve(agent, ledger)
 
-    def _ledger(self) -> JobLedger | None:
+    def _ledger(self) -> tuple[JobLedger | None, int]:
         """Kill the job groups a previous instance left, then start a fresh ledger."""
         try:
             path = state_dir(self.settings.worker_id, os.environ) / LEDGER_NAME
-            kill_orphans(path)
-            return JobLedger(path)
+            killed = kill_orphans(path)
+            return JobLedger(path), killed
         except OSError as exc:
             log.warning("no job ledger (orphans of a crash will not be cleaned up): %s", exc)
-            return None
+            return None, 0
 
     def _executor(self, agent: Agent, outbox: Outbox, ledger: JobLedger | None) -> Executor:
         """The executor over the CPUs the master lets this worker use."""

@@ -29,6 +29,7 @@ class Register(Strict):
     hostname: Text
     cpu_ids: Annotated[list[Annotated[int, Field(ge=0, le=65535)]], Field(max_length=4096)]
     version: Text
+    orphans_killed: Annotated[int, Field(ge=0, le=1_000_000)] = 0
 
 
 class Heartbeat(Strict):
@@ -54,6 +55,9 @@ async def register(body: Register, request: Request, svc: Svc) -> dict[str, floa
     require_worker(request, svc, body.worker_id)
     sup = svc.lifecycle.get(body.worker_id)
     cpus = await sup.registered(body.instance_id, body.pid, body.hostname, body.cpu_ids)
+    if body.orphans_killed:
+        what = f"killed {body.orphans_killed} job process groups its previous instance left"
+        await svc.db.run(svc.db.logs.add, body.worker_id, "recovery", what, "warning")
     return {
         "heartbeat_interval_s": svc.settings.heartbeat_interval_s,
         "lease_s": svc.settings.lease_s,
