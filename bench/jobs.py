@@ -184,10 +184,10 @@ def throughput(args: argparse.Namespace) -> dict[str, Any]:
     }
 
 
-def start_latency(master: Master) -> float:
+def start_latency(master: Master, poster: Poster) -> float:
     """Seconds from just before the submit to the job program's own start, on an idle worker."""
     before = time.time_ns()
-    job_id = submit(master, bare.START_TIME)["id"]
+    job_id = poster.post("/jobs", {"command": bare.START_TIME})["id"]
     wait_finished(master, job_id)
     r = master.api.get(f"/jobs/{job_id}/logs", params={"stream": "stdout", "tail": 1})
     return (int(r.json()["lines"][0]) - before) / 1e9
@@ -197,7 +197,9 @@ def latency(args: argparse.Namespace) -> dict[str, Any]:
     """Sequential jobs printing their start time: submit -> program running, beside bare."""
     n = (args.jobs or 200) * args.rounds
     with master_with_worker() as master:
-        corral = [start_latency(master) for _ in range(n)]
+        poster = Poster(master)
+        corral = [start_latency(master, poster) for _ in range(n)]
+        poster.close()
     floor = bare.start_latencies(n)
     return {
         "corral_submit_to_start": summary_ms(corral),
