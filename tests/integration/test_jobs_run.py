@@ -3,6 +3,7 @@
 import os
 from datetime import datetime
 
+import httpx
 import pytest
 
 from master_process import JobsApi, MasterProcess, process_alive
@@ -111,3 +112,21 @@ def test_status_reports_what_jobs_hold(jobs: JobsApi, master: MasterProcess) -> 
     assert st["cpus_allocated"] == 1 and st["accounts_allocated"] == 1
     jobs.api.post(f"/jobs/{job['id']}/cancel")
     jobs.wait(job["id"])
+
+
+def test_follow_streams_output_then_ends_with_the_job(jobs: JobsApi, master: MasterProcess) -> None:
+    script = "printf 'start\\n'; sleep 0.3; printf '10%%\\r50%%\\r100%%\\n'; printf 'bye\\n'"
+    job = jobs.submit([script], shell=True)
+    url = f"{master.url}/api/v1/jobs/{job['id']}/logs"
+    data: list[str] = []
+    events: list[str] = []
+    params = {"follow": "true", "tail": "10"}
+    with httpx.Client(timeout=30) as client, client.stream("GET", url, params=params) as resp:
+        assert resp.headers["content-type"].startswith("text/event-stream")
+        for line in resp.iter_lines():
+            if line.startswith("data: ") and not events:
+                data.append(line[6:])
+            elif line.startswith("event: "):
+                events.append(line[7:])
+    assert data == ["start", "10%", "50%", "100%", "bye"]
+    assert events == ["end"], "the stream ends once the job has finished"

@@ -128,7 +128,8 @@ async def _follow(svc: Services, job_id: int, stream: str, tail: int) -> AsyncIt
     queue = output.subscribe(job_id, stream) if job_id in svc.scheduler.jobs else None
     try:
         for line in output.tail(job_id, stream, tail):
-            yield f"data: {line}\n\n"
+            for part in _split(line):
+                yield f"data: {part}\n\n"
         if queue is not None:
             async for line in _lines(queue):
                 yield line
@@ -151,9 +152,16 @@ async def _lines(queue: "asyncio.Queue[str | None]") -> AsyncIterator[str]:
             continue
         if chunk is None:
             break
-        pending += chunk
-        *lines, pending = pending.split("\n")
+        *lines, pending = _split(pending + chunk)
         for line in lines:
             yield f"data: {line}\n\n"
     if pending:
         yield f"data: {pending}\n\n"
+
+
+def _split(text: str) -> list[str]:
+    """Lines of program output; a carriage return (a progress bar) ends a line too.
+
+    An event-stream line cannot hold one: a reader would take it as the end of the field.
+    """
+    return text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
