@@ -114,6 +114,7 @@ class JobEvent(TypedDict, total=False):
     attempt: int
     at: float  # unix time on the worker
     pid: int
+    start_time: int  # of the pid, in clock ticks since boot: with it, the pid is unambiguous
     cpu_ids: list[int]
     stream: str
     data: str

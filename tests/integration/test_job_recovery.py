@@ -7,6 +7,10 @@ import signal
 import time
 from pathlib import Path
 
+import httpx
+
+from corral.master.tokens import Tokens
+from corral.protocol import REGISTER_PATH
 from master_process import JobsApi, MasterFactory, MasterProcess, process_alive
 from waiting import wait_for
 
@@ -152,17 +156,35 @@ def test_jobs_on_postgresql_survive_a_master_restart(
     assert later["id"] > long["id"], "the new master numbers on from the stored jobs"
 
 
-def test_a_restarted_worker_ends_what_its_crashed_instance_left(master: MasterProcess) -> None:
-    master.create_worker("w1", restart_delay_ms=0)
+def test_a_job_that_wipes_its_environment_still_ends_with_its_worker(
+    master: MasterProcess,
+) -> None:
+    master.create_worker("w1", auto_restart=False)
     pid = master.wait_state("w1", "running")["pid"]
     jobs = JobsApi(master)
-    # A job that wipes its environment: the master cannot recognise it by CORRAL_JOB_ID.
+    # Without CORRAL_JOB_ID in its environment, only its start time names the process.
     job = jobs.submit(["/usr/bin/env", "-i", "/bin/sleep", "60"])
     orphan = jobs.wait(job["id"], "running")["pid"]
     os.kill(pid, signal.SIGKILL)
-    master.wait_state("w1", "running", restart_count=1)
-    wait_for(lambda: not process_alive(orphan), what="the orphan ended by the new instance")
-    wait_for(
-        lambda: any("killed 1 job process groups" in e for e in master.events("w1")),
-        what="the new instance's report of it",
-    )
+    done = jobs.wait(job["id"])
+    assert done["state"] == "failed" and done["reason"] == "worker_crashed"
+    wait_for(lambda: not process_alive(orphan), what="the orphan ended by the master")
+
+
+def test_a_worker_reports_the_job_groups_it_cleaned_up(master: MasterProcess) -> None:
+    master.create_worker("w1")
+    st = master.wait_state("w1", "running")
+    body = {
+        "worker_id": "w1",
+        "instance_id": st["instance_id"],
+        "pid": st["pid"],
+        "hostname": "h",
+        "cpu_ids": st["cpu_ids"],
+        "version": "x",
+        "orphans_killed": 2,
+    }
+    token = Tokens(master.data_dir).worker_token("w1")
+    with httpx.Client(base_url=master.url) as c:
+        r = c.post(REGISTER_PATH, json=body, headers={"Authorization": f"Bearer {token}"})
+    assert r.status_code == 200, r.text
+    assert any("killed 2 job process groups" in e for e in master.events("w1"))

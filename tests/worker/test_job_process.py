@@ -6,12 +6,12 @@ import os
 
 import pytest
 
+from corral.procfs import process_start_time as start_time
 from corral.worker.job_process import (
     SpawnFailed,
     base_environment,
     job_argv,
     job_environment,
-    start_time,
 )
 
 from .fake_master import assignment

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from corral.procfs import process_start_time as start_time
 from corral.worker import orphans
-from corral.worker.job_process import start_time
 from corral.worker.orphans import JobLedger, kill_orphans, read_ledger, state_dir
 
 from .procs import wait_dead

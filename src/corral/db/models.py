@@ -158,6 +158,7 @@ class JobRow(Base):
     instance_id: Mapped[str | None] = mapped_column(String(36))
     cpu_ids: Mapped[list[int]] = mapped_column(JSONType)
     pid: Mapped[int | None] = mapped_column(Integer)
+    pid_start: Mapped[int | None] = mapped_column(BigInteger)
     exit_code: Mapped[int | None] = mapped_column(Integer)
     signal: Mapped[int | None] = mapped_column(Integer)
     reason: Mapped[str | None] = mapped_column(Text)

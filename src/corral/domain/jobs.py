@@ -100,6 +100,7 @@ class Job:
     instance_id: str | None = None
     cpu_ids: list[int] = field(default_factory=list)
     pid: int | None = None
+    pid_start: int | None = None  # the pid's start time: names the process even if recycled
     exit_code: int | None = None
     signal: int | None = None
     reason: str | None = None  # a Reason value, possibly followed by ': detail'

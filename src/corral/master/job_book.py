@@ -145,12 +145,13 @@ class JobBook:
 
 def forget_attempt(job: Job) -> dict[str, Any]:
     """Clear where the last attempt ran: a pending job is on no worker."""
-    job.worker_id = job.instance_id = job.pid = None
+    job.worker_id = job.instance_id = job.pid = job.pid_start = None
     job.cpu_ids, job.assigned_at, job.started_at = [], None, None
     return {
         "worker_id": None,
         "instance_id": None,
         "pid": None,
+        "pid_start": None,
         "cpu_ids": [],
         "assigned_at": None,
         "started_at": None,

@@ -50,8 +50,7 @@ class Scheduler:
                 self.queue.add(job)
                 continue
             # Local workers died with the previous master; their jobs may linger.
-            if job.pid is not None:
-                kill_job_process(job.pid, job.id)
+            kill_job_process(job)
             self.recover(job, Reason.STARTUP_ORPHAN)
             orphans += 1
         if orphans:
@@ -177,8 +176,8 @@ class Scheduler:
         ws.mailbox.close()
         recovered = [self.jobs[j] for j in sorted(ws.jobs) if j in self.jobs]
         for job in recovered:
-            if ws.local and job.pid is not None:
-                kill_job_process(job.pid, job.id)
+            if ws.local:
+                kill_job_process(job)
             self.recover(job, reason)
         self.schedule()
         return recovered
@@ -227,12 +226,14 @@ class Scheduler:
         now = utcnow()
         job.state, job.started_at = J.RUNNING, now
         job.pid, job.cpu_ids = event.get("pid"), list(event.get("cpu_ids", []))
+        job.pid_start = event.get("start_time")
         self.output.mark_attempt(job.id, job.attempt)
         self.writer.update(
             job.id,
             state=str(J.RUNNING),
             started_at=now,
             pid=job.pid,
+            pid_start=job.pid_start,
             cpu_ids=job.cpu_ids,
             updated_at=now,
         )
@@ -265,7 +266,7 @@ class Scheduler:
             return False
         ws = self.slots.get(job.worker_id or "")
         if job.pid is not None and (ws is None or ws.local):
-            kill_job_process(job.pid, job.id)
+            kill_job_process(job)
         elif ws is not None and ws.instance_id == job.instance_id:
             # Its worker kills it; the report that follows is stale and ignored.
             ws.mailbox.cancel(AttemptRef(job_id=job.id, attempt=job.attempt))

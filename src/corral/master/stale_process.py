@@ -6,6 +6,8 @@ import signal
 
 import psutil
 
+from corral.domain.jobs import Job
+from corral.procfs import process_start_time
 from corral.protocol import ENV_JOB_ID, ENV_WORKER_ID
 
 log = logging.getLogger("corral.master")
@@ -34,9 +36,27 @@ def kill_stale_worker(pid: int, worker_id: str) -> bool:
     return killed
 
 
-def kill_job_process(pid: int, job_id: int) -> bool:
-    """SIGKILL the group of a job process its worker left; True if killed."""
-    killed = kill_group_if(pid, ENV_JOB_ID, str(job_id))
+def kill_job_process(job: Job) -> bool:
+    """SIGKILL the group of a job process its worker left; True if killed.
+
+    The process is recognised by its start time when the worker reported it (a job
+    may wipe its own environment), else by the job id in its environment.
+    """
+    pid = job.pid
+    if pid is None:
+        return False
+    if job.pid_start is None:
+        killed = kill_group_if(pid, ENV_JOB_ID, str(job.id))
+    else:
+        killed = process_start_time(pid) == job.pid_start and _killpg(pid)
     if killed:
-        log.warning("job %d: killed process group %d left by its worker", job_id, pid)
+        log.warning("job %d: killed process group %d left by its worker", job.id, pid)
     return killed
+
+
+def _killpg(pid: int) -> bool:
+    try:
+        os.killpg(pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        return False
+    return True

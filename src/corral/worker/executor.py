@@ -20,10 +20,11 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping
 
+from corral.procfs import process_start_time
 from corral.protocol import Assignment, AttemptRef
 from corral.worker.daemon import DaemonThread
 from corral.worker.job_events import finished_event, started_event
-from corral.worker.job_process import JobProcess, SpawnFailed, base_environment, start_time
+from corral.worker.job_process import JobProcess, SpawnFailed, base_environment
 from corral.worker.orphans import JobLedger
 from corral.worker.outbox import AttemptKey, Outbox
 from corral.worker.resources import ResourceTracker
@@ -215,11 +216,10 @@ class Executor(DaemonThread):
         job.deadline = time.monotonic() + timeout if timeout is not None else math.inf
         for fd in (*job.streams, job.pidfd):
             self._selector.register(fd, selectors.EVENT_READ, (job, fd))
-        if self.ledger is not None:
-            started = start_time(job.pid)
-            if started is not None:
-                self.ledger.add(job.pid, started)
-        self.outbox.put(started_event(key, job.pid, cpu_ids))
+        started = process_start_time(job.pid)
+        if self.ledger is not None and started is not None:
+            self.ledger.add(job.pid, started)
+        self.outbox.put(started_event(key, job.pid, cpu_ids, started))
 
     def _on_output(self, job: JobProcess, fd: int) -> None:
         stream, text = job.read(fd)

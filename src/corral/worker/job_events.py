@@ -8,9 +8,11 @@ from corral.protocol import JobEvent
 from corral.worker.outbox import AttemptKey
 
 
-def started_event(key: AttemptKey, pid: int, cpu_ids: list[int]) -> JobEvent:
-    """A ``started`` event: the process group's leader and the CPUs it is pinned to."""
-    return {
+def started_event(
+    key: AttemptKey, pid: int, cpu_ids: list[int], start_time: int | None = None
+) -> JobEvent:
+    """A ``started`` event: the group's leader (pid and start time) and its CPUs."""
+    event: JobEvent = {
         "type": "started",
         "job_id": key[0],
         "attempt": key[1],
@@ -18,6 +20,9 @@ def started_event(key: AttemptKey, pid: int, cpu_ids: list[int]) -> JobEvent:
         "pid": pid,
         "cpu_ids": cpu_ids,
     }
+    if start_time is not None:
+        event["start_time"] = start_time
+    return event
 
 
 def finished_event(key: AttemptKey, returncode: int | None, reason: str | None) -> JobEvent:

@@ -55,18 +55,6 @@ def job_argv(assignment: Assignment) -> list[str]:
     return list(command)
 
 
-def start_time(pid: int) -> int | None:
-    """The process's start time in clock ticks since boot (/proc/PID/stat field 22)."""
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as f:
-            stat = f.read()
-    except OSError:
-        return None
-    # The command name (field 2) may hold spaces and parentheses: split after its end.
-    fields = stat[stat.rindex(b")") + 2 :].split()
-    return int(fields[19])
-
-
 class JobProcess:
     """A running job: its Popen, pidfd, output decoders and how it is being ended."""
 

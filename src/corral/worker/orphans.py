@@ -17,8 +17,8 @@ import signal
 from collections.abc import Mapping
 from pathlib import Path
 
+from corral.procfs import process_start_time
 from corral.protocol import ENV_STATE_DIR
-from corral.worker.job_process import start_time
 
 log = logging.getLogger(__name__)
 
@@ -102,7 +102,7 @@ def kill_orphans(path: Path) -> int:
     """SIGKILL the groups listed in the ledger whose leader still lives; return how many."""
     killed = 0
     for pid, started in read_ledger(path):
-        if start_time(pid) != started:
+        if process_start_time(pid) != started:
             continue  # gone, or the pid now belongs to another process
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(pid, signal.SIGKILL)

@@ -148,6 +148,7 @@ class JobEventIn(Strict):
     attempt: Annotated[int, Field(ge=1)]
     at: float | None = None
     pid: Annotated[int, Field(ge=1)] | None = None
+    start_time: Annotated[int, Field(ge=0)] | None = None
     cpu_ids: Annotated[list[Annotated[int, Field(ge=0)]], Field(max_length=4096)] = Field(
         default_factory=list
     )

@@ -47,6 +47,7 @@ def _create_jobs() -> None:
         sa.Column("instance_id", sa.String(36), nullable=True),
         sa.Column("cpu_ids", JSON, nullable=False),
         sa.Column("pid", sa.Integer(), nullable=True),
+        sa.Column("pid_start", sa.BigInteger(), nullable=True),
         sa.Column("exit_code", sa.Integer(), nullable=True),
         sa.Column("signal", sa.Integer(), nullable=True),
         sa.Column("reason", sa.Text(), nullable=True),
