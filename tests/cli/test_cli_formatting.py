@@ -69,13 +69,15 @@ def test_submit_arguments_leave_unset_options_to_the_master() -> None:
         "priority": None,
         "account": None,
         "env": {},
+        "secret_env": {},
         "cwd": None,
         "label": {"team": "a"},
         "idempotency_key": None,
     }
     args = submit_arguments(("ls", "-l"), opts)
     assert args["command"] == ["ls", "-l"] and args["cpus"] == 2
-    assert args["env"] is None and args["labels"] == {"team": "a"}
+    assert args["env"] is None and args["secret_env"] is None
+    assert args["labels"] == {"team": "a"}
     shell = submit_arguments(("echo", "$HOME", "|", "wc"), opts | {"shell": True})
     assert shell["command"] == "echo $HOME | wc" and shell["shell"] is True
 

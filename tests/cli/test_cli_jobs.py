@@ -144,3 +144,15 @@ def test_an_unreachable_master_is_one_line_and_exit_1() -> None:
     assert proc.returncode == 1
     assert proc.stderr.startswith("Error: cannot reach the master at http://127.0.0.1:9")
     assert proc.stderr.count("\n") == 1
+
+
+def test_submit_takes_a_secret_from_the_environment_and_never_prints_it(
+    corral: RunCli, master: MasterProcess, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("DEPLOY_KEY", "k-77d1-secret")
+    script = ["sh", "-c", "echo ${#DEPLOY_KEY}"]
+    job_id = submitted_id(corral, "--secret-env", "DEPLOY_KEY", "--", *script)
+    assert finished(master, job_id) == "succeeded"
+    assert corral("jobs", "logs", str(job_id)).stdout.strip() == "13", "the job sees it"
+    shown = corral("jobs", "show", "--json", str(job_id)).stdout
+    assert "k-77d1-secret" not in shown and "DEPLOY_KEY" in shown

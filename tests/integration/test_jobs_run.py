@@ -130,3 +130,16 @@ def test_follow_streams_output_then_ends_with_the_job(jobs: JobsApi, master: Mas
                 events.append(line[7:])
     assert data == ["start", "10%", "50%", "100%", "bye"]
     assert events == ["end"], "the stream ends once the job has finished"
+
+
+def test_secret_env_reaches_the_job_and_is_never_shown(
+    jobs: JobsApi, master: MasterProcess
+) -> None:
+    secret = "s3cr3t-value-93f1"
+    job = jobs.submit(['echo "token=$API_TOKEN"'], shell=True, secret_env={"API_TOKEN": secret})
+    assert job["secret_env_keys"] == ["API_TOKEN"] and secret not in str(job)
+    done = jobs.wait(job["id"])
+    assert jobs.output(done["id"]) == [f"token={secret}"]
+    listed = master.api.get("/jobs").text + master.api.get(f"/jobs/{job['id']}").text
+    assert secret not in listed and "API_TOKEN" in listed
+    assert secret not in master.log(), "a secret value reached the master's log"

@@ -44,6 +44,12 @@ def _pairs(from_env: bool) -> Callable[[click.Context, click.Parameter, tuple[st
 @click.option("--priority", type=int, help="Higher runs first [default: 0]")
 @click.option("--account", help="Account the job holds while it runs.")
 @click.option("--env", multiple=True, callback=_pairs(True), help="K=V (or K from here); repeat.")
+@click.option(
+    "--secret-env",
+    multiple=True,
+    callback=_pairs(True),
+    help="K (its value from here) or K=V: given to the job, never shown; repeat.",
+)
 @click.option("--cwd", help="Working directory on the worker.")
 @click.option("--label", multiple=True, callback=_pairs(False), help="K=V; repeat.")
 @click.option("--idempotency-key", help="Submitting the same key again returns the same job.")
@@ -90,6 +96,7 @@ def submit_arguments(command: tuple[str, ...], opts: dict[str, Any]) -> dict[str
         "priority": opts["priority"],
         "account": opts["account"],
         "env": opts["env"] or None,
+        "secret_env": opts["secret_env"] or None,
         "cwd": opts["cwd"],
         "labels": opts["label"] or None,
         "idempotency_key": opts["idempotency_key"],

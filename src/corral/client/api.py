@@ -99,6 +99,7 @@ class Client:
         cpus: int | None = None,
         shell: bool = False,
         env: Mapping[str, str] | None = None,
+        secret_env: Mapping[str, str] | None = None,
         cwd: str | None = None,
         timeout_s: float | None = None,
         max_attempts: int | None = None,
@@ -108,12 +109,16 @@ class Client:
         labels: Mapping[str, str] | None = None,
         idempotency_key: str | None = None,
     ) -> Job:
-        """Submit one job; with a known idempotency key, the existing job comes back."""
+        """Submit one job; with a known idempotency key, the existing job comes back.
+
+        ``secret_env`` reaches the program like ``env`` but the master never shows it.
+        """
         body = _submit_body(
             command,
             shell,
             cpus=cpus,
             env=dict(env) if env is not None else None,
+            secret_env=dict(secret_env) if secret_env is not None else None,
             cwd=cwd,
             timeout_s=timeout_s,
             max_attempts=max_attempts,

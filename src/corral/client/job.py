@@ -18,6 +18,7 @@ class Job:
     shell: bool
     cpus: int
     env: dict[str, str]
+    secret_env_keys: list[str]
     cwd: str | None
     timeout_s: float | None
     max_attempts: int

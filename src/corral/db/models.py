@@ -142,6 +142,7 @@ class JobRow(Base):
     command: Mapped[list[str]] = mapped_column(JSONType)
     shell: Mapped[bool] = mapped_column(Boolean)
     env: Mapped[dict[str, Any]] = mapped_column(JSONType)
+    secret_env: Mapped[dict[str, Any]] = mapped_column(JSONType)
     cwd: Mapped[str | None] = mapped_column(Text)
     cpus: Mapped[int] = mapped_column(Integer)
     timeout_s: Mapped[float | None] = mapped_column(Float)

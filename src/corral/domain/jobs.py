@@ -72,6 +72,8 @@ class JobSpec:
     cpus: int = 1
     shell: bool = False
     env: dict[str, str] = field(default_factory=dict)
+    # Write-only: given to the program, never shown by the API.
+    secret_env: dict[str, str] = field(default_factory=dict)
     cwd: str | None = None
     timeout_s: float | None = None
     max_attempts: int = 1

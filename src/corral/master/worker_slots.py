@@ -30,7 +30,7 @@ class Mailbox:
                 attempt=job.attempt,
                 command=list(spec.command),
                 shell=spec.shell,
-                env=dict(spec.env),
+                env={**spec.env, **spec.secret_env},
                 cwd=spec.cwd,
                 cpus=spec.cpus,
                 timeout_s=spec.timeout_s,

@@ -21,6 +21,7 @@ class JobSubmit(Strict):
     shell: bool = False
     cpus: Annotated[int, Field(ge=1, le=4096)] = 1
     env: Env = Field(default_factory=dict)
+    secret_env: Env = Field(default_factory=dict)
     cwd: AbsPath | None = None
     timeout_s: Annotated[float, Field(gt=0, le=30 * 86400)] | None = None
     max_attempts: Annotated[int, Field(ge=1, le=1000)] = 1
@@ -58,6 +59,7 @@ class JobOut(BaseModel):
     shell: bool
     cpus: int
     env: dict[str, str]
+    secret_env_keys: list[str]
     cwd: str | None
     timeout_s: float | None
     max_attempts: int
@@ -92,6 +94,7 @@ class JobOut(BaseModel):
             shell=spec.shell,
             cpus=spec.cpus,
             env=spec.env,
+            secret_env_keys=sorted(spec.secret_env),
             cwd=spec.cwd,
             timeout_s=spec.timeout_s,
             max_attempts=spec.max_attempts,

@@ -32,6 +32,7 @@ def _create_jobs() -> None:
         sa.Column("command", JSON, nullable=False),
         sa.Column("shell", sa.Boolean(), nullable=False),
         sa.Column("env", JSON, nullable=False),
+        sa.Column("secret_env", JSON, nullable=False),
         sa.Column("cwd", sa.Text(), nullable=True),
         sa.Column("cpus", sa.Integer(), nullable=False),
         sa.Column("timeout_s", sa.Float(), nullable=True),
