@@ -38,6 +38,7 @@ class MasterProcess:
         data_dir: Path,
         database_url: str | None = None,
         command: str = "master",
+        port: int | None = None,
         **settings: Any,
     ) -> None:
         self.data_dir = data_dir
@@ -45,7 +46,7 @@ class MasterProcess:
         self.command = command
         self.settings = {"heartbeat_interval_s": 0.2, "lease_s": 2.0, "stop_timeout_s": 5.0}
         self.settings.update(settings)
-        self.port = free_port()
+        self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.proc: subprocess.Popen[bytes] | None = None
         self.output = data_dir / f"master-{self.port}.out"

@@ -11,6 +11,7 @@ import httpx
 
 from corral.client.errors import MasterUnreachableError, raise_for_status
 from corral.client.job import Job
+from corral.client.reconnect import Reconnect
 from corral.client.sse import events
 
 DEFAULT_URL = "http://127.0.0.1:8700"
@@ -54,7 +55,9 @@ class Client:
         token: str | None = None,
         data_dir: str | Path | None = None,
         timeout: float = 30.0,
+        reconnect_s: float = 60.0,
     ) -> None:
+        self.reconnect_s = reconnect_s
         self.url = (url or os.environ.get("CORRAL_URL") or DEFAULT_URL).rstrip("/")
         self.url = self.url.removesuffix("/api/v1")
         folder = Path(data_dir or os.environ.get("CORRAL_DATA_DIR") or DEFAULT_DATA_DIR)
@@ -176,19 +179,27 @@ class Client:
         return Job.from_json(self.request("POST", f"/jobs/{job_id}/retry"))
 
     def wait(self, job_id: int, timeout: float | None = None) -> Job:
-        """Block until the job is finished; TimeoutError after ``timeout`` seconds."""
+        """Block until the job is finished; TimeoutError after ``timeout`` seconds.
+
+        A master that restarts meanwhile is waited for (up to ``reconnect_s``).
+        """
         deadline = None if timeout is None else time.monotonic() + timeout
+        retry = Reconnect(self.reconnect_s)
         while True:
             left = LONG_POLL_S if deadline is None else deadline - time.monotonic()
             poll = max(0.0, min(LONG_POLL_S, left))
-            job = Job.from_json(
-                self.request(
+            try:
+                body = self.request(
                     "GET",
                     f"/jobs/{job_id}/wait",
                     params={"timeout_s": round(poll, 3)},
                     timeout=poll + POLL_MARGIN_S,
                 )
-            )
+            except MasterUnreachableError:
+                retry.wait_or_raise()
+                continue
+            retry.reset()
+            job = Job.from_json(body)
             if job.finished:
                 return job
             if deadline is not None and time.monotonic() >= deadline:
@@ -202,9 +213,27 @@ class Client:
         return lines
 
     def follow(self, job_id: int, stream: str = "stdout", tail: int = ALL_LINES) -> Iterator[str]:
-        """The job's lines (from the start by default) as they come, until it is finished."""
-        params = {"stream": stream, "tail": tail, "follow": "true"}
-        return self._sse(f"/jobs/{job_id}/logs", params)
+        """The job's lines (from the start by default) as they come, until it is finished.
+
+        If the master restarts meanwhile, the stream goes on (for up to ``reconnect_s``).
+        Following from the start, it reads the output again and skips what it gave;
+        after a shorter tail, it goes on with new lines only.
+        """
+        params: dict[str, Any] = {"stream": stream, "tail": tail, "follow": "true"}
+        given = 0
+        retry = Reconnect(self.reconnect_s)
+        while True:
+            try:
+                for index, line in enumerate(self._sse(f"/jobs/{job_id}/logs", params)):
+                    retry.reset()
+                    if index >= given:  # what a reconnection reads again is skipped
+                        given += 1
+                        yield line
+                return
+            except MasterUnreachableError:
+                retry.wait_or_raise()
+                if tail != ALL_LINES:
+                    params["tail"], given = 0, 0
 
     # Workers
 
