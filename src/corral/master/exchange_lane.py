@@ -11,9 +11,11 @@ from collections.abc import Callable
 from typing import Any
 
 from pydantic import ValidationError
+from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from corral.errors import CorralError
+from corral.master.api.deps import bearer_of
 from corral.master.api.job_schemas import Exchange
 from corral.master.http_errors import error_body, status_of, validation_detail
 from corral.master.services import Services
@@ -51,7 +53,9 @@ class ExchangeLane:
             errors = [{**e, "loc": ("body", *e["loc"])} for e in exc.errors()]
             return 422, {"detail": validation_detail(errors)}
         svc = self.services()
-        if not svc.tokens.is_worker(request.worker_id, _bearer(scope)):
+        if not svc.tokens.is_worker(
+            request.worker_id, bearer_of(Headers(scope=scope).get("authorization", ""))
+        ):
             return 401, {"detail": "missing or wrong worker token"}
         try:
             return 200, await exchange(svc, request)
@@ -92,12 +96,3 @@ async def _read_body(receive: Receive, max_bytes: int) -> bytes | None:
         chunks.append(chunk)
         if not message.get("more_body", False):
             return b"".join(chunks)
-
-
-def _bearer(scope: Scope) -> str | None:
-    """The bearer token of the request, if any."""
-    for name, value in scope["headers"]:
-        if name == b"authorization":
-            scheme, _, token = value.decode("latin-1").partition(" ")
-            return token.strip() if scheme.lower() == "bearer" and token.strip() else None
-    return None

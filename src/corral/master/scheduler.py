@@ -45,10 +45,10 @@ class Scheduler:
         self.book.last_id = last_id
         orphans = 0
         for job in unfinished:
-            self.jobs[job.id] = job
             if job.state is J.PENDING:
-                self.queue.add(job)
+                self.book.add(job)
                 continue
+            self.jobs[job.id] = job
             # Local workers died with the previous master; their jobs may linger.
             kill_job_process(job)
             self.recover(job, Reason.STARTUP_ORPHAN)
@@ -115,19 +115,20 @@ class Scheduler:
     def schedule(self) -> int:
         """Place what fits now, and wake the workers that got work; how many were placed."""
         now = utcnow()
-        slots = {s.slot.worker_id: s for s in self.slots.values()}
-        placed = plan(self.queue.ordered(), [s.slot for s in slots.values()], now, self.homes)
+        slots = [ws.slot for ws in self.slots.values()]
+        placed = plan(self.queue.ordered(), slots, now, self.homes)
         for job, slot in placed:
             self.queue.remove(job)
-            self._assign(job, slots[slot.worker_id])
+            self._assign(job, self.slots[slot.worker_id])
         self._arm_timer()
         return len(placed)
 
     def _assign(self, job: Job, ws: WorkerSlot) -> None:
+        # A pending job carries nothing of an earlier attempt (see forget_attempt).
         now = utcnow()
         job.state, job.attempt = J.ASSIGNED, job.attempt + 1
         job.worker_id, job.instance_id, job.assigned_at = ws.worker_id, ws.instance_id, now
-        job.pid, job.cpu_ids, job.not_before = None, [], None
+        job.not_before = None
         ws.jobs.add(job.id)
         if job.spec.account is not None:
             self.homes[job.spec.account] = ws.worker_id
@@ -138,8 +139,6 @@ class Scheduler:
             worker_id=ws.worker_id,
             instance_id=ws.instance_id,
             assigned_at=now,
-            pid=None,
-            cpu_ids=[],
             not_before=None,
             updated_at=now,
         )
@@ -196,6 +195,7 @@ class Scheduler:
     ) -> list[AttemptRef]:
         """Apply a worker's reports; return the attempts it no longer owns."""
         stale: list[AttemptRef] = []
+        freed = False
         for event in events:
             job = self._owned(event, worker_id, instance_id)
             if job is None:
@@ -209,7 +209,8 @@ class Scheduler:
                 self.output.append(job.id, str(event.get("stream")), str(event.get("data", "")))
             elif kind == "finished":
                 self._settle(job, outcome_of_report(job, event))
-        if any(e.get("type") == "finished" for e in events):
+                freed = True
+        if freed:
             self.schedule()
         return stale
 

@@ -253,13 +253,10 @@ class WorkerSupervisor:
 
     def touch(self, instance_id: str) -> None:
         """Any request of the current instance renews its lease."""
-        self._check_current(instance_id)
-        self.last_contact = time.monotonic()
-
-    def _check_current(self, instance_id: str) -> None:
         # A stopping worker drains its work and keeps heartbeating meanwhile.
         if self.state not in (S.RUNNING, S.STOPPING) or instance_id != self.instance_id:
             raise StaleInstanceError(f"instance {instance_id} is not current")
+        self.last_contact = time.monotonic()
 
     async def heartbeat(self, instance_id: str, cpu_percent: float, memory_bytes: int) -> None:
         """Renew the lease of the current instance; a lost instance must register again."""

@@ -26,6 +26,7 @@ from sqlalchemy import (
 from corral.db import models
 from corral.domain.jobs import Allocation, Job, JobSpec, JobState
 from corral.errors import NotFoundError
+from corral.store.worker_logs import insert_logs
 
 jobs = models.jobs
 allocations = models.allocations
@@ -218,4 +219,4 @@ def apply_writes(conn: Connection, writes: JobWrites) -> None:
         if rows:
             conn.execute(insert(allocations), rows)
     if writes.logs:
-        conn.execute(insert(models.worker_logs), writes.logs)
+        insert_logs(conn, writes.logs)

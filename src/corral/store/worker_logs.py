@@ -2,6 +2,7 @@
 
 from dataclasses import replace
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import Connection, Engine, RowMapping, insert, select
 
@@ -42,6 +43,13 @@ def insert_log(
     if key is None:
         raise RuntimeError("the database returned no id for the new log row")
     return replace(entry, id=int(key[0]))
+
+
+def insert_logs(conn: Connection, rows: list[dict[str, Any]]) -> None:
+    """Write many log rows (worker_id, at, level, kind, message) in the caller's transaction."""
+    for row in rows:
+        _check(row["kind"], row["level"])
+    conn.execute(insert(worker_logs), rows)
 
 
 def _entry(row: RowMapping) -> WorkerLogEntry:

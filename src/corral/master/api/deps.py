@@ -25,8 +25,12 @@ async def lifecycle(svc: Annotated[Services, Depends(services)]) -> LifecycleMan
 
 def bearer(request: Request) -> str | None:
     """The bearer token of the request, if any."""
-    header = request.headers.get("authorization", "")
-    scheme, _, token = header.partition(" ")
+    return bearer_of(request.headers.get("authorization", ""))
+
+
+def bearer_of(authorization: str) -> str | None:
+    """The token of an ``Authorization: Bearer <token>`` header value, if it is one."""
+    scheme, _, token = authorization.partition(" ")
     return token.strip() if scheme.lower() == "bearer" and token.strip() else None
 
 
