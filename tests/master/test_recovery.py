@@ -8,12 +8,12 @@ from typing import Any
 
 import pytest
 
-from corral.db.types import utcnow
+from corral.domain.clock import utcnow
 from corral.domain.jobs import Allocation, Job, JobState, Reason
 from corral.domain.recovery import Action, DropAllocation, EndAttempt, Snapshot
 from corral.errors import NotFoundError
-from corral.master.recovery import RecoveryManager, RecoveryResult
-from corral.master.worker_slots import WorkerSlot
+from corral.master.jobs.recovery import RecoveryManager, RecoveryResult
+from corral.master.jobs.slots import WorkerSlot
 from corral.settings import MasterSettings
 from corral.store.jobs import JobWrites
 from master.test_scheduler import Rig, assigned_ids, finished, report, run, spec, started, worker

@@ -12,15 +12,15 @@ from typing import Any
 import pytest
 
 from corral.db.engine import sqlite_url
-from corral.db.types import utcnow
+from corral.domain.clock import utcnow
 from corral.domain.jobs import Job, JobSpec, JobState, Reason
 from corral.domain.placement import Slot
 from corral.errors import ConflictError
 from corral.master.database import Database
-from corral.master.job_output import JobOutput
-from corral.master.job_writer import JobWriter
-from corral.master.scheduler import Scheduler
-from corral.master.worker_slots import WorkerSlot
+from corral.master.jobs.output import JobOutput
+from corral.master.jobs.scheduler import Scheduler
+from corral.master.jobs.slots import WorkerSlot
+from corral.master.jobs.writer import JobWriter
 from corral.protocol import JobEvent
 from corral.store.jobs import JobWrites
 

@@ -5,7 +5,7 @@ import signal
 import pytest
 
 from corral.domain.jobs import Job, JobSpec, JobState, Reason
-from corral.master.job_outcomes import MAX_RETRY_DELAY_S, Outcome, outcome_of_report, retry_delay_s
+from corral.domain.outcomes import MAX_RETRY_DELAY_S, Outcome, outcome_of_report, retry_delay_s
 from corral.protocol import JobEvent
 
 J = JobState

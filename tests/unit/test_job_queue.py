@@ -2,9 +2,9 @@
 
 from datetime import timedelta
 
-from corral.db.types import utcnow
+from corral.domain.clock import utcnow
 from corral.domain.jobs import Job, JobSpec
-from corral.master.job_queue import PendingQueue
+from corral.domain.queue import PendingQueue
 
 
 def job(job_id: int, priority: int = 0) -> Job:

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from corral.errors import InvalidInputError
-from corral.master.worker_log_files import WorkerLogFiles
+from corral.master.workers.log_files import WorkerLogFiles
 
 STAMP = r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z"
 DEADLINE_S = 5.0
@@ -248,7 +248,7 @@ def test_closed_or_dropped_followers_unsubscribe(tmp_path: Path) -> None:
         files = WorkerLogFiles(tmp_path)
         follower = files.follow("w1", "stdout")
         assert files.follower_count("w1", "stdout") == 1
-        await follower.aclose()  # type: ignore[attr-defined]
+        await follower.aclose()
         assert files.follower_count("w1", "stdout") == 0
         with pytest.raises(StopAsyncIteration):
             await anext(follower)

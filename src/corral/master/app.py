@@ -10,21 +10,21 @@ from corral import __version__
 from corral.domain.workers import DeploymentType
 from corral.launchers.local import LocalLauncher
 from corral.master.api import agent, jobs, worker_configs, workers
-from corral.master.body_limit import BodyLimitMiddleware
-from corral.master.context import SupervisorContext
+from corral.master.api.body_limit import BodyLimitMiddleware
+from corral.master.api.exchange_lane import ExchangeLane
+from corral.master.api.http_errors import install_error_handlers
 from corral.master.database import Database
-from corral.master.default_worker import ensure_default_worker
-from corral.master.exchange_lane import ExchangeLane
-from corral.master.http_errors import install_error_handlers
-from corral.master.job_output import JobOutput
-from corral.master.job_writer import JobWriter
-from corral.master.lifecycle import LifecycleManager
-from corral.master.recovery import RecoveryManager
-from corral.master.scheduler import Scheduler
-from corral.master.scheduler_daemon import SchedulerDaemon
+from corral.master.jobs.output import JobOutput
+from corral.master.jobs.recovery import RecoveryManager
+from corral.master.jobs.safety_net import SafetyNet
+from corral.master.jobs.scheduler import Scheduler
+from corral.master.jobs.writer import JobWriter
 from corral.master.services import Services
 from corral.master.tokens import Tokens
-from corral.master.worker_log_files import WorkerLogFiles
+from corral.master.workers.context import SupervisorContext
+from corral.master.workers.default_worker import ensure_default_worker
+from corral.master.workers.lifecycle import LifecycleManager
+from corral.master.workers.log_files import WorkerLogFiles
 from corral.settings import MasterSettings
 
 log = logging.getLogger("corral.master")
@@ -51,7 +51,7 @@ async def open_services(settings: MasterSettings) -> Services:
     await lifecycle.start()
     await recovery.run_once()
     recovery.start()
-    daemon = SchedulerDaemon(scheduler, settings.scheduler_check_interval_s)
+    daemon = SafetyNet(scheduler, settings.scheduler_check_interval_s)
     daemon.start()
     return Services(settings, db, tokens, log_files, lifecycle, scheduler, recovery, daemon)
 
@@ -59,7 +59,7 @@ async def open_services(settings: MasterSettings) -> Services:
 async def close_services(svc: Services) -> None:
     """Stop every worker gracefully, then close files and the database."""
     svc.recovery.stop()
-    svc.scheduler_daemon.stop()
+    svc.safety_net.stop()
     await svc.lifecycle.shutdown()
     await svc.scheduler.writer.close()
     svc.log_files.close_all()

@@ -3,12 +3,12 @@
 from dataclasses import dataclass
 
 from corral.master.database import Database
-from corral.master.lifecycle import LifecycleManager
-from corral.master.recovery import RecoveryManager
-from corral.master.scheduler import Scheduler
-from corral.master.scheduler_daemon import SchedulerDaemon
+from corral.master.jobs.recovery import RecoveryManager
+from corral.master.jobs.safety_net import SafetyNet
+from corral.master.jobs.scheduler import Scheduler
 from corral.master.tokens import Tokens
-from corral.master.worker_log_files import WorkerLogFiles
+from corral.master.workers.lifecycle import LifecycleManager
+from corral.master.workers.log_files import WorkerLogFiles
 from corral.settings import MasterSettings
 
 
@@ -23,4 +23,4 @@ class Services:
     lifecycle: LifecycleManager
     scheduler: Scheduler
     recovery: RecoveryManager
-    scheduler_daemon: SchedulerDaemon
+    safety_net: SafetyNet

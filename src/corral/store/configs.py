@@ -7,7 +7,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, RowMapping, delete, func, insert, select, update
 
 from corral.db import models
-from corral.db.types import utcnow
+from corral.domain.clock import utcnow
 from corral.domain.ids import check_worker_id
 from corral.domain.workers import DeploymentType, WorkerConfig, WorkerRuntime
 from corral.errors import ConflictError, InvalidInputError, NotFoundError

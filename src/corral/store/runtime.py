@@ -7,7 +7,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, RowMapping, select, update
 
 from corral.db import models
-from corral.db.types import utcnow
+from corral.domain.clock import utcnow
 from corral.domain.worker_states import DesiredState, WorkerState, check_transition
 from corral.domain.workers import WorkerRuntime
 from corral.errors import ConflictError, InvalidInputError, NotFoundError

@@ -7,7 +7,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, RowMapping, insert, select
 
 from corral.db import models
-from corral.db.types import utcnow
+from corral.domain.clock import utcnow
 from corral.domain.workers import WorkerLogEntry
 from corral.errors import InvalidInputError
 

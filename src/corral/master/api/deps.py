@@ -8,8 +8,8 @@ from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request
 
-from corral.master.lifecycle import LifecycleManager
 from corral.master.services import Services
+from corral.master.workers.lifecycle import LifecycleManager
 
 
 async def services(request: Request) -> Services:

@@ -1,6 +1,5 @@
 """Jobs: submit, list, get, cancel, retry, wait, and their output."""
 
-import asyncio
 import json
 from collections.abc import AsyncIterator
 from typing import Annotated, Literal
@@ -12,12 +11,13 @@ from corral.domain.jobs import TERMINAL, Job, JobState
 from corral.errors import ConflictError
 from corral.master.api.deps import require_admin, services
 from corral.master.api.job_schemas import JobBatch, JobList, JobOut, JobPage, JobSubmit
+from corral.master.api.log_stream import KEEPALIVE_S
+from corral.master.follow import with_keepalives
 from corral.master.services import Services
 
 router = APIRouter(prefix="/jobs", tags=["jobs"], dependencies=[Depends(require_admin)])
 Svc = Annotated[Services, Depends(services)]
 JobId = Annotated[int, Path(ge=1, le=2**62, description="the job's id")]
-KEEPALIVE_S = 15.0
 
 
 async def _job(svc: Services, job_id: int) -> Job:
@@ -125,33 +125,28 @@ async def _follow(svc: Services, job_id: int, stream: str, tail: int) -> AsyncIt
     """The tail, then new lines, then an ``end`` event carrying the finished job."""
     output = svc.scheduler.output
     # Subscribe before reading the tail so no line falls between the two.
-    queue = output.subscribe(job_id, stream) if job_id in svc.scheduler.jobs else None
+    follower = output.follow(job_id, stream) if job_id in svc.scheduler.jobs else None
     try:
         for line in output.tail(job_id, stream, tail):
             for part in _split(line):
                 yield f"data: {part}\n\n"
-        if queue is not None:
-            async for line in _lines(queue):
+        if follower is not None:
+            async for line in _lines(follower):
                 yield line
         job = await _job(svc, job_id)
         yield f"event: end\ndata: {json.dumps(JobOut.of(job).model_dump(mode='json'))}\n\n"
     finally:
-        if queue is not None:
-            output.unsubscribe(job_id, stream, queue)
+        if follower is not None:
+            follower.close()
 
 
-async def _lines(queue: "asyncio.Queue[str | None]") -> AsyncIterator[str]:
+async def _lines(chunks: AsyncIterator[str]) -> AsyncIterator[str]:
     """SSE messages of whole lines from output chunks; a comment keeps idle proxies open."""
     pending = ""
-    while True:
-        try:
-            async with asyncio.timeout(KEEPALIVE_S):
-                chunk = await queue.get()
-        except TimeoutError:
+    async for chunk in with_keepalives(chunks, KEEPALIVE_S):
+        if chunk is None:
             yield ": keepalive\n\n"
             continue
-        if chunk is None:
-            break
         *lines, pending = _split(pending + chunk)
         for line in lines:
             yield f"data: {line}\n\n"

@@ -12,8 +12,8 @@ from corral.master.api.schemas import (
     WorkerConfigUpdate,
     WorkerId,
 )
-from corral.master.lifecycle import LifecycleManager
 from corral.master.services import Services
+from corral.master.workers.lifecycle import LifecycleManager
 
 router = APIRouter(
     prefix="/worker-configs", tags=["worker configs"], dependencies=[Depends(require_admin)]

@@ -11,6 +11,7 @@ from fastapi.responses import JSONResponse, StreamingResponse
 from corral.domain.worker_states import WorkerState
 from corral.errors import CorralError, InvalidInputError
 from corral.master.api.deps import lifecycle, require_admin, services
+from corral.master.api.http_errors import status_of
 from corral.master.api.log_stream import sse_lines
 from corral.master.api.schemas import (
     BatchItem,
@@ -20,9 +21,8 @@ from corral.master.api.schemas import (
     WorkerId,
     WorkerStatusOut,
 )
-from corral.master.http_errors import status_of
-from corral.master.lifecycle import LifecycleManager
 from corral.master.services import Services
+from corral.master.workers.lifecycle import LifecycleManager
 
 router = APIRouter(prefix="/workers", tags=["workers"], dependencies=[Depends(require_admin)])
 Lifecycle = Annotated[LifecycleManager, Depends(lifecycle)]

@@ -3,7 +3,7 @@
 from pathlib import Path
 
 from corral.domain.jobs import JobState
-from corral.master.scheduler_daemon import SchedulerDaemon
+from corral.master.jobs.safety_net import SafetyNet
 from master.test_scheduler import Rig, assigned_ids, run, spec, worker
 
 
@@ -13,7 +13,7 @@ def test_a_pass_places_a_job_no_event_placed(tmp_path: Path) -> None:
         ws = worker()
         # A slot that appeared without its event (worker_up would have scheduled).
         r.sched.slots[ws.worker_id] = ws
-        daemon = SchedulerDaemon(r.sched, check_interval_s=60)
+        daemon = SafetyNet(r.sched, check_interval_s=60)
         assert daemon.run_once() == 1
         assert job.state is JobState.ASSIGNED and assigned_ids(ws) == [(job.id, 1)]
         assert daemon.run_once() == 0, "a placed job is not placed again"

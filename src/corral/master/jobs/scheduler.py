@@ -10,16 +10,16 @@ import asyncio
 import logging
 from collections.abc import Iterable, Sequence
 
-from corral.db.types import utcnow
+from corral.domain.clock import utcnow
 from corral.domain.jobs import ACTIVE, Allocation, Job, JobSpec, JobState, Reason
+from corral.domain.outcomes import Outcome, outcome_of_report
 from corral.domain.placement import FleetWorker, plan, refusal
 from corral.errors import InvalidInputError
-from corral.master.job_book import JobBook
-from corral.master.job_outcomes import Outcome, outcome_of_report
-from corral.master.job_output import JobOutput
-from corral.master.job_writer import JobWriter
+from corral.master.jobs.book import JobBook
+from corral.master.jobs.output import JobOutput
+from corral.master.jobs.slots import WorkerSlot
+from corral.master.jobs.writer import JobWriter
 from corral.master.stale_process import kill_job_process
-from corral.master.worker_slots import WorkerSlot
 from corral.protocol import AttemptRef, JobEvent
 
 log = logging.getLogger("corral.master")

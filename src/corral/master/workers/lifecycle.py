@@ -8,9 +8,9 @@ from typing import Any
 
 from corral.domain.workers import WorkerConfig
 from corral.errors import NotFoundError
-from corral.master.context import SupervisorContext
-from corral.master.supervisor import WorkerSupervisor
-from corral.master.worker_slots import fleet_worker
+from corral.master.jobs.slots import fleet_worker
+from corral.master.workers.context import SupervisorContext
+from corral.master.workers.supervisor import WorkerSupervisor
 
 log = logging.getLogger("corral.master")
 

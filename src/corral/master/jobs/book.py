@@ -9,13 +9,13 @@ import logging
 from datetime import timedelta
 from typing import Any
 
-from corral.db.types import utcnow
+from corral.domain.clock import utcnow
 from corral.domain.jobs import TERMINAL, Job, JobState, Reason
+from corral.domain.outcomes import Outcome, retry_delay_s
+from corral.domain.queue import PendingQueue
 from corral.errors import ConflictError
-from corral.master.job_outcomes import Outcome, retry_delay_s
-from corral.master.job_output import JobOutput
-from corral.master.job_queue import PendingQueue
-from corral.master.job_writer import JobWriter
+from corral.master.jobs.output import JobOutput
+from corral.master.jobs.writer import JobWriter
 
 log = logging.getLogger("corral.master")
 J = JobState

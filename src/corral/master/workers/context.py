@@ -10,9 +10,9 @@ from corral.domain.workers import DeploymentType, WorkerConfig
 from corral.errors import ConflictError
 from corral.launchers.base import Launcher, LaunchSpec
 from corral.master.database import Database
-from corral.master.scheduler import Scheduler
+from corral.master.jobs.scheduler import Scheduler
 from corral.master.tokens import Tokens
-from corral.master.worker_log_files import WorkerLogFiles
+from corral.master.workers.log_files import WorkerLogFiles
 from corral.protocol import (
     ENV_DRAIN_TIMEOUT,
     ENV_MASTER_URL,

@@ -4,15 +4,14 @@ Files ``<jobs_dir>/<id>/<stream>.log``. Each attempt after the first starts with
 marker line. A job's output is capped per stream; past the cap one line says so.
 """
 
-import asyncio
 import shutil
-from collections import defaultdict
 from pathlib import Path
 
-from corral.master.worker_log_files import tail_file
+from corral.master.follow import Follower, Followers, tail_file
 
 STREAMS = ("stdout", "stderr")
-_END = None  # queued to followers when a job's output is complete
+# Chunks queued per follower before a slow reader starts losing them.
+FOLLOW_QUEUE = 1000
 
 Key = tuple[int, str]
 
@@ -25,7 +24,7 @@ class JobOutput:
         self._root.mkdir(parents=True, exist_ok=True)
         self._max_bytes = max_bytes
         self._sizes: dict[Key, int] = {}
-        self._followers: defaultdict[Key, set[asyncio.Queue[str | None]]] = defaultdict(set)
+        self._followers: Followers[Key] = Followers(FOLLOW_QUEUE, _dropped_marker)
 
     def path(self, job_id: int, stream: str) -> Path:
         """Where one stream of a job is stored."""
@@ -47,8 +46,7 @@ class JobOutput:
         with open(path, "ab") as f:
             f.write(data)
         self._sizes[key] = size + len(data)
-        for queue in self._followers.get(key, ()):
-            queue.put_nowait(data.decode(errors="replace"))
+        self._followers.offer(key, data.decode(errors="replace"))
 
     def mark_attempt(self, job_id: int, attempt: int) -> None:
         """Separate a new attempt's output from the earlier ones'."""
@@ -62,8 +60,7 @@ class JobOutput:
         for stream in STREAMS:
             key = (job_id, stream)
             self._sizes.pop(key, None)
-            for queue in self._followers.pop(key, set()):
-                queue.put_nowait(_END)
+            self._followers.end(key)
 
     def delete(self, job_id: int) -> None:
         """Remove a pruned job's files."""
@@ -75,19 +72,9 @@ class JobOutput:
             return []
         return [line.decode(errors="replace") for line in tail_file(self.path(job_id, stream), n)]
 
-    def subscribe(self, job_id: int, stream: str) -> "asyncio.Queue[str | None]":
-        """A queue of output chunks from now on, then None when the job ends."""
-        queue: asyncio.Queue[str | None] = asyncio.Queue()
-        self._followers[(job_id, stream)].add(queue)
-        return queue
-
-    def unsubscribe(self, job_id: int, stream: str, queue: "asyncio.Queue[str | None]") -> None:
-        """Stop following."""
-        followers = self._followers.get((job_id, stream))
-        if followers is not None:
-            followers.discard(queue)
-            if not followers:
-                del self._followers[(job_id, stream)]
+    def follow(self, job_id: int, stream: str) -> Follower[Key]:
+        """Output chunks from now on, ending when the job does; close it to stop early."""
+        return self._followers.subscribe((job_id, stream))
 
     def _size(self, key: Key) -> int:
         size = self._sizes.get(key)
@@ -98,3 +85,8 @@ class JobOutput:
                 size = 0
             self._sizes[key] = size
         return size
+
+
+def _dropped_marker(count: int) -> str:
+    """Stands for chunks a follower lost because it fell behind; the file keeps them."""
+    return f"\n[corral: {count} chunks not shown live, the reader fell behind]\n"

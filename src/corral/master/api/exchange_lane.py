@@ -16,8 +16,8 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from corral.errors import CorralError
 from corral.master.api.deps import bearer_of
+from corral.master.api.http_errors import error_body, status_of, validation_detail
 from corral.master.api.job_schemas import Exchange
-from corral.master.http_errors import error_body, status_of, validation_detail
 from corral.master.services import Services
 from corral.protocol import EXCHANGE_PATH, Assignment, AttemptRef
 

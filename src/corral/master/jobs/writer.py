@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import Connection
 from sqlalchemy.exc import OperationalError
 
-from corral.db.types import utcnow
+from corral.domain.clock import utcnow
 from corral.domain.jobs import Allocation, Job
 from corral.master.database import Database
 from corral.store.jobs import JobWrites, apply_writes, insert_jobs

@@ -7,12 +7,12 @@ catches what an event could have missed, so it is cheap and rarely finds work.
 import asyncio
 import logging
 
-from corral.master.scheduler import Scheduler
+from corral.master.jobs.scheduler import Scheduler
 
 log = logging.getLogger("corral.master")
 
 
-class SchedulerDaemon:
+class SafetyNet:
     """Runs a placement pass every ``check_interval_s`` seconds."""
 
     def __init__(self, scheduler: Scheduler, check_interval_s: float = 5.0) -> None:

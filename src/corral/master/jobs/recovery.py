@@ -6,7 +6,7 @@ import time
 from dataclasses import dataclass
 from datetime import timedelta
 
-from corral.db.types import utcnow
+from corral.domain.clock import utcnow
 from corral.domain.jobs import ACTIVE, Allocation, JobState
 from corral.domain.recovery import (
     CompositeRecoveryStrategy,
@@ -19,7 +19,7 @@ from corral.domain.recovery import (
     TimeoutJobRecoveryStrategy,
 )
 from corral.master.database import Database
-from corral.master.scheduler import Scheduler
+from corral.master.jobs.scheduler import Scheduler
 from corral.settings import MasterSettings
 
 log = logging.getLogger("corral.master")

@@ -6,7 +6,7 @@ import time
 from datetime import timedelta
 from typing import Any
 
-from corral.db.types import utcnow
+from corral.domain.clock import utcnow
 from corral.domain.jobs import Reason
 from corral.domain.placement import Slot
 from corral.domain.worker_states import (
@@ -18,9 +18,9 @@ from corral.domain.worker_states import (
 from corral.domain.workers import DeploymentType, WorkerConfig, WorkerRuntime
 from corral.errors import ConflictError, ForbiddenError
 from corral.launchers.base import ExitStatus, WorkerHandle
-from corral.master.context import SupervisorContext
+from corral.master.jobs.slots import WorkerSlot, fleet_worker
 from corral.master.stale_process import kill_stale_worker
-from corral.master.worker_slots import WorkerSlot, fleet_worker
+from corral.master.workers.context import SupervisorContext
 
 log = logging.getLogger("corral.master")
 S = WorkerState

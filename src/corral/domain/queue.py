@@ -4,7 +4,7 @@ import bisect
 from collections.abc import Iterator
 from datetime import datetime
 
-from corral.db.types import utcnow
+from corral.domain.clock import utcnow
 from corral.domain.jobs import Job
 
 

@@ -1,20 +1,15 @@
 """The master's store of each worker's stdout and stderr: timestamped, rotated, tailed, followed."""
 
-import asyncio
 import os
-import threading
-import weakref
-from collections import defaultdict
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
 
 from corral.domain.ids import check_worker_id
 from corral.errors import InvalidInputError
 from corral.launchers.base import LogSink
+from corral.master.follow import Follower, Followers, tail_file
 
 STREAMS = ("stdout", "stderr")
-_TAIL_BLOCK = 64 * 1024
 _OPEN_FLAGS = os.O_NOFOLLOW | os.O_CLOEXEC
 
 Key = tuple[str, str]
@@ -23,6 +18,11 @@ Key = tuple[str, str]
 def _timestamp() -> str:
     """UTC time with microseconds, as every stored line starts."""
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def _dropped_marker(count: int) -> str:
+    """The line that stands for lines a follower lost because it fell behind."""
+    return f"{_timestamp()} [corral: {count} lines dropped, the reader fell behind]"
 
 
 def _format(line: bytes) -> str:
@@ -71,89 +71,6 @@ def _backup(path: Path, index: int) -> Path:
     return path.with_name(f"{path.name}.{index}")
 
 
-def tail_file(path: Path, n: int) -> list[bytes]:
-    """The last ``n`` lines of one file, reading blocks backwards from its end."""
-    try:
-        fd = os.open(path, os.O_RDONLY | _OPEN_FLAGS)
-    except FileNotFoundError:
-        return []
-    with os.fdopen(fd, "rb") as f:
-        pos = f.seek(0, os.SEEK_END)
-        blocks: list[bytes] = []
-        newlines = 0
-        while pos > 0 and newlines <= n:
-            size = min(_TAIL_BLOCK, pos)
-            pos -= size
-            f.seek(pos)
-            block = f.read(size)
-            blocks.append(block)
-            newlines += block.count(b"\n")
-    lines = b"".join(reversed(blocks)).split(b"\n")
-    if lines[-1] == b"":
-        lines.pop()
-    if pos > 0:
-        lines = lines[1:]  # The first one may have been cut by the block boundary.
-    return lines[-n:]
-
-
-class LogFollower:
-    """New lines of one stream, as an async iterator; a slow reader loses lines, not memory."""
-
-    def __init__(self, owner: "WorkerLogFiles", key: Key, max_queued: int) -> None:
-        self._owner = owner
-        self._key = key
-        self._max_queued = max_queued
-        self._queue: asyncio.Queue[str] = asyncio.Queue()
-        self._dropped = 0
-        self._closed = False
-        self._loop = asyncio.get_running_loop()
-        self._thread = threading.get_ident()
-
-    def __aiter__(self) -> "LogFollower":
-        return self
-
-    async def __anext__(self) -> str:
-        if self._closed:
-            raise StopAsyncIteration
-        if self._dropped and self._queue.empty():
-            return self._marker()  # The gap comes right after what was queued.
-        try:
-            return await self._queue.get()
-        except asyncio.CancelledError:
-            self.close()
-            raise
-
-    async def aclose(self) -> None:
-        """Stop following (async form, as for async generators)."""
-        self.close()
-
-    def close(self) -> None:
-        """Stop following: no more lines are queued."""
-        if not self._closed:
-            self._closed = True
-            self._owner._unsubscribe(self._key, self)
-
-    def offer(self, line: str) -> None:
-        """Queue one line, from any thread; when full, count it and drop it."""
-        if threading.get_ident() != self._thread:
-            self._loop.call_soon_threadsafe(self.offer, line)
-            return
-        if self._closed:
-            return
-        if self._queue.qsize() >= self._max_queued:
-            self._dropped += 1
-            return
-        if self._dropped:
-            self._queue.put_nowait(self._marker())
-        self._queue.put_nowait(line)
-
-    def _marker(self) -> str:
-        """The line that stands for the lines dropped so far; resets the count."""
-        text = f"[corral: {self._dropped} lines dropped, the reader fell behind]"
-        self._dropped = 0
-        return f"{_timestamp()} {text}"
-
-
 class _WorkerSink:
     """The LogSink a launcher writes one worker's output to."""
 
@@ -180,11 +97,8 @@ class WorkerLogFiles:
         self._root.mkdir(parents=True, exist_ok=True)
         self._max_bytes = max_bytes
         self._backups = backups
-        self._follow_queue = follow_queue
         self._files: dict[Key, _LogFile] = {}
-        self._followers: defaultdict[Key, weakref.WeakSet[LogFollower]] = defaultdict(
-            weakref.WeakSet
-        )
+        self._followers: Followers[Key] = Followers(follow_queue, _dropped_marker)
 
     def sink(self, worker_id: str) -> LogSink:
         """Where a launcher sends this worker's output."""
@@ -202,8 +116,7 @@ class WorkerLogFiles:
             path = self._checked(worker_dir / f"{stream}.log")
             log_file = self._files[key] = _LogFile(path, self._max_bytes, self._backups)
         log_file.write(f"{text}\n".encode())
-        for follower in list(self._followers.get(key, ())):
-            follower.offer(text)
+        self._followers.offer(key, text)
 
     def tail(self, worker_id: str, stream: str, n: int) -> list[str]:
         """The last ``n`` lines of a stream, across rotated files; [] when there are none."""
@@ -218,16 +131,13 @@ class WorkerLogFiles:
                 break
         return [line.decode("utf-8", errors="replace") for line in lines]
 
-    def follow(self, worker_id: str, stream: str) -> AsyncIterator[str]:
+    def follow(self, worker_id: str, stream: str) -> Follower[Key]:
         """Lines written from now on; call from the event loop; cancelling unsubscribes."""
-        key = _key(worker_id, stream)
-        follower = LogFollower(self, key, self._follow_queue)
-        self._followers[key].add(follower)
-        return follower
+        return self._followers.subscribe(_key(worker_id, stream))
 
     def follower_count(self, worker_id: str, stream: str) -> int:
         """How many followers a stream has now."""
-        return len(self._followers.get(_key(worker_id, stream), ()))
+        return self._followers.count(_key(worker_id, stream))
 
     def close(self, worker_id: str) -> None:
         """Close a worker's open files; a later write opens them again."""
@@ -241,13 +151,6 @@ class WorkerLogFiles:
         for log_file in self._files.values():
             log_file.close()
         self._files.clear()
-
-    def _unsubscribe(self, key: Key, follower: LogFollower) -> None:
-        followers = self._followers.get(key)
-        if followers is not None:
-            followers.discard(follower)
-            if not followers:
-                del self._followers[key]
 
     def _checked(self, path: Path) -> Path:
         """Refuse a path that a symlink or '..' would lead out of its place in the log folder."""

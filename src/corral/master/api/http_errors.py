@@ -12,7 +12,7 @@ from corral.errors import (
     ForbiddenError,
     NotFoundError,
 )
-from corral.master.supervisor import StaleInstanceError
+from corral.master.workers.supervisor import StaleInstanceError
 from corral.protocol import STALE_INSTANCE
 
 
