@@ -106,7 +106,8 @@ class JobEvent(TypedDict, total=False):
     type "started": pid, cpu_ids. type "output": stream ('stdout'|'stderr'), data
     (text, utf-8 with replacement). type "finished": exit_code or signal, and
     reason when the worker ended it or never started it: 'timeout', 'cancelled',
-    'drained', 'spawn_failed: <why>', 'fenced'.
+    'drained', 'spawn_failed' (detail says why), 'fenced', 'oom'; what the attempt
+    used, where the worker could measure it.
     """
 
     type: str
@@ -121,6 +122,9 @@ class JobEvent(TypedDict, total=False):
     exit_code: int | None
     signal: int | None
     reason: str | None
+    detail: str | None
+    max_rss_bytes: int | None
+    cpu_seconds: float | None
 
 
 class ExchangeRequest(TypedDict):

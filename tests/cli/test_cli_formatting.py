@@ -40,7 +40,7 @@ def job(**fields: Any) -> Job:
         ({"state": "succeeded", "exit_code": 0}, 0),
         ({"state": "failed", "exit_code": 3}, 3),
         ({"state": "failed", "signal": 9}, 137),
-        ({"state": "failed", "reason": "spawn_failed: no such file"}, 127),
+        ({"state": "failed", "reason": "spawn_failed", "reason_detail": "no such file"}, 127),
         ({"state": "failed", "reason": "worker_crashed"}, 1),
         ({"state": "timed_out", "signal": 15}, 124),
         ({"state": "cancelled", "signal": 15}, 130),

@@ -109,9 +109,13 @@ def test_jobs_lists_shows_and_filters(corral: RunCli, master: MasterProcess) -> 
     assert corral("jobs", "--account", "listing", "--state", "failed").stdout == ""
     listed = json.loads(corral("jobs", "--json", "--account", "listing").stdout)
     assert [j["id"] for j in listed] == [job_id]
-    shown = dict(r.split("\t", 1) for r in corral("jobs", "show", str(job_id)).stdout.splitlines())
+    fields, attempts = corral("jobs", "show", str(job_id)).stdout.split("\n\n")
+    shown = dict(r.split("\t", 1) for r in fields.splitlines())
     assert shown["state"] == "succeeded" and shown["exit_code"] == "0"
-    assert json.loads(corral("jobs", "show", "--json", str(job_id)).stdout)["id"] == job_id
+    (attempt,) = [r.split("\t") for r in attempts.splitlines()]
+    assert attempt[:5] == ["1", "w1", "succeeded", "-", "0"]
+    as_json = json.loads(corral("jobs", "show", "--json", str(job_id)).stdout)
+    assert as_json["id"] == job_id and as_json["attempts"][0]["state"] == "succeeded"
 
 
 def test_logs_tail_and_stream(corral: RunCli, master: MasterProcess) -> None:

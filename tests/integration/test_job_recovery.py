@@ -40,11 +40,11 @@ def test_sigkill_of_a_worker_mid_job_runs_the_job_again(master: MasterProcess) -
     assert any("worker_crashed" in e for e in master.events("w1")), master.events("w1")
 
 
-def test_a_job_whose_attempts_are_spent_fails_with_the_reason(master: MasterProcess) -> None:
+def test_a_job_whose_requeues_are_spent_fails_with_the_reason(master: MasterProcess) -> None:
     master.create_worker("w1", restart_delay_ms=0)
     pid = master.wait_state("w1", "running")["pid"]
     jobs = JobsApi(master)
-    job = jobs.submit(["/bin/sleep", "60"])
+    job = jobs.submit(["/bin/sleep", "60"], max_requeues=0)
     jobs.wait(job["id"], "running")
     os.kill(pid, signal.SIGKILL)
     done = jobs.wait(job["id"], timeout=30)
@@ -163,7 +163,7 @@ def test_a_job_that_wipes_its_environment_still_ends_with_its_worker(
     pid = master.wait_state("w1", "running")["pid"]
     jobs = JobsApi(master)
     # Without CORRAL_JOB_ID in its environment, only its start time names the process.
-    job = jobs.submit(["/usr/bin/env", "-i", "/bin/sleep", "60"])
+    job = jobs.submit(["/usr/bin/env", "-i", "/bin/sleep", "60"], max_requeues=0)
     orphan = jobs.wait(job["id"], "running")["pid"]
     os.kill(pid, signal.SIGKILL)
     done = jobs.wait(job["id"])

@@ -66,7 +66,7 @@ def test_output_exit_code_and_environment(jobs: JobsApi) -> None:
     job = jobs.submit([script], shell=True, env={"GREETING": "hi"})
     done = jobs.wait(job["id"])
     assert done["state"] == "failed" and done["exit_code"] == 3
-    assert done["reason"] == "exit_code: exit code 3"
+    assert (done["reason"], done["reason_detail"]) == ("exit_code", "exit code 3")
     out = jobs.output(job["id"])
     assert out[0] == "out" and out[1] == f"token=none job={job['id']}"
     assert jobs.output(job["id"], "stderr") == ["err"]
@@ -75,7 +75,8 @@ def test_output_exit_code_and_environment(jobs: JobsApi) -> None:
 def test_missing_program_is_a_clear_failure(jobs: JobsApi) -> None:
     done = jobs.wait(jobs.submit(["/no/such/program"])["id"])
     assert done["state"] == "failed"
-    assert done["reason"].startswith("spawn_failed"), done["reason"]
+    assert done["reason"] == "spawn_failed", done["reason"]
+    assert "/no/such/program" in done["reason_detail"]
 
 
 def test_timeout_kills_the_whole_process_group(jobs: JobsApi, tmp_path: os.PathLike[str]) -> None:

@@ -34,7 +34,8 @@ def ago(seconds: float) -> datetime:
 
 def row(job_id: int, state: JobState = J.PENDING, **fields: Any) -> Job:
     """A job as the master would have stored it; ``fields`` set the rest of the record."""
-    spec_fields = {k: fields.pop(k) for k in ("max_attempts", "timeout_s") if k in fields}
+    names = ("max_attempts", "max_requeues", "timeout_s")
+    spec_fields = {k: fields.pop(k) for k in names if k in fields}
     now = utcnow()
     return Job(
         id=job_id, spec=spec(**spec_fields), state=state, submitted_at=now, updated_at=now, **fields
@@ -83,7 +84,7 @@ def test_run_once_ends_the_attempts_no_live_instance_holds(db_url: str, tmp_path
             [
                 row(1, J.RUNNING, max_attempts=2, attempt=1, worker_id="ghost",
                     instance_id="ghost-i1", assigned_at=ago(60), started_at=ago(50)),
-                row(2, J.RUNNING, max_attempts=2, attempt=2, worker_id="w1",
+                row(2, J.RUNNING, max_requeues=1, requeues=1, attempt=2, worker_id="w1",
                     instance_id="w1-old", assigned_at=ago(60), started_at=ago(50)),
                 row(3, J.SUCCEEDED, attempt=1, finished_at=ago(10)),
             ],
@@ -102,7 +103,7 @@ def test_run_once_ends_the_attempts_no_live_instance_holds(db_url: str, tmp_path
         assert numbers(result) == (5, 5, 0, 1.0)
         assert result.duration_seconds >= 0.0
 
-        # Requeued with the attempt counted and the reason kept, then placed on w1 again.
+        # Requeued, the reason kept, then placed on w1 again.
         got = await r.stored(ghost.id)
         assert (got.state, got.attempt, got.reason, got.worker_id) == (
             J.ASSIGNED,
@@ -112,9 +113,10 @@ def test_run_once_ends_the_attempts_no_live_instance_holds(db_url: str, tmp_path
         )
         got = await r.stored(late.id)
         assert (got.state, got.attempt, got.reason) == (J.ASSIGNED, 2, "assignment_lost")
-        # Its attempts spent, the job of the replaced instance fails for good.
+        # Its requeues spent, the job of the replaced instance fails for good.
         got = await r.stored(replaced.id)
         assert (got.state, got.attempt, got.reason) == (J.FAILED, 2, "worker_lost")
+        assert got.reason_detail == "requeued 1 times, max_requeues 1"
         assert got.finished_at is not None and replaced.id not in r.sched.jobs
         assert (await r.stored(healthy.id)).state is J.RUNNING
         # Stale rows are gone; the running attempt keeps its own.

@@ -244,15 +244,16 @@ def test_a_report_from_a_replaced_instance_is_stale(tmp_path: Path) -> None:
     run(body, tmp_path)
 
 
-def test_worker_down_requeues_then_fails_when_attempts_are_spent(tmp_path: Path) -> None:
+def test_worker_down_requeues_then_fails_when_requeues_are_spent(tmp_path: Path) -> None:
     async def body(r: Rig) -> None:
         ws = worker()
         r.sched.worker_up(ws)
-        (job,) = await r.submit(spec(max_attempts=2, retry_delay_s=60))
+        (job,) = await r.submit(spec(max_attempts=1, max_requeues=1, retry_delay_s=60))
         report(r, ws, started(job, [1]))
         assert r.sched.worker_down("w1", Reason.WORKER_CRASHED) == [job]
         got = await r.stored(job.id)
         assert (got.state, got.attempt, got.reason) == (J.PENDING, 1, "worker_crashed")
+        assert got.requeues == 1 and got.attempts_left == 1  # the attempt was not spent
         assert got.worker_id is None and got.not_before is None  # no backoff for a worker fault
         assert await r.db.run(r.db.jobs.allocations) == []
         ws2 = worker(instance="w1-i2")
@@ -261,6 +262,12 @@ def test_worker_down_requeues_then_fails_when_attempts_are_spent(tmp_path: Path)
         assert r.sched.worker_down("w1", Reason.WORKER_LOST) == [job]
         got = await r.stored(job.id)
         assert (got.state, got.attempt, got.reason) == (J.FAILED, 2, "worker_lost")
+        assert got.reason_detail == "requeued 1 times, max_requeues 1"
+        ended = await r.db.run(r.db.jobs.attempts, job.id)
+        assert [(a.attempt, a.reason, a.requeued) for a in ended] == [
+            (1, "worker_crashed", True),
+            (2, "worker_lost", False),
+        ]
         assert got.finished_at is not None and job.id not in r.sched.jobs
         assert r.sched.worker_down("w1", Reason.WORKER_LOST) == []
 
@@ -369,7 +376,8 @@ def test_a_failed_attempt_waits_out_its_backoff(tmp_path: Path) -> None:
         report(r, ws, started(job), finished(job, 1))
         ws.mailbox.take()
         got = await r.stored(job.id)
-        assert (got.state, got.reason, got.exit_code) == (J.PENDING, "exit_code: exit code 1", 1)
+        assert (got.state, got.reason, got.exit_code) == (J.PENDING, "exit_code", 1)
+        assert got.reason_detail == "exit code 1"
         assert got.not_before is not None and got.not_before > utcnow()
         assert ws.slot.free == 1 and assigned_ids(ws) == []  # idle, yet it waits
         await ws.mailbox.wait(5.0)
@@ -405,7 +413,7 @@ def test_load_ends_attempts_left_by_the_previous_master(tmp_path: Path) -> None:
         now = utcnow()
         new = [
             Job(id=i, spec=s, submitted_at=now, updated_at=now)
-            for i, s in enumerate((spec(), spec(max_attempts=2), spec(max_attempts=2), spec()), 1)
+            for i, s in enumerate((spec(), spec(), spec(), spec(max_requeues=0)), 1)
         ]
         pending, assigned, running, spent = [j for j, _ in await r.db.run(r.db.jobs.insert, new)]
         writes = JobWrites()

@@ -13,11 +13,11 @@ def test_the_final_failure_keeps_the_reason_detail(tmp_path: Path) -> None:
         ws = worker()
         r.sched.worker_up(ws)
         (job,) = await r.submit(spec())
-        report(r, ws, finished(job, None, reason="spawn_failed: no such file: nope"))
+        report(r, ws, finished(job, None, reason="spawn_failed", detail="no such file: nope"))
         got = await r.stored(job.id)
         assert got.state is J.FAILED
         # The final failure keeps the detail a requeue would have kept.
-        assert got.reason == "spawn_failed: no such file: nope", got.reason
+        assert (got.reason, got.reason_detail) == ("spawn_failed", "no such file: nope")
 
     run(body, tmp_path)
 

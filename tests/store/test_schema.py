@@ -22,6 +22,7 @@ TABLES = {
     "worker_logs",
     "jobs",
     "allocations",
+    "attempts",
     "alembic_version",
 }
 
@@ -52,7 +53,7 @@ def test_upgrade_builds_the_models_schema(engine: Engine) -> None:
     upgrade(engine)
     assert set(inspect(engine).get_table_names()) == TABLES
     assert schema_diff(engine) == []
-    assert current_revision(engine) == head_revision() == "0002"
+    assert current_revision(engine) == head_revision() == "0003"
 
 
 def test_upgrade_creates_index_and_cascading_foreign_key(engine: Engine) -> None:
@@ -80,7 +81,7 @@ def test_second_upgrade_changes_nothing(engine: Engine) -> None:
     upgrade(engine)
     ConfigStore(engine).create(WorkerConfig(worker_id="keep-me", name="Keep me"))
     upgrade(engine)
-    assert current_revision(engine) == "0002"
+    assert current_revision(engine) == "0003"
     assert schema_diff(engine) == []
     with engine.connect() as conn:
         assert conn.execute(select(models.worker_configs.c.worker_id)).scalars().all() == [
@@ -96,4 +97,29 @@ def test_downgrade_to_base_then_upgrade_again(engine: Engine) -> None:
     assert current_revision(engine) is None
     upgrade(engine)
     assert schema_diff(engine) == []
-    assert current_revision(engine) == "0002"
+    assert current_revision(engine) == "0003"
+
+
+def test_upgrade_from_0002_splits_reasons_into_code_and_detail(engine: Engine) -> None:
+    with engine.begin() as conn:
+        command.upgrade(alembic_config(conn), "0002")
+    columns = "id, state, command, shell, env, secret_env, cpus, max_attempts, retry_delay_s, "
+    columns += "priority, labels, attempt, attempt_base, cpu_ids, cancel_requested, "
+    columns += "submitted_at, updated_at, reason"
+    values = "'failed', '[]', false, '{}', '{}', 1, 1, 0, 0, '{}', 1, 0, '[]', false, "
+    values += "'2026-11-30 10:00:00+00', '2026-11-30 10:00:00+00'"
+    with engine.begin() as conn:
+        for job_id, reason in ((1, "'exit_code: exit code 3'"), (2, "'timeout'"), (3, "NULL")):
+            conn.execute(
+                text(f"INSERT INTO jobs ({columns}) VALUES ({job_id}, {values}, {reason})")
+            )
+    upgrade(engine)
+    with engine.connect() as conn:
+        rows = conn.execute(
+            text("SELECT id, reason, reason_detail, requeues, max_requeues FROM jobs ORDER BY id")
+        ).all()
+    assert [tuple(r) for r in rows] == [
+        (1, "exit_code", "exit code 3", 0, 10),
+        (2, "timeout", None, 0, 10),
+        (3, None, None, 0, 10),
+    ]

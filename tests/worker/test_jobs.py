@@ -63,7 +63,11 @@ def test_the_masters_capacity_limits_the_cpus_used(
         wait_finished(master, job_id)
         started = master.started(job_id)
         assert started is not None and started["cpu_ids"] == [first]
-    assert wait_finished(master, 3)["reason"] == "spawn_failed: needs 2 CPUs, this worker has 1"
+    refused = wait_finished(master, 3)
+    assert (refused["reason"], refused["detail"]) == (
+        "spawn_failed",
+        "needs 2 CPUs, this worker has 1",
+    )
 
 
 def test_output_is_shipped_in_order_and_in_bounded_chunks(
@@ -127,7 +131,7 @@ def test_spawn_failures_are_reported_not_fatal(
     for job_id in (1, 2, 3):
         event = wait_finished(master, job_id)
         assert event["exit_code"] is None and event["signal"] is None
-        assert str(event["reason"]).startswith("spawn_failed: ")
+        assert event["reason"] == "spawn_failed" and event["detail"]
         assert master.started(job_id) is None
     assert "/no/such/program" in str(master.finished(1))
     assert wait_finished(master, 4) == {**wait_finished(master, 4), "exit_code": 3, "reason": None}

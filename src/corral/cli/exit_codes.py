@@ -30,6 +30,6 @@ def exit_code_of(job: "Job") -> int:
         return job.exit_code
     if job.signal is not None:
         return 128 + job.signal
-    if (job.reason or "").startswith("spawn_failed"):
+    if job.reason == "spawn_failed":
         return NOT_STARTED
     return FAILED

@@ -1,7 +1,7 @@
 """``corral jobs``: list jobs, show one, cancel or retry them, read or follow their output."""
 
 import shlex
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -22,11 +22,36 @@ def job_row(job: "Job") -> list[str]:
     return [
         str(job.id),
         job.state,
-        f"{job.attempt}/{job.max_attempts}",
+        f"{job.attempt}/{job.max_attempts}"
+        + (f" ({job.requeues} requeued)" if job.requeues else ""),
         job.worker_id or "-",
         str(job.cpus),
         age(job.submitted_at),
         command,
+    ]
+
+
+ATTEMPT_HEADERS = ["ATTEMPT", "WORKER", "STATE", "REASON", "EXIT", "MAX RSS", "CPU S", "FINISHED"]
+
+
+def attempt_row(attempt: dict[str, Any]) -> list[str]:
+    """One ended attempt as a row."""
+    reason = attempt["reason"] or "-"
+    if attempt["reason_detail"]:
+        reason = f"{reason}: {attempt['reason_detail']}"
+    if attempt["requeued"]:
+        reason += " (requeued)"
+    exit_code, sig = attempt["exit_code"], attempt["signal"]
+    rss, cpu = attempt["max_rss_bytes"], attempt["cpu_seconds"]
+    return [
+        str(attempt["attempt"]),
+        attempt["worker_id"] or "-",
+        attempt["state"],
+        reason,
+        str(exit_code) if exit_code is not None else (f"signal {sig}" if sig else "-"),
+        f"{rss / 2**20:.1f} MiB" if rss is not None else "-",
+        f"{cpu:.2f}" if cpu is not None else "-",
+        attempt["finished_at"],
     ]
 
 
@@ -65,12 +90,17 @@ def jobs(
 @click.option("--json", "as_json", is_flag=True, help=JSON_HELP)
 @click.pass_context
 def show(ctx: click.Context, job_id: int, as_json: bool) -> None:
-    """Everything the master knows about one job."""
-    job = open_client(ctx).get(job_id)
+    """Everything the master knows about one job, and how each ended attempt went."""
+    client = open_client(ctx)
+    job = client.get(job_id)
+    attempts = client.attempts(job_id)
     if as_json:
-        print_json(job.to_json())
-    else:
-        print_fields(job.to_json())
+        print_json({**job.to_json(), "attempts": attempts})
+        return
+    print_fields(job.to_json())
+    if attempts:
+        click.echo()
+        print_rows(ATTEMPT_HEADERS, [attempt_row(a) for a in attempts])
 
 
 def _act_on_each(ctx: click.Context, ids: tuple[int, ...], act: str, as_json: bool) -> None:

@@ -143,6 +143,7 @@ def _why(job: "Job") -> str:
     parts = [f"exit code {job.exit_code}" if job.exit_code is not None else None]
     parts.append(f"signal {job.signal}" if job.signal is not None else None)
     # "exit_code" only repeats what the exit code says.
-    parts.append(job.reason if job.reason != "exit_code" else None)
+    if job.reason is not None and job.reason != "exit_code":
+        parts.append(f"{job.reason}: {job.reason_detail}" if job.reason_detail else job.reason)
     shown = [p for p in parts if p]
     return f" ({', '.join(shown)})" if shown else ""

@@ -170,6 +170,11 @@ class Client:
                 return
             params["before_id"] = page["next_before_id"]
 
+    def attempts(self, job_id: int) -> list[dict[str, Any]]:
+        """How each ended attempt of a job went, oldest first."""
+        attempts: list[dict[str, Any]] = self.request("GET", f"/jobs/{job_id}/attempts")["attempts"]
+        return attempts
+
     def cancel(self, job_id: int) -> Job:
         """Ask for the job to be cancelled (a running one is signalled); 409 if finished."""
         return Job.from_json(self.request("POST", f"/jobs/{job_id}/cancel"))

@@ -22,12 +22,15 @@ class Job:
     cwd: str | None
     timeout_s: float | None
     max_attempts: int
+    max_requeues: int
     retry_delay_s: float
     priority: int
     account: str | None
     labels: dict[str, str]
     idempotency_key: str | None
+    memory_mb: int | None
     attempt: int
+    requeues: int
     worker_id: str | None
     instance_id: str | None
     cpu_ids: list[int] | None
@@ -35,6 +38,7 @@ class Job:
     exit_code: int | None
     signal: int | None
     reason: str | None
+    reason_detail: str | None
     cancel_requested: bool
     submitted_at: datetime | None
     assigned_at: datetime | None

@@ -91,6 +91,8 @@ class WorkerRuntimeRow(Base):
     next_restart_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     exit_code: Mapped[int | None] = mapped_column(Integer)
     exit_signal: Mapped[int | None] = mapped_column(Integer)
+    # How the worker contains its jobs: "cgroup v2", "cgroup v1" or "process groups".
+    containment: Mapped[str | None] = mapped_column(String(40))
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
@@ -162,7 +164,14 @@ class JobRow(Base):
     pid_start: Mapped[int | None] = mapped_column(BigInteger)
     exit_code: Mapped[int | None] = mapped_column(Integer)
     signal: Mapped[int | None] = mapped_column(Integer)
+    # A reason code (see domain.jobs.Reason); the detail says more, for people.
     reason: Mapped[str | None] = mapped_column(Text)
+    reason_detail: Mapped[str | None] = mapped_column(Text)
+    # Attempts lost to the infrastructure (worker crashed, lost, drained...) spend these,
+    # not max_attempts.
+    max_requeues: Mapped[int] = mapped_column(Integer, server_default=text("10"))
+    requeues: Mapped[int] = mapped_column(Integer, server_default=text("0"))
+    memory_mb: Mapped[int | None] = mapped_column(Integer)
     cancel_requested: Mapped[bool] = mapped_column(Boolean)
     submitted_at: Mapped[datetime] = mapped_column(UTCDateTime)
     assigned_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
@@ -189,8 +198,39 @@ class AllocationRow(Base):
     since: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
+class AttemptRow(Base):
+    """How one attempt of a job ended, where it ran and what it used."""
+
+    __tablename__ = "attempts"
+
+    job_id: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer, "sqlite"),
+        ForeignKey("jobs.id", ondelete="CASCADE"),
+        primary_key=True,
+        autoincrement=False,
+    )
+    attempt: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    worker_id: Mapped[str | None] = mapped_column(String(63))
+    instance_id: Mapped[str | None] = mapped_column(String(36))
+    cpu_ids: Mapped[list[int]] = mapped_column(JSONType)
+    pid: Mapped[int | None] = mapped_column(Integer)
+    assigned_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    finished_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # The state the attempt's end led to, had the job not been retried.
+    state: Mapped[str] = mapped_column(String(12))
+    requeued: Mapped[bool] = mapped_column(Boolean)
+    exit_code: Mapped[int | None] = mapped_column(Integer)
+    signal: Mapped[int | None] = mapped_column(Integer)
+    reason: Mapped[str | None] = mapped_column(String(40))
+    reason_detail: Mapped[str | None] = mapped_column(Text)
+    max_rss_bytes: Mapped[int | None] = mapped_column(BigInteger)
+    cpu_seconds: Mapped[float | None] = mapped_column(Float)
+
+
 worker_configs: Table = WorkerConfigRow.__table__  # type: ignore[assignment]
 worker_runtime: Table = WorkerRuntimeRow.__table__  # type: ignore[assignment]
 worker_logs: Table = WorkerLogRow.__table__  # type: ignore[assignment]
 jobs: Table = JobRow.__table__  # type: ignore[assignment]
 allocations: Table = AllocationRow.__table__  # type: ignore[assignment]
+attempts: Table = AttemptRow.__table__  # type: ignore[assignment]

@@ -3,6 +3,7 @@
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
+from typing import Any
 
 from corral.errors import InvalidTransitionError
 
@@ -33,6 +34,21 @@ class Reason(StrEnum):
     ASSIGNMENT_LOST = "assignment_lost"  # assigned, never reported started
     MAX_RUNTIME = "max_runtime"  # past the master's limit of how long a job may run
     UNSCHEDULABLE = "unschedulable"  # no worker can ever hold it
+    OOM = "oom"  # killed by the kernel for passing its memory limit
+
+
+# Attempts lost to the infrastructure, not to the job: they spend max_requeues, not
+# max_attempts, and are tried again at once.
+INFRA = frozenset(
+    {
+        Reason.WORKER_CRASHED,
+        Reason.WORKER_LOST,
+        Reason.DRAINED,
+        Reason.STARTUP_ORPHAN,
+        Reason.ASSIGNMENT_LOST,
+    }
+)
+DEFAULT_MAX_REQUEUES = 10
 
 
 J = JobState
@@ -64,6 +80,19 @@ def check_transition(old: JobState, new: JobState) -> None:
         raise InvalidTransitionError(f"job cannot go from {old} to {new}")
 
 
+def transition(job: "Job", new: JobState, now: datetime, **changes: Any) -> dict[str, Any]:
+    """Move a job along a checked edge, with the other fields that change with it.
+
+    Every change of a job's state goes through here. Returns the changed fields
+    (state and updated_at included), ready to be written.
+    """
+    check_transition(job.state, new)
+    fields = {"state": new, "updated_at": now, **changes}
+    for name, value in fields.items():
+        setattr(job, name, value)
+    return fields
+
+
 @dataclass(frozen=True)
 class JobSpec:
     """What a client asks to run; fixed once submitted."""
@@ -77,12 +106,16 @@ class JobSpec:
     cwd: str | None = None
     timeout_s: float | None = None
     max_attempts: int = 1
+    # Attempts lost to the infrastructure the job may go through before it fails.
+    max_requeues: int = DEFAULT_MAX_REQUEUES
     retry_delay_s: float = 0.0
     priority: int = 0
     account: str | None = None
     # Labels a worker must carry (equal values) to take the job.
     labels: dict[str, str] = field(default_factory=dict)
     idempotency_key: str | None = None
+    # Memory the job may use; past it the kernel kills it (where the worker has cgroups).
+    memory_mb: int | None = None
 
 
 @dataclass(slots=True)
@@ -98,6 +131,7 @@ class Job:
     state: JobState = JobState.PENDING
     attempt: int = 0  # number of the current or last attempt; 0 until first assigned
     attempt_base: int = 0  # where a manual retry restarted the count of max_attempts
+    requeues: int = 0  # attempts since then lost to the infrastructure
     worker_id: str | None = None
     instance_id: str | None = None
     cpu_ids: list[int] = field(default_factory=list)
@@ -105,7 +139,8 @@ class Job:
     pid_start: int | None = None  # the pid's start time: names the process even if recycled
     exit_code: int | None = None
     signal: int | None = None
-    reason: str | None = None  # a Reason value, possibly followed by ': detail'
+    reason: Reason | None = None
+    reason_detail: str | None = None  # what the code alone does not say
     cancel_requested: bool = False
     submitted_at: datetime | None = None
     assigned_at: datetime | None = None
@@ -117,7 +152,8 @@ class Job:
     @property
     def attempts_left(self) -> int:
         """How many more attempts the job may make after the current one."""
-        return self.spec.max_attempts - (self.attempt - self.attempt_base)
+        spent = self.attempt - self.attempt_base - self.requeues
+        return self.spec.max_attempts - spent
 
 
 @dataclass(frozen=True)
@@ -131,3 +167,26 @@ class Allocation:
     cpu_ids: list[int]
     account: str | None
     since: datetime
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """How one attempt ended: kept after the job has moved on."""
+
+    job_id: int
+    attempt: int
+    worker_id: str | None
+    instance_id: str | None
+    cpu_ids: list[int]
+    pid: int | None
+    assigned_at: datetime | None
+    started_at: datetime | None
+    finished_at: datetime
+    state: JobState  # where the attempt's end led, had the job not been tried again
+    requeued: bool
+    exit_code: int | None = None
+    signal: int | None = None
+    reason: Reason | None = None
+    reason_detail: str | None = None
+    max_rss_bytes: int | None = None
+    cpu_seconds: float | None = None

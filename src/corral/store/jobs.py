@@ -24,12 +24,13 @@ from sqlalchemy import (
 )
 
 from corral.db import models
-from corral.domain.jobs import Allocation, Job, JobSpec, JobState
+from corral.domain.jobs import Allocation, Attempt, Job, JobSpec, JobState, Reason
 from corral.errors import NotFoundError
 from corral.store.worker_logs import insert_logs
 
 jobs = models.jobs
 allocations = models.allocations
+attempts = models.attempts
 
 SPEC_FIELDS = tuple(f.name for f in fields(JobSpec))
 JOB_FIELDS = tuple(f.name for f in fields(Job) if f.name not in ("id", "spec"))
@@ -41,8 +42,18 @@ def _job(row: RowMapping) -> Job:
     spec = JobSpec(**{name: row[name] for name in SPEC_FIELDS})
     values = {name: row[name] for name in JOB_FIELDS}
     values["state"] = JobState(values["state"])
+    values["reason"] = None if values["reason"] is None else Reason(values["reason"])
     values["cpu_ids"] = list(values["cpu_ids"] or [])
     return Job(id=row["id"], spec=spec, **values)
+
+
+def _attempt(row: RowMapping) -> Attempt:
+    """A domain record from one attempts row."""
+    values = dict(row)
+    values["state"] = JobState(values["state"])
+    values["reason"] = None if values["reason"] is None else Reason(values["reason"])
+    values["cpu_ids"] = list(values["cpu_ids"] or [])
+    return Attempt(**values)
 
 
 def _row(job: Job) -> dict[str, Any]:
@@ -62,13 +73,15 @@ class JobWrites:
     allocations: dict[int, Allocation | None] = field(default_factory=dict)
     # worker_logs rows: job events worth keeping in a worker's history
     logs: list[dict[str, Any]] = field(default_factory=list)
+    # attempts that ended
+    attempts: list[Attempt] = field(default_factory=list)
 
     def update(self, job_id: int, values: dict[str, Any]) -> None:
         """Set columns of one job; a later value of the same column wins."""
         self.updates.setdefault(job_id, {}).update(values)
 
     def __bool__(self) -> bool:
-        return bool(self.updates or self.allocations or self.logs)
+        return bool(self.updates or self.allocations or self.logs or self.attempts)
 
 
 class JobStore:
@@ -111,6 +124,12 @@ class JobStore:
         """Apply a batch of changes in one transaction."""
         with self._engine.begin() as conn:
             apply_writes(conn, writes)
+
+    def attempts(self, job_id: int) -> list[Attempt]:
+        """The ended attempts of one job, oldest first."""
+        query = select(attempts).where(attempts.c.job_id == job_id).order_by(attempts.c.attempt)
+        with self._engine.begin() as conn:
+            return [_attempt(row) for row in conn.execute(query).mappings()]
 
     def allocations(self) -> list[Allocation]:
         """Every allocation row."""
@@ -218,5 +237,7 @@ def apply_writes(conn: Connection, writes: JobWrites) -> None:
         rows = [asdict(a) for a in writes.allocations.values() if a is not None]
         if rows:
             conn.execute(insert(allocations), rows)
+    if writes.attempts:
+        conn.execute(insert(attempts), [asdict(a) for a in writes.attempts])
     if writes.logs:
         insert_logs(conn, writes.logs)

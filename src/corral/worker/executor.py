@@ -192,8 +192,8 @@ class Executor(DaemonThread):
             self.outbox.put(finished_event(key, None, "drained"))
         elif not self.tracker.fits_ever(assignment["cpus"]):
             total = len(self.tracker.cpu_ids)
-            why = f"spawn_failed: needs {assignment['cpus']} CPUs, this worker has {total}"
-            self.outbox.put(finished_event(key, None, why))
+            why = f"needs {assignment['cpus']} CPUs, this worker has {total}"
+            self.outbox.put(finished_event(key, None, "spawn_failed", why))
         else:
             self.waiting.add(assignment)
 
@@ -208,7 +208,7 @@ class Executor(DaemonThread):
             job = JobProcess(assignment, cpu_ids, self._base_env, self._mask)
         except SpawnFailed as exc:
             self.tracker.release(key)
-            self.outbox.put(finished_event(key, None, f"spawn_failed: {exc}"))
+            self.outbox.put(finished_event(key, None, "spawn_failed", str(exc)))
             return
         self.jobs[key] = job
         self.group_pids[job.pid] = None

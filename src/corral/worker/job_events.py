@@ -25,10 +25,12 @@ def started_event(
     return event
 
 
-def finished_event(key: AttemptKey, returncode: int | None, reason: str | None) -> JobEvent:
+def finished_event(
+    key: AttemptKey, returncode: int | None, reason: str | None, detail: str | None = None
+) -> JobEvent:
     """A ``finished`` event: exit code or signal number, and the worker's reason."""
     exited = returncode is not None and returncode >= 0
-    return {
+    event: JobEvent = {
         "type": "finished",
         "job_id": key[0],
         "attempt": key[1],
@@ -37,3 +39,6 @@ def finished_event(key: AttemptKey, returncode: int | None, reason: str | None) 
         "signal": -returncode if returncode is not None and not exited else None,
         "reason": reason,
     }
+    if detail is not None:
+        event["detail"] = detail
+    return event

@@ -5,7 +5,7 @@ from typing import Annotated, Any, Literal, Self
 
 from pydantic import BaseModel, Field, StringConstraints, model_validator
 
-from corral.domain.jobs import Job, JobSpec
+from corral.domain.jobs import DEFAULT_MAX_REQUEUES, Attempt, Job, JobSpec
 from corral.master.api.schemas import Env, Labels, Strict, WorkerId, has_nul
 
 Arg = Annotated[str, StringConstraints(max_length=65536)]
@@ -25,11 +25,13 @@ class JobSubmit(Strict):
     cwd: AbsPath | None = None
     timeout_s: Annotated[float, Field(gt=0, le=30 * 86400)] | None = None
     max_attempts: Annotated[int, Field(ge=1, le=1000)] = 1
+    max_requeues: Annotated[int, Field(ge=0, le=1000)] = DEFAULT_MAX_REQUEUES
     retry_delay_s: Annotated[float, Field(ge=0, le=86400)] = 0.0
     priority: Annotated[int, Field(ge=-1000, le=1000)] = 0
     account: Account | None = None
     labels: Labels = Field(default_factory=dict)
     idempotency_key: Key | None = None
+    memory_mb: Annotated[int, Field(ge=1, le=1 << 30)] | None = None
 
     @model_validator(mode="after")
     def _command_is_runnable(self) -> Self:
@@ -63,12 +65,15 @@ class JobOut(BaseModel):
     cwd: str | None
     timeout_s: float | None
     max_attempts: int
+    max_requeues: int
     retry_delay_s: float
     priority: int
     account: str | None
     labels: dict[str, str]
     idempotency_key: str | None
+    memory_mb: int | None
     attempt: int
+    requeues: int
     worker_id: str | None
     instance_id: str | None
     cpu_ids: list[int]
@@ -76,6 +81,7 @@ class JobOut(BaseModel):
     exit_code: int | None
     signal: int | None
     reason: str | None
+    reason_detail: str | None
     cancel_requested: bool
     submitted_at: datetime | None
     assigned_at: datetime | None
@@ -98,12 +104,15 @@ class JobOut(BaseModel):
             cwd=spec.cwd,
             timeout_s=spec.timeout_s,
             max_attempts=spec.max_attempts,
+            max_requeues=spec.max_requeues,
             retry_delay_s=spec.retry_delay_s,
             priority=spec.priority,
             account=spec.account,
             labels=spec.labels,
             idempotency_key=spec.idempotency_key,
+            memory_mb=spec.memory_mb,
             attempt=job.attempt,
+            requeues=job.requeues,
             worker_id=job.worker_id,
             instance_id=job.instance_id,
             cpu_ids=job.cpu_ids,
@@ -111,6 +120,7 @@ class JobOut(BaseModel):
             exit_code=job.exit_code,
             signal=job.signal,
             reason=job.reason,
+            reason_detail=job.reason_detail,
             cancel_requested=job.cancel_requested,
             submitted_at=job.submitted_at,
             assigned_at=job.assigned_at,
@@ -118,6 +128,40 @@ class JobOut(BaseModel):
             finished_at=job.finished_at,
             not_before=job.not_before,
         )
+
+
+class AttemptOut(BaseModel):
+    """How one attempt of a job ended."""
+
+    attempt: int
+    worker_id: str | None
+    instance_id: str | None
+    cpu_ids: list[int]
+    pid: int | None
+    assigned_at: datetime | None
+    started_at: datetime | None
+    finished_at: datetime
+    state: str
+    requeued: bool
+    exit_code: int | None
+    signal: int | None
+    reason: str | None
+    reason_detail: str | None
+    max_rss_bytes: int | None
+    cpu_seconds: float | None
+
+    @classmethod
+    def of(cls, attempt: Attempt) -> "AttemptOut":
+        """The record as shown."""
+        values = {k: v for k, v in vars(attempt).items() if k != "job_id"}
+        return cls(**values)
+
+
+class AttemptList(BaseModel):
+    """GET /jobs/{id}/attempts: every ended attempt, oldest first."""
+
+    job_id: int
+    attempts: list[AttemptOut]
 
 
 class JobPage(BaseModel):
@@ -159,7 +203,12 @@ class JobEventIn(Strict):
     data: Annotated[str, StringConstraints(max_length=4 * 1024 * 1024)] | None = None
     exit_code: int | None = None
     signal: int | None = None
-    reason: Annotated[str, StringConstraints(max_length=2000)] | None = None
+    reason: Literal["timeout", "cancelled", "drained", "spawn_failed", "fenced", "oom"] | None = (
+        None
+    )
+    detail: Annotated[str, StringConstraints(max_length=2000)] | None = None
+    max_rss_bytes: Annotated[int, Field(ge=0)] | None = None
+    cpu_seconds: Annotated[float, Field(ge=0)] | None = None
 
 
 class Exchange(Strict):

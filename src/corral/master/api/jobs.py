@@ -10,7 +10,15 @@ from fastapi.responses import JSONResponse, StreamingResponse
 from corral.domain.jobs import TERMINAL, Job, JobState
 from corral.errors import ConflictError
 from corral.master.api.deps import require_admin, services
-from corral.master.api.job_schemas import JobBatch, JobList, JobOut, JobPage, JobSubmit
+from corral.master.api.job_schemas import (
+    AttemptList,
+    AttemptOut,
+    JobBatch,
+    JobList,
+    JobOut,
+    JobPage,
+    JobSubmit,
+)
 from corral.master.api.log_stream import KEEPALIVE_S
 from corral.master.follow import with_keepalives
 from corral.master.services import Services
@@ -74,6 +82,14 @@ async def list_jobs(
 async def get(job_id: JobId, svc: Svc) -> JobOut:
     """One job."""
     return JobOut.of(await _job(svc, job_id))
+
+
+@router.get("/{job_id}/attempts", response_model=AttemptList)
+async def attempts(job_id: JobId, svc: Svc) -> AttemptList:
+    """How each ended attempt of the job went: where it ran, why it ended, what it used."""
+    await _job(svc, job_id)
+    ended = await svc.db.run(svc.db.jobs.attempts, job_id)
+    return AttemptList(job_id=job_id, attempts=[AttemptOut.of(a) for a in ended])
 
 
 @router.post("/{job_id}/cancel", response_model=JobOut)

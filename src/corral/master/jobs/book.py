@@ -6,11 +6,11 @@ records, requeues or finishes them, and queues the matching writes.
 
 import asyncio
 import logging
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from corral.domain.clock import utcnow
-from corral.domain.jobs import TERMINAL, Job, JobState, Reason
+from corral.domain.jobs import TERMINAL, Attempt, Job, JobState, Reason, transition
 from corral.domain.outcomes import Outcome, retry_delay_s
 from corral.domain.queue import PendingQueue
 from corral.errors import ConflictError
@@ -50,26 +50,25 @@ class JobBook:
         return job
 
     def retry(self, job: Job) -> None:
-        """Make a finished job pending again with a fresh budget of attempts."""
+        """Make a finished job pending again with fresh budgets of attempts and requeues."""
         if job.state not in TERMINAL:
             raise ConflictError(f"job {job.id} is {job.state}: only a finished job can be retried")
-        now = utcnow()
-        job.state, job.attempt_base, job.reason = J.PENDING, job.attempt, None
-        job.cancel_requested, job.not_before, job.finished_at = False, None, None
-        job.exit_code = job.signal = None
-        self.writer.update(
-            job.id,
-            state=str(J.PENDING),
+        changes = transition(
+            job,
+            J.PENDING,
+            utcnow(),
             attempt_base=job.attempt,
+            requeues=0,
             reason=None,
+            reason_detail=None,
             cancel_requested=False,
             not_before=None,
             finished_at=None,
             exit_code=None,
             signal=None,
-            updated_at=now,
             **forget_attempt(job),
         )
+        self.writer.update(job.id, **changes)
         self.add(job)
 
     async def wait_finished(self, job_id: int, timeout_s: float) -> None:
@@ -84,63 +83,105 @@ class JobBook:
         await self.writer.flush()
 
     def settle(self, job: Job, outcome: Outcome) -> None:
-        """Retry the attempt while attempts remain, else finish the job as the outcome says."""
-        retry = outcome.retryable and job.attempts_left > 0
+        """Record how the attempt ended; try the job again while its budgets allow, else end it."""
+        again = outcome.tries_again(job)
+        now = utcnow()
+        self.writer.attempt(attempt_record(job, outcome, now, again))
         if outcome.reason is not None and job.worker_id is not None:
-            then = "requeued" if retry else f"job {outcome.state}"
+            then = "requeued" if again else f"job {outcome.state}"
             what = f"job {job.id} attempt {job.attempt}: {outcome.describe()}, {then}"
             self.writer.log(job.worker_id, what, "warning")
-        if retry:
-            self._requeue(job, outcome)
+        if again:
+            self._requeue(job, outcome, now)
+        elif outcome.infra:
+            spent = f"requeued {job.requeues} times, max_requeues {job.spec.max_requeues}"
+            detail = f"{outcome.detail}; {spent}" if outcome.detail else spent
+            self.finish(
+                job, outcome.state, outcome.reason, detail, outcome.exit_code, outcome.signal
+            )
         else:
-            self.finish(job, outcome.state, outcome.describe(), outcome.exit_code, outcome.signal)
+            self.finish(
+                job,
+                outcome.state,
+                outcome.reason,
+                outcome.detail,
+                outcome.exit_code,
+                outcome.signal,
+            )
 
-    def _requeue(self, job: Job, outcome: Outcome) -> None:
-        now = utcnow()
+    def _requeue(self, job: Job, outcome: Outcome, now: datetime) -> None:
         delay = retry_delay_s(job, outcome)
-        job.state, job.reason = J.PENDING, outcome.describe()
-        job.not_before = now + timedelta(seconds=delay) if delay > 0 else None
-        job.exit_code, job.signal = outcome.exit_code, outcome.signal
-        self.writer.update(
-            job.id,
-            state=str(J.PENDING),
-            reason=job.reason,
-            not_before=job.not_before,
-            exit_code=job.exit_code,
-            signal=job.signal,
-            updated_at=now,
+        changes = transition(
+            job,
+            J.PENDING,
+            now,
+            reason=outcome.reason,
+            reason_detail=outcome.detail,
+            not_before=now + timedelta(seconds=delay) if delay > 0 else None,
+            exit_code=outcome.exit_code,
+            signal=outcome.signal,
+            requeues=job.requeues + 1 if outcome.infra else job.requeues,
             **forget_attempt(job),
         )
-        log.info("job %d: attempt %d ended (%s), requeued", job.id, job.attempt, job.reason)
+        self.writer.update(job.id, **changes)
+        log.info(
+            "job %d: attempt %d ended (%s), requeued",
+            job.id,
+            job.attempt,
+            (outcome.describe() or str(outcome.state)),
+        )
         self.queue.add(job)
 
     def finish(
         self,
         job: Job,
         state: JobState,
-        reason: Reason | str | None,
+        reason: Reason | None,
+        detail: str | None = None,
         exit_code: int | None = None,
         signal: int | None = None,
     ) -> None:
         """End the job for good; whoever waits on it is told."""
         now = utcnow()
-        job.state, job.finished_at = state, now
-        job.reason = None if reason is None else str(reason)
-        job.exit_code, job.signal = exit_code, signal
-        self.writer.update(
-            job.id,
-            state=str(state),
-            reason=job.reason,
+        changes = transition(
+            job,
+            state,
+            now,
+            finished_at=now,
+            reason=reason,
+            reason_detail=detail,
             exit_code=exit_code,
             signal=signal,
-            finished_at=now,
-            updated_at=now,
         )
+        self.writer.update(job.id, **changes)
         del self.jobs[job.id]
         self.output.finish(job.id)
         event = self._finished.pop(job.id, None)
         if event is not None:
             event.set()
+
+
+def attempt_record(job: Job, outcome: Outcome, now: datetime, requeued: bool) -> Attempt:
+    """The row kept for the attempt that just ended."""
+    return Attempt(
+        job_id=job.id,
+        attempt=job.attempt,
+        worker_id=job.worker_id,
+        instance_id=job.instance_id,
+        cpu_ids=list(job.cpu_ids),
+        pid=job.pid,
+        assigned_at=job.assigned_at,
+        started_at=job.started_at,
+        finished_at=now,
+        state=outcome.state,
+        requeued=requeued,
+        exit_code=outcome.exit_code,
+        signal=outcome.signal,
+        reason=outcome.reason,
+        reason_detail=outcome.detail,
+        max_rss_bytes=outcome.max_rss_bytes,
+        cpu_seconds=outcome.cpu_seconds,
+    )
 
 
 def forget_attempt(job: Job) -> dict[str, Any]:

@@ -11,7 +11,7 @@ import logging
 from collections.abc import Iterable, Sequence
 
 from corral.domain.clock import utcnow
-from corral.domain.jobs import ACTIVE, Allocation, Job, JobSpec, JobState, Reason
+from corral.domain.jobs import ACTIVE, Allocation, Job, JobSpec, JobState, Reason, transition
 from corral.domain.outcomes import Outcome, outcome_of_report
 from corral.domain.placement import FleetWorker, plan, refusal
 from corral.errors import InvalidInputError
@@ -126,22 +126,20 @@ class Scheduler:
     def _assign(self, job: Job, ws: WorkerSlot) -> None:
         # A pending job carries nothing of an earlier attempt (see forget_attempt).
         now = utcnow()
-        job.state, job.attempt = J.ASSIGNED, job.attempt + 1
-        job.worker_id, job.instance_id, job.assigned_at = ws.worker_id, ws.instance_id, now
-        job.not_before = None
-        ws.jobs.add(job.id)
-        if job.spec.account is not None:
-            self.homes[job.spec.account] = ws.worker_id
-        self.writer.update(
-            job.id,
-            state=str(J.ASSIGNED),
-            attempt=job.attempt,
+        changes = transition(
+            job,
+            J.ASSIGNED,
+            now,
+            attempt=job.attempt + 1,
             worker_id=ws.worker_id,
             instance_id=ws.instance_id,
             assigned_at=now,
             not_before=None,
-            updated_at=now,
         )
+        ws.jobs.add(job.id)
+        if job.spec.account is not None:
+            self.homes[job.spec.account] = ws.worker_id
+        self.writer.update(job.id, **changes)
         ws.mailbox.assign(job)
 
     def _arm_timer(self) -> None:
@@ -224,20 +222,20 @@ class Scheduler:
         return job
 
     def _started(self, job: Job, event: JobEvent) -> None:
+        if job.state is J.RUNNING:
+            return  # a report sent again after its answer was lost
         now = utcnow()
-        job.state, job.started_at = J.RUNNING, now
-        job.pid, job.cpu_ids = event.get("pid"), list(event.get("cpu_ids", []))
-        job.pid_start = event.get("start_time")
-        self.output.mark_attempt(job.id, job.attempt)
-        self.writer.update(
-            job.id,
-            state=str(J.RUNNING),
+        changes = transition(
+            job,
+            J.RUNNING,
+            now,
             started_at=now,
-            pid=job.pid,
-            pid_start=job.pid_start,
-            cpu_ids=job.cpu_ids,
-            updated_at=now,
+            pid=event.get("pid"),
+            pid_start=event.get("start_time"),
+            cpu_ids=list(event.get("cpu_ids", [])),
         )
+        self.output.mark_attempt(job.id, job.attempt)
+        self.writer.update(job.id, **changes)
         assert job.worker_id is not None
         self.writer.allocate(
             Allocation(

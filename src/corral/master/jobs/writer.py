@@ -16,7 +16,7 @@ from sqlalchemy import Connection
 from sqlalchemy.exc import OperationalError
 
 from corral.domain.clock import utcnow
-from corral.domain.jobs import Allocation, Job
+from corral.domain.jobs import Allocation, Attempt, Job
 from corral.master.database import Database
 from corral.store.jobs import JobWrites, apply_writes, insert_jobs
 
@@ -66,6 +66,11 @@ class JobWriter:
     def release(self, job_id: int) -> None:
         """Queue the removal of a job's allocation row."""
         self._writes.allocations[job_id] = None
+        self._wake.set()
+
+    def attempt(self, record: Attempt) -> None:
+        """Queue the record of an attempt that ended."""
+        self._writes.attempts.append(record)
         self._wake.set()
 
     def log(self, worker_id: str, message: str, level: str = "info") -> None:
