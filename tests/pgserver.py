@@ -148,6 +148,16 @@ class PgServer:
             if attempt == START_ATTEMPTS - 1:
                 self._check("pg_ctl start", proc)
 
+    def halt(self) -> None:
+        """Stop the server and keep its data: a database that went down."""
+        self._check("pg_ctl stop", self._pg_ctl("-m", "fast", "-w", "stop"))
+
+    def resume(self) -> None:
+        """Start a halted server again, on the same port."""
+        options = self._server_options(self.root / "run")
+        start = ("-o", options, "-l", str(self.log_file), "-w", "-t", "60", "start")
+        self._check("pg_ctl start", self._pg_ctl(*start))
+
     def _start_watchdog(self) -> None:
         """Stop the cluster if this process dies without its session teardown (SIGTERM, -9)."""
         stop = self._command("pg_ctl", "-D", str(self.data_dir), "-m", "immediate", "stop")

@@ -23,3 +23,14 @@ class InvalidInputError(CorralError):
 
 class InvalidTransitionError(ConflictError):
     """A state machine was asked to take an edge it does not have."""
+
+
+class UnavailableError(CorralError):
+    """A dependency (the database, the disk) cannot serve the request now (HTTP 503).
+
+    Nothing was changed; the same request may succeed after ``retry_after_s``.
+    """
+
+    def __init__(self, message: str, retry_after_s: float = 1.0) -> None:
+        super().__init__(message)
+        self.retry_after_s = retry_after_s

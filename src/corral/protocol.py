@@ -22,6 +22,9 @@ DEREGISTER_PATH = AGENT_PREFIX + "/deregister"
 
 # Error code in a 409 answer: this instance is no longer the worker's current one.
 STALE_INSTANCE = "stale_instance"
+# Error code in a 503 answer: the master is up but cannot make the request durable now
+# (its database or disk is unavailable); nothing of it was taken: send it again later.
+UNAVAILABLE = "unavailable"
 
 
 class RegisterRequest(TypedDict):
@@ -91,6 +94,8 @@ class Assignment(TypedDict):
     cpus: int
     timeout_s: float | None
     account: str | None
+    # Output kept per stream; the worker cuts there and says how much it left out.
+    output_max_bytes: NotRequired[int]
 
 
 class AttemptRef(TypedDict):
@@ -119,6 +124,7 @@ class JobEvent(TypedDict, total=False):
     cpu_ids: list[int]
     stream: str
     data: str
+    offset: int  # UTF-8 bytes of this stream of this attempt sent before this data
     exit_code: int | None
     signal: int | None
     reason: str | None

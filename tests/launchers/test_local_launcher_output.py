@@ -8,7 +8,7 @@ from pathlib import Path
 
 from corral.launchers.base import ExitStatus
 from corral.launchers.local import LocalLauncher
-from corral.master.workers.log_files import WorkerLogFiles
+from corral.master.log_files import WorkerLogFiles
 from launchers.launcher_helpers import DEADLINE_S, RecordingSink, Run, alive, running, wait_until
 from launchers.worker_stand_in import LONG_LINE
 

@@ -15,8 +15,18 @@ from corral.errors import NotFoundError
 from corral.master.jobs.recovery import RecoveryManager, RecoveryResult
 from corral.master.jobs.slots import WorkerSlot
 from corral.settings import MasterSettings
-from corral.store.jobs import JobWrites
-from master.test_scheduler import Rig, assigned_ids, finished, report, run, spec, started, worker
+from corral.store.writes import Writes
+from master.test_scheduler import (
+    Rig,
+    apply_batch,
+    assigned_ids,
+    finished,
+    report,
+    run,
+    spec,
+    started,
+    worker,
+)
 
 J = JobState
 HOUR = 3600.0
@@ -46,8 +56,8 @@ async def seed(r: Rig, jobs: list[Job], allocations: Sequence[Allocation] = ()) 
     """Store jobs with their ids, then allocation rows, and load the pending ones."""
     await r.db.run(r.db.jobs.insert, jobs)
     if allocations:
-        writes = JobWrites(allocations={a.job_id: a for a in allocations})
-        await r.db.run(r.db.jobs.apply, writes)
+        writes = Writes(allocations={a.job_id: a for a in allocations})
+        await r.db.run(apply_batch, r.db.engine, writes)
     unfinished = await r.db.run(r.db.jobs.unfinished)
     pending = [j for j in unfinished if j.state is J.PENDING]
     assert await r.sched.load(pending, await r.db.run(r.db.jobs.max_id)) == 0
@@ -94,7 +104,7 @@ def test_run_once_ends_the_attempts_no_live_instance_holds(db_url: str, tmp_path
         healthy, late = await r.submit(spec(), spec(max_attempts=3))
         assert (healthy.id, late.id) == (4, 5)
         report(r, ws, started(healthy, [0]))
-        late.assigned_at = ago(SETTINGS.assignment_timeout_s + 1)
+        r.sched.offered[late.id] = ago(SETTINGS.assignment_timeout_s + 1)
         assert assigned_ids(ws) == [(4, 1), (5, 1)]
         assert await allocated(r) == [(1, 1), (3, 1), (4, 1), (99, 4)]
 

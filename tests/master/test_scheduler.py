@@ -1,4 +1,4 @@
-"""The Scheduler with its JobWriter on a real SQLite database, driven through its methods."""
+"""The Scheduler with its Writer on a real SQLite database, driven through its methods."""
 
 import asyncio
 import random
@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import Engine
 
 from corral.db.engine import sqlite_url
 from corral.domain.clock import utcnow
@@ -20,9 +21,9 @@ from corral.master.database import Database
 from corral.master.jobs.output import JobOutput
 from corral.master.jobs.scheduler import Scheduler
 from corral.master.jobs.slots import WorkerSlot
-from corral.master.jobs.writer import JobWriter
+from corral.master.writer import Writer
 from corral.protocol import JobEvent
-from corral.store.jobs import JobWrites
+from corral.store.writes import Writes, apply_writes
 
 J = JobState
 
@@ -32,7 +33,7 @@ class Rig:
     """A scheduler, its writer and the database they write to."""
 
     db: Database
-    writer: JobWriter
+    writer: Writer
     sched: Scheduler
 
     async def stored(self, job_id: int) -> Job:
@@ -44,16 +45,23 @@ class Rig:
         return [job for job, _ in await self.sched.submit(specs)]
 
 
+def apply_batch(engine: Engine, writes: Writes) -> None:
+    """Write a batch in a transaction of its own, as the writer does."""
+    with engine.begin() as conn:
+        apply_writes(conn, writes)
+
+
 @asynccontextmanager
 async def rig(tmp_path: Path, url: str | None = None) -> AsyncIterator[Rig]:
     """A scheduler and its writer on the database at ``url`` (SQLite in tmp_path by default)."""
     db = Database.open(url or sqlite_url(tmp_path))
-    writer = JobWriter(db)
-    writer.start()
+    writer = Writer(db)
+    loop = asyncio.create_task(writer.run())
     try:
         yield Rig(db, writer, Scheduler(writer, JobOutput(tmp_path / "jobs")))
     finally:
         await writer.close()
+        loop.cancel()
         db.close()
 
 
@@ -416,12 +424,12 @@ def test_load_ends_attempts_left_by_the_previous_master(tmp_path: Path) -> None:
             for i, s in enumerate((spec(), spec(), spec(), spec(max_requeues=0)), 1)
         ]
         pending, assigned, running, spent = [j for j, _ in await r.db.run(r.db.jobs.insert, new)]
-        writes = JobWrites()
+        writes = Writes()
         on = {"worker_id": "w1", "instance_id": "gone", "attempt": 1}
-        writes.update(assigned.id, {"state": "assigned", **on})
-        writes.update(running.id, {"state": "running", "cpu_ids": [0], **on})
-        writes.update(spent.id, {"state": "running", **on})
-        await r.db.run(r.db.jobs.apply, writes)
+        writes.job(assigned.id, {"state": "assigned", **on})
+        writes.job(running.id, {"state": "running", "cpu_ids": [0], **on})
+        writes.job(spent.id, {"state": "running", **on})
+        await r.db.run(apply_batch, r.db.engine, writes)
         unfinished = await r.db.run(r.db.jobs.unfinished)
         assert await r.sched.load(unfinished, 4) == 3
         for job_id in (assigned.id, running.id):

@@ -7,6 +7,7 @@ from sqlalchemy import Engine
 
 from corral.db.engine import make_engine
 from corral.db.migrate import upgrade
+from corral.store.writes import Writes, apply_writes
 
 
 @pytest.fixture
@@ -16,3 +17,9 @@ def engine(db_url: str) -> Iterator[Engine]:
     upgrade(engine)
     yield engine
     engine.dispose()
+
+
+def apply(engine: Engine, writes: Writes) -> None:
+    """Write a batch in a transaction of its own, as the master's writer does."""
+    with engine.begin() as conn:
+        apply_writes(conn, writes)

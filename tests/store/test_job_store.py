@@ -8,7 +8,9 @@ from sqlalchemy import Engine
 
 from corral.domain.jobs import Allocation, Job, JobSpec, JobState
 from corral.errors import NotFoundError
-from corral.store.jobs import JobStore, JobWrites
+from corral.store.jobs import JobStore
+from corral.store.writes import Writes
+from store.conftest import apply
 
 J = JobState
 T0 = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
@@ -110,12 +112,12 @@ def setup_listing(store: JobStore) -> list[Job]:
         new_job("j5", account="alice"),
         new_job("j6"),
     )
-    w = JobWrites()
-    w.update(jobs[0].id, {"state": "running", "worker_id": "w1"})
-    w.update(jobs[1].id, {"state": "succeeded", "worker_id": "w2", "finished_at": T0})
-    w.update(jobs[2].id, {"state": "failed", "worker_id": "w1", "finished_at": T0})
-    w.update(jobs[4].id, {"state": "assigned", "worker_id": "w2"})
-    store.apply(w)
+    w = Writes()
+    w.job(jobs[0].id, {"state": "running", "worker_id": "w1"})
+    w.job(jobs[1].id, {"state": "succeeded", "worker_id": "w2", "finished_at": T0})
+    w.job(jobs[2].id, {"state": "failed", "worker_id": "w1", "finished_at": T0})
+    w.job(jobs[4].id, {"state": "assigned", "worker_id": "w2"})
+    apply(store._engine, w)
     return jobs
 
 
@@ -165,12 +167,12 @@ def test_count_by_state(store: JobStore) -> None:
 
 def test_updates_of_one_job_in_one_batch_keep_the_later_values(store: JobStore) -> None:
     a, b = insert(store, new_job("a"), new_job("b"))
-    w = JobWrites()
-    w.update(a.id, {"state": "assigned", "attempt": 1, "worker_id": "w1", "cpu_ids": []})
-    w.update(b.id, {"priority": 5})  # a different set of columns: a second statement
-    w.update(a.id, {"state": "running", "cpu_ids": [2, 3], "started_at": T0})
-    w.update(a.id, {"state": "pending", "worker_id": None})
-    store.apply(w)
+    w = Writes()
+    w.job(a.id, {"state": "assigned", "attempt": 1, "worker_id": "w1", "cpu_ids": []})
+    w.job(b.id, {"priority": 5})  # a different set of columns: a second statement
+    w.job(a.id, {"state": "running", "cpu_ids": [2, 3], "started_at": T0})
+    w.job(a.id, {"state": "pending", "worker_id": None})
+    apply(store._engine, w)
     got = store.get(a.id)
     assert got.state is J.PENDING and got.worker_id is None
     assert got.attempt == 1 and got.cpu_ids == [2, 3] and got.started_at == T0
@@ -180,26 +182,26 @@ def test_updates_of_one_job_in_one_batch_keep_the_later_values(store: JobStore) 
 
 def test_allocation_added_then_released_in_one_batch_leaves_no_row(store: JobStore) -> None:
     a, b = insert(store, new_job("a"), new_job("b"))
-    w = JobWrites()
+    w = Writes()
     w.allocations[a.id] = alloc(a.id, cpu_ids=[0, 1])
     w.allocations[b.id] = alloc(b.id, cpu_ids=[2])
     w.allocations[a.id] = None
-    store.apply(w)
+    apply(store._engine, w)
     assert store.allocations() == [alloc(b.id, cpu_ids=[2])]
 
 
 def test_allocation_replaced_then_released_across_batches(store: JobStore) -> None:
     (a,) = insert(store, new_job("a"))
-    first = JobWrites()
+    first = Writes()
     first.allocations[a.id] = alloc(a.id, attempt=1, cpu_ids=[0])
-    store.apply(first)
-    second = JobWrites()
+    apply(store._engine, first)
+    second = Writes()
     second.allocations[a.id] = alloc(a.id, attempt=2, cpu_ids=[1, 2])
-    store.apply(second)
+    apply(store._engine, second)
     assert store.allocations() == [alloc(a.id, attempt=2, cpu_ids=[1, 2])]
-    third = JobWrites()
+    third = Writes()
     third.allocations[a.id] = None
-    store.apply(third)
+    apply(store._engine, third)
     assert store.allocations() == []
 
 
@@ -207,13 +209,13 @@ def test_prune_deletes_only_old_finished_jobs(store: JobStore) -> None:
     old_done, old_failed, new_done, running, pending = insert(
         store, *(new_job(f"j{i}") for i in range(5))
     )
-    w = JobWrites()
-    w.update(old_done.id, {"state": "succeeded", "finished_at": T0 - timedelta(days=3)})
-    w.update(old_failed.id, {"state": "failed", "finished_at": T0 - timedelta(days=2)})
-    w.update(new_done.id, {"state": "succeeded", "finished_at": T0})
+    w = Writes()
+    w.job(old_done.id, {"state": "succeeded", "finished_at": T0 - timedelta(days=3)})
+    w.job(old_failed.id, {"state": "failed", "finished_at": T0 - timedelta(days=2)})
+    w.job(new_done.id, {"state": "succeeded", "finished_at": T0})
     # An active job never goes, even with an old finished_at left from an earlier attempt.
-    w.update(running.id, {"state": "running", "finished_at": T0 - timedelta(days=5)})
-    store.apply(w)
+    w.job(running.id, {"state": "running", "finished_at": T0 - timedelta(days=5)})
+    apply(store._engine, w)
     assert store.prune(T0 - timedelta(days=1), limit=1) == [old_done.id]
     assert store.prune(T0 - timedelta(days=1)) == [old_failed.id]
     assert store.prune(T0 - timedelta(days=1)) == []

@@ -105,6 +105,14 @@ def test_an_assignment_never_started_past_the_timeout_is_lost() -> None:
     ]
 
 
+def test_an_assignment_offered_again_lately_is_not_lost() -> None:
+    # Held back while the database was away, it reached its worker only now.
+    strategy = OrphanJobRecoveryStrategy(assignment_timeout_s=30.0)
+    held = job(5, J.ASSIGNED, attempt=2, assigned_s=300.0)
+    offered = {5: NOW - timedelta(seconds=1)}
+    assert strategy.plan(Snapshot(NOW, [held], LIVE, [], offered)) == []
+
+
 # Timeouts
 
 

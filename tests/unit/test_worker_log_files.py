@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from corral.errors import InvalidInputError
-from corral.master.workers.log_files import WorkerLogFiles
+from corral.master.log_files import WorkerLogFiles
 
 STAMP = r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z"
 DEADLINE_S = 5.0

@@ -6,7 +6,7 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Connection, Engine
+from sqlalchemy import Connection, Engine, text
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 
@@ -23,6 +23,10 @@ def alembic_config(connection: Connection | None = None) -> Config:
 def upgrade(engine: Engine) -> None:
     """Apply every pending revision, in one transaction; at head this changes nothing."""
     with engine.begin() as conn:
+        if conn.dialect.name == "postgresql":
+            # A migration may rewrite a large table: the master's statement timeout is
+            # for its own queries, not for this.
+            conn.execute(text("SET LOCAL statement_timeout = 0"))
         command.upgrade(alembic_config(conn), "head")
 
 

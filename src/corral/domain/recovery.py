@@ -5,7 +5,7 @@ master applies them through its scheduler, which re-checks each one (fencing).
 """
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
 
@@ -22,6 +22,9 @@ class Snapshot:
     jobs: Sequence[Job]  # assigned and running jobs
     live_instances: Mapping[str, str]  # worker id -> the instance that may hold jobs
     allocations: Sequence[Allocation]
+    # job id -> when its assignment last reached, or was offered to, its worker: an
+    # assignment held back while the database was away is not lost.
+    offered: Mapping[int, datetime] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -69,9 +72,9 @@ class OrphanJobRecoveryStrategy:
             live = snapshot.live_instances.get(job.worker_id or "")
             if live is None or live != job.instance_id:
                 actions.append(EndAttempt(job.id, job.attempt, Reason.WORKER_LOST))
-            elif job.state is J.ASSIGNED and _age_s(snapshot.now, job.assigned_at) > (
-                self.assignment_timeout_s
-            ):
+            elif job.state is J.ASSIGNED and _age_s(
+                snapshot.now, snapshot.offered.get(job.id, job.assigned_at)
+            ) > (self.assignment_timeout_s):
                 actions.append(EndAttempt(job.id, job.attempt, Reason.ASSIGNMENT_LOST))
         return actions
 

@@ -66,6 +66,7 @@ class WorkerRuntime:
     next_restart_at: datetime | None = None
     exit_code: int | None = None
     exit_signal: int | None = None
+    containment: str | None = None  # how the worker contains its jobs, as it said
     updated_at: datetime | None = None
 
 

@@ -3,6 +3,8 @@
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from functools import partial
+from typing import Any
 
 from fastapi import FastAPI
 
@@ -13,57 +15,100 @@ from corral.master.api import agent, jobs, worker_configs, workers
 from corral.master.api.body_limit import BodyLimitMiddleware
 from corral.master.api.exchange_lane import ExchangeLane
 from corral.master.api.http_errors import install_error_handlers
+from corral.master.background import Background, Fatal
 from corral.master.database import Database
 from corral.master.jobs.output import JobOutput
 from corral.master.jobs.recovery import RecoveryManager
-from corral.master.jobs.safety_net import SafetyNet
-from corral.master.jobs.scheduler import Scheduler
-from corral.master.jobs.writer import JobWriter
+from corral.master.jobs.safety_net import safety_pass
+from corral.master.jobs.scheduler import Outcomes, Scheduler
+from corral.master.log_files import WorkerLogFiles
 from corral.master.services import Services
 from corral.master.tokens import Tokens
-from corral.master.workers.context import SupervisorContext
 from corral.master.workers.default_worker import ensure_default_worker
+from corral.master.workers.launch import outcomes_path
 from corral.master.workers.lifecycle import LifecycleManager
-from corral.master.workers.log_files import WorkerLogFiles
+from corral.master.writer import Writer
+from corral.outcome_ledger import take_outcomes
 from corral.settings import MasterSettings
 
 log = logging.getLogger("corral.master")
 API_PREFIX = "/api/v1"
 
 
-async def open_services(settings: MasterSettings) -> Services:
+async def open_services(settings: MasterSettings, on_fatal: Fatal) -> Services:
     """Open the database, restore every worker, and return the running services."""
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     db = Database.open(settings.db_url)
-    tokens = Tokens(settings.data_dir)
-    log_files = WorkerLogFiles(settings.log_dir, settings.log_max_bytes, settings.log_backups)
-    launchers = {DeploymentType.LOCAL: LocalLauncher()}
-    writer = JobWriter(db)
-    writer.start()
+    writer = Writer(db)
     output = JobOutput(settings.data_dir / "jobs", settings.job_output_max_bytes)
-    scheduler = Scheduler(writer, output)
-    await scheduler.load(await db.run(db.jobs.unfinished), await db.run(db.jobs.max_id))
-    recovery = RecoveryManager(db, scheduler, settings)
-    ctx = SupervisorContext(settings, db, tokens, log_files, launchers, scheduler)
-    lifecycle = LifecycleManager(ctx)
+    svc = Services(
+        settings=settings,
+        db=db,
+        writer=writer,
+        tokens=Tokens(settings.data_dir),
+        log_files=WorkerLogFiles(settings.log_dir, settings.log_max_bytes, settings.log_backups),
+        launchers={DeploymentType.LOCAL: LocalLauncher()},
+        scheduler=Scheduler(writer, output),
+    )
+    svc.background = background = Background(on_fatal)
+    background.keep("writer", writer.run)
+    unfinished, last_id = await db.run(db.jobs.unfinished), await db.run(db.jobs.max_id)
+    await svc.scheduler.load(unfinished, last_id, await db.run(_recorded_outcomes, db, settings))
+    svc.recovery = RecoveryManager(db, svc.scheduler, settings)
+    svc.lifecycle = LifecycleManager(svc)
     if settings.create_default_worker:
         await db.run(ensure_default_worker, db)
-    await lifecycle.start()
-    await recovery.run_once()
-    recovery.start()
-    daemon = SafetyNet(scheduler, settings.scheduler_check_interval_s)
-    daemon.start()
-    return Services(settings, db, tokens, log_files, lifecycle, scheduler, recovery, daemon)
+    await svc.lifecycle.start()
+    await svc.recovery.run_once()
+    background.every("leases", svc.lifecycle.lease_check_interval_s(), svc.lifecycle.check_leases)
+    background.every("recovery", settings.recovery_interval_s, svc.recovery.run_periodic)
+    background.every(
+        "safety-net", settings.scheduler_check_interval_s, partial(safety_pass, svc.scheduler)
+    )
+    return svc
+
+
+def _recorded_outcomes(db: Database, settings: MasterSettings) -> Outcomes:
+    """What every local worker recorded in its ledger and may not have reported."""
+    recorded: Outcomes = {}
+    for config in db.configs.list():
+        if config.deployment_type is DeploymentType.LOCAL:
+            recorded.update(take_outcomes(outcomes_path(settings, config.worker_id)))
+    return recorded
 
 
 async def close_services(svc: Services) -> None:
-    """Stop every worker gracefully, then close files and the database."""
-    svc.recovery.stop()
-    svc.safety_net.stop()
+    """Stop every worker gracefully, write what is queued, then close files and the database."""
     await svc.lifecycle.shutdown()
-    await svc.scheduler.writer.close()
+    await svc.writer.close()
+    await svc.background.stop()
     svc.log_files.close_all()
     svc.db.close()
+
+
+def health_of(svc: Services) -> dict[str, Any]:
+    """The master's own health: its database and the disk holding job output."""
+    db, backlog = svc.db.health, svc.writer.backlog()
+    storage_error = svc.scheduler.output.storage_error
+    ok = db.ok and storage_error is None
+    return {
+        "status": "ok" if ok else "degraded",
+        "version": __version__,
+        "database": {
+            "ok": db.ok,
+            "error": db.error,
+            "down_for_s": round(db.down_for(), 3),
+            "queued_changes": backlog.changes,
+            "queued_inserts": backlog.inserts,
+            "events_not_kept": backlog.logs_not_kept,
+        },
+        "job_output": {"ok": storage_error is None, "error": storage_error},
+    }
+
+
+def _log_fatal(reason: str) -> None:
+    """Without a server to stop (an app run in a test), a fatal failure is only logged."""
+    log.critical("master cannot go on: %s", reason)
 
 
 def create_app(settings: MasterSettings) -> FastAPI:
@@ -71,7 +116,7 @@ def create_app(settings: MasterSettings) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        svc = await open_services(settings)
+        svc = await open_services(settings, getattr(app.state, "on_fatal", _log_fatal))
         app.state.services = svc
         log.info("master ready at %s", settings.url)
         try:
@@ -93,8 +138,8 @@ def create_app(settings: MasterSettings) -> FastAPI:
         app.include_router(module.router, prefix=API_PREFIX)
 
     @app.get(API_PREFIX + "/health", tags=["master"])
-    async def master_health() -> dict[str, str]:
-        """The master answers: it is up and its lifespan has started."""
-        return {"status": "ok", "version": __version__}
+    async def master_health() -> dict[str, Any]:
+        """The master answers; "degraded" says what it cannot do now, and why."""
+        return health_of(app.state.services)
 
     return app

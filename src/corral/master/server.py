@@ -28,6 +28,16 @@ class MasterServer(uvicorn.Server):
         self.app = app
         self._drain: asyncio.Task[None] | None = None
         self._signalled = False
+        self.exit_code = 0
+        app.state.on_fatal = self.fatal
+
+    def fatal(self, reason: str) -> None:
+        """A part of the master cannot go on: stop gracefully, then exit non-zero."""
+        log.critical("stopping: %s", reason)
+        self.exit_code = 1
+        if not self._signalled:
+            self._signalled = True
+            self._begin_drain()
 
     @contextmanager
     def capture_signals(self) -> Generator[None, None, None]:
@@ -86,7 +96,7 @@ def run_master(settings: MasterSettings, banner: bool = True) -> int:
     if banner:
         _print_banner(settings)
     server.run()
-    return 0 if server.started else 1
+    return server.exit_code if server.started else 1
 
 
 def _print_banner(settings: MasterSettings) -> None:

@@ -4,9 +4,8 @@ The scheduler decides; this module only writes what it decided, in batches: one
 transaction carries every change made since the previous one (group commit).
 """
 
-import functools
 from collections.abc import Iterable, Sequence
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import fields
 from datetime import datetime
 from typing import Any
 
@@ -14,19 +13,15 @@ from sqlalchemy import (
     Connection,
     Engine,
     RowMapping,
-    Update,
-    bindparam,
     delete,
     func,
     insert,
     select,
-    update,
 )
 
 from corral.db import models
 from corral.domain.jobs import Allocation, Attempt, Job, JobSpec, JobState, Reason
 from corral.errors import NotFoundError
-from corral.store.worker_logs import insert_logs
 
 jobs = models.jobs
 allocations = models.allocations
@@ -64,26 +59,6 @@ def _row(job: Job) -> dict[str, Any]:
     return values
 
 
-@dataclass
-class JobWrites:
-    """Changes for one transaction, merged per job so their order within it cannot matter."""
-
-    updates: dict[int, dict[str, Any]] = field(default_factory=dict)
-    # job id -> its allocation row from now on, or None to remove it
-    allocations: dict[int, Allocation | None] = field(default_factory=dict)
-    # worker_logs rows: job events worth keeping in a worker's history
-    logs: list[dict[str, Any]] = field(default_factory=list)
-    # attempts that ended
-    attempts: list[Attempt] = field(default_factory=list)
-
-    def update(self, job_id: int, values: dict[str, Any]) -> None:
-        """Set columns of one job; a later value of the same column wins."""
-        self.updates.setdefault(job_id, {}).update(values)
-
-    def __bool__(self) -> bool:
-        return bool(self.updates or self.allocations or self.logs or self.attempts)
-
-
 class JobStore:
     """Reads jobs and applies the scheduler's decisions to them."""
 
@@ -119,11 +94,6 @@ class JobStore:
         query = select(jobs.c.state, func.count()).group_by(jobs.c.state)
         with self._engine.begin() as conn:
             return {state: int(n) for state, n in conn.execute(query)}
-
-    def apply(self, writes: JobWrites) -> None:
-        """Apply a batch of changes in one transaction."""
-        with self._engine.begin() as conn:
-            apply_writes(conn, writes)
 
     def attempts(self, job_id: int) -> list[Attempt]:
         """The ended attempts of one job, oldest first."""
@@ -215,29 +185,3 @@ def _insert(conn: Connection, new: Sequence[Job]) -> None:
 def max_job_id(conn: Connection) -> int:
     """The highest job id ever stored (0 for none): the master numbers from there."""
     return int(conn.execute(select(func.coalesce(func.max(jobs.c.id), 0))).scalar_one())
-
-
-@functools.cache
-def _update_of(columns: tuple[str, ...]) -> Update:
-    """An UPDATE of these columns by id, built once: the same few sets recur per job."""
-    values: dict[str, Any] = {c: bindparam(c) for c in columns}
-    return update(jobs).where(jobs.c.id == bindparam("_id")).values(values)
-
-
-def apply_writes(conn: Connection, writes: JobWrites) -> None:
-    """Batched updates (one statement per set of columns), then allocation rows."""
-    groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
-    for job_id, values in writes.updates.items():
-        groups.setdefault(tuple(sorted(values)), []).append({"_id": job_id, **values})
-    for columns, params in groups.items():
-        conn.execute(_update_of(columns), params)
-    if writes.allocations:
-        ids = list(writes.allocations)
-        conn.execute(delete(allocations).where(allocations.c.job_id.in_(ids)))
-        rows = [asdict(a) for a in writes.allocations.values() if a is not None]
-        if rows:
-            conn.execute(insert(allocations), rows)
-    if writes.attempts:
-        conn.execute(insert(attempts), [asdict(a) for a in writes.attempts])
-    if writes.logs:
-        insert_logs(conn, writes.logs)

@@ -29,6 +29,7 @@ from corral.protocol import (
 )
 from corral.worker.master_client import (
     Conflict,
+    MasterBusy,
     MasterClient,
     MasterError,
     MasterRejected,
@@ -266,15 +267,22 @@ class Agent:
         """POST through the client, keeping track of contact with the master."""
         try:
             answer = self.client.post(path, body, timeout=timeout)
+        except MasterBusy:
+            # It answered: it is alive and knows this instance, it only cannot store now.
+            self._contact(self._clock())
+            raise
         except MasterUnreachable as exc:
             # Before the first contact there is nothing to lose; registration logs it.
             if self._lost_since is None and self._last_contact is not None:
                 self._lost_since = self._clock()
                 log.warning("lost contact with master: %s", exc)
             raise
-        now = self._clock()
+        self._contact(self._clock())
+        return answer
+
+    def _contact(self, now: float) -> None:
+        """The master answered this instance."""
         if self._lost_since is not None:
             log.info("contact with master restored after %.1f s", now - self._lost_since)
             self._lost_since = None
         self._last_contact = now
-        return answer

@@ -20,8 +20,9 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping
 
+from corral.outcome_ledger import OutcomeLedger
 from corral.procfs import process_start_time
-from corral.protocol import Assignment, AttemptRef
+from corral.protocol import Assignment, AttemptRef, JobEvent
 from corral.worker.daemon import DaemonThread
 from corral.worker.job_events import finished_event, started_event
 from corral.worker.job_process import JobProcess, SpawnFailed, base_environment
@@ -50,6 +51,8 @@ class Executor(DaemonThread):
         grace_s: float = DEFAULT_GRACE_S,
         fence_deadline: Callable[[], float] = lambda: math.inf,
         ledger: JobLedger | None = None,
+        outcomes: OutcomeLedger | None = None,
+        instance_id: Callable[[], str] = lambda: "",
         environ: Mapping[str, str] = os.environ,
     ) -> None:
         super().__init__(0.0, name="executor")
@@ -58,6 +61,8 @@ class Executor(DaemonThread):
         self.grace_s = grace_s
         self.fence_deadline = fence_deadline
         self.ledger = ledger
+        self.outcomes = outcomes
+        self.instance_id = instance_id
         self.draining = False
         self.jobs: dict[AttemptKey, JobProcess] = {}
         self.waiting = WaitingJobs()  # assignments waiting for CPUs
@@ -72,6 +77,10 @@ class Executor(DaemonThread):
         os.set_blocking(self._wake_w, False)
         self._selector = selectors.DefaultSelector()
         self._selector.register(self._wake_r, selectors.EVENT_READ)
+        # The reporter made room for an attempt whose pipes we stopped reading.
+        outbox.on_room = self.resume
+        if outcomes is not None:
+            outbox.on_end_delivered = lambda key: outcomes.acknowledged(*key)
 
     # Called from other threads: each queues a command for the loop.
 
@@ -98,6 +107,10 @@ class Executor(DaemonThread):
     def forget_all(self) -> None:
         """The instance is gone: SIGKILL every job and report nothing more about any."""
         self._command(self._forget_all)
+
+    def resume(self, key: AttemptKey) -> None:
+        """Read a paused job's pipes again: its output waiting to be sent has shrunk."""
+        self._command(lambda: self._resume(key))
 
     def wait_idle(self, timeout: float) -> bool:
         """Wait until no job runs or waits for CPUs; True if so within ``timeout``."""
@@ -163,8 +176,10 @@ class Executor(DaemonThread):
         deadlines = []
         live = False
         for job in self.jobs.values():
-            if job.exited:
+            if job.exited and not job.paused:
                 deadlines.append(job.linger_until)
+            elif job.exited:
+                continue
             elif not job.killed:
                 live = True
                 deadlines.append(job.kill_at if job.kill_at is not None else job.deadline)
@@ -189,11 +204,11 @@ class Executor(DaemonThread):
         if key in self.jobs or key in self.waiting:
             log.debug("attempt %s already here; ignoring the repeat", key)
         elif self.draining:
-            self.outbox.put(finished_event(key, None, "drained"))
+            self._report_end(finished_event(key, None, "drained"))
         elif not self.tracker.fits_ever(assignment["cpus"]):
             total = len(self.tracker.cpu_ids)
             why = f"needs {assignment['cpus']} CPUs, this worker has {total}"
-            self.outbox.put(finished_event(key, None, "spawn_failed", why))
+            self._report_end(finished_event(key, None, "spawn_failed", why))
         else:
             self.waiting.add(assignment)
 
@@ -208,7 +223,7 @@ class Executor(DaemonThread):
             job = JobProcess(assignment, cpu_ids, self._base_env, self._mask)
         except SpawnFailed as exc:
             self.tracker.release(key)
-            self.outbox.put(finished_event(key, None, "spawn_failed", str(exc)))
+            self._report_end(finished_event(key, None, "spawn_failed", str(exc)))
             return
         self.jobs[key] = job
         self.group_pids[job.pid] = None
@@ -224,12 +239,32 @@ class Executor(DaemonThread):
     def _on_output(self, job: JobProcess, fd: int) -> None:
         stream, text = job.read(fd)
         if text and job.report:
-            self.outbox.put_output(job.key, stream, text)
+            self.outbox.put_output(job.key, stream, job.keep(stream, text))
+            if self.outbox.over(job.key):
+                self._pause(job)
         if text is None:
-            self._selector.unregister(fd)
+            if not job.paused:
+                self._selector.unregister(fd)
             job.close_stream(fd)
             if job.exited and not job.streams:
                 self._finish(job)
+
+    def _pause(self, job: JobProcess) -> None:
+        """Stop reading the job's pipes: it blocks on write until the master catches up."""
+        if not job.paused:
+            job.paused = True
+            for fd in job.streams:
+                self._selector.unregister(fd)
+
+    def _resume(self, key: AttemptKey) -> None:
+        job = self.jobs.get(key)
+        if job is None or not job.paused:
+            return
+        job.paused = False
+        for fd in job.streams:
+            self._selector.register(fd, selectors.EVENT_READ, (job, fd))
+        if job.exited:
+            job.linger_until = time.monotonic() + OUTPUT_LINGER_S
 
     def _on_exit(self, job: JobProcess) -> None:
         """The leader exited: kill its group, reap it, free its CPUs, read what is left."""
@@ -241,17 +276,30 @@ class Executor(DaemonThread):
             self.ledger.remove(job.pid)
         job.linger_until = time.monotonic() + OUTPUT_LINGER_S
         for fd in list(job.streams):
-            self._on_output(job, fd)
+            if not job.paused:
+                self._on_output(job, fd)
         if job.key in self.jobs and not job.streams:
             self._finish(job)
 
     def _finish(self, job: JobProcess) -> None:
         for fd in list(job.streams):
-            self._selector.unregister(fd)
+            if not job.paused:
+                self._selector.unregister(fd)
         job.close()
         del self.jobs[job.key]
         if job.report:
-            self.outbox.put(finished_event(job.key, job.returncode, job.reason))
+            for stream, marker in job.cut_markers():
+                self.outbox.put_output(job.key, stream, marker)
+            self._report_end(finished_event(job.key, job.returncode, job.reason), job.kept)
+
+    def _report_end(self, event: JobEvent, sent: Mapping[str, int] | None = None) -> None:
+        """Record the outcome durably, then queue it for the master."""
+        if self.outcomes is not None:
+            output = {f"{stream}_bytes": n for stream, n in (sent or {}).items()}
+            record = {**event, "instance_id": self.instance_id(), **output}
+            if not self.outcomes.record(record):
+                log.warning("job %d: outcome not recorded on disk; reporting it", event["job_id"])
+        self.outbox.put(event)
 
     def _check_deadlines(self, now: float) -> None:
         fenced = now >= self.fence_deadline()
@@ -260,7 +308,7 @@ class Executor(DaemonThread):
             self._end_queued("fenced")
         for job in list(self.jobs.values()):
             if job.exited:
-                if now >= job.linger_until:
+                if not job.paused and now >= job.linger_until:
                     self._finish(job)
             elif job.killed:
                 continue
@@ -296,7 +344,7 @@ class Executor(DaemonThread):
             one = self.waiting.remove(only)
             ended = [one] if one is not None else []
         for assignment in ended:
-            self.outbox.put(finished_event(attempt_of(assignment), None, reason))
+            self._report_end(finished_event(attempt_of(assignment), None, reason))
 
     def _disown(self, key: AttemptKey) -> None:
         """The master no longer owns this attempt: kill it and say nothing more."""
@@ -306,6 +354,7 @@ class Executor(DaemonThread):
             job.report = False
             if not job.exited:
                 self._kill(job)
+            self._resume(key)  # its output now goes nowhere: let it drain
         self.outbox.discard([key])
 
     def _drain(self) -> None:
@@ -334,8 +383,9 @@ class Executor(DaemonThread):
         for fd in (self._wake_r, self._wake_w):
             with contextlib.suppress(OSError):
                 os.close(fd)
-        if self.ledger is not None:
-            self.ledger.close()
+        for ledger in (self.ledger, self.outcomes):
+            if ledger is not None:
+                ledger.close()
         with self._cond:
             self._busy = False
             self._cond.notify_all()

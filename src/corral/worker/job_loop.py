@@ -13,10 +13,16 @@ import logging
 from collections.abc import Callable, Iterator
 
 from corral.protocol import JobEvent
-from corral.worker.agent import Agent, backoff_delays, is_fatal
+from corral.worker.agent import Agent, backoff_delays
 from corral.worker.daemon import DaemonThread
 from corral.worker.executor import Executor
-from corral.worker.master_client import MasterError, MasterRejected, NotFound, Unauthorized
+from corral.worker.master_client import (
+    MasterBusy,
+    MasterError,
+    MasterRejected,
+    NotFound,
+    Unauthorized,
+)
 from corral.worker.outbox import Outbox
 
 log = logging.getLogger(__name__)
@@ -25,6 +31,8 @@ POLL_WAIT_S = 20.0
 # The client gives a parked poll this long beyond its wait to come back.
 POLL_TIMEOUT_MARGIN_S = 5.0
 REPORT_TIMEOUT_S = 5.0
+# Answers that refuse a report for what it holds, not for who sent it.
+REFUSED_CONTENT = frozenset({413, 422})
 
 FatalHandler = Callable[[MasterError], None]
 
@@ -40,35 +48,34 @@ class ExchangeThread(DaemonThread):
         self.fatal_error: MasterError | None = None
         self._delays: Iterator[float] = backoff_delays()
 
-    def exchange(self, events: list[JobEvent], wait_s: float, timeout: float) -> bool:
-        """One request; False if it should be sent again (after a back-off wait)."""
+    def exchange(self, events: list[JobEvent], wait_s: float, timeout: float) -> MasterError | None:
+        """One request; the error if it failed (after the back-off wait it calls for)."""
         try:
             answer = self.agent.exchange(
                 events, wait_s=wait_s, draining=self.executor.draining, timeout=timeout
             )
         except MasterError as exc:
-            return self._failed(exc)
+            self._failed(exc)
+            return exc
         self._delays = backoff_delays()
         if answer is not None and not self.stopping:
             self.executor.submit(answer["assignments"], answer["cancels"], answer["stale"])
-        return True
+        return None
 
-    def _failed(self, exc: MasterError) -> bool:
-        """Handle a failed request; False when it is worth sending again."""
+    def _failed(self, exc: MasterError) -> None:
+        """Handle a failed request: stop for good, or wait before it goes again."""
         if isinstance(exc, Unauthorized | NotFound):
             log.error("master rejected this worker: %s", exc)
             self.fatal_error = exc
             self.stop(0)
             self.on_fatal(exc)
-            return True
-        if is_fatal(exc):
-            # The master will never accept this request: sending it again cannot help.
-            log.error("%s: master refused the exchange, dropping it: %s", self.name, exc)
-            return True
-        if isinstance(exc, MasterRejected):
-            log.warning("%s: exchange refused for now: %s", self.name, exc)
-        self.wait(next(self._delays))
-        return False
+        elif isinstance(exc, MasterBusy):
+            log.warning("%s: master busy, sending again in %.3g s", self.name, exc.retry_after_s)
+            self.wait(exc.retry_after_s)
+        else:
+            if isinstance(exc, MasterRejected):
+                log.warning("%s: exchange refused: %s", self.name, exc)
+            self.wait(next(self._delays))
 
 
 class Poller(ExchangeThread):
@@ -116,12 +123,16 @@ class Reporter(ExchangeThread):
     def do_work(self) -> None:
         batch = self.outbox.take(until=lambda: self._announce or self.stopping)
         if not batch and not self._announce:
+            self.outbox.settle(batch, delivered=True)
             return
         self._announce = False
-        done = self.exchange(batch, 0.0, REPORT_TIMEOUT_S)
-        if batch:
-            self.outbox.settle(batch, delivered=done)
-        elif not done:
+        error = self.exchange(batch, 0.0, REPORT_TIMEOUT_S)
+        if isinstance(error, MasterRejected) and error.status in REFUSED_CONTENT:
+            # Too large, or an event the master cannot take: the outbox splits, never drops.
+            self.outbox.refused(batch, error.status)
+        else:
+            self.outbox.settle(batch, delivered=error is None)
+        if error is not None and not batch:
             self._announce = True
 
     def stop(self, timeout: float | None = None) -> None:

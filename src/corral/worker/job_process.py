@@ -80,6 +80,10 @@ class JobProcess:
             name: codecs.getincrementaldecoder("utf-8")(errors="replace")
             for name in ("stdout", "stderr")
         }
+        self.max_bytes = assignment.get("output_max_bytes")  # per stream, None: no cap
+        self.kept = {"stdout": 0, "stderr": 0}  # bytes of output passed on
+        self.cut = {"stdout": 0, "stderr": 0}  # bytes of output left out past the cap
+        self.paused = False  # its pipes are not read until the master catches up
         self.reason: str | None = None  # why the worker is ending it, if it is
         self.report = True  # False once the master no longer owns the attempt
         self.deadline = math.inf  # monotonic time of its timeout
@@ -100,6 +104,28 @@ class JobProcess:
         if not data:
             return stream, decoder.decode(b"", final=True) or None
         return stream, decoder.decode(data)
+
+    def keep(self, stream: str, text: str) -> str:
+        """What of ``text`` stays under the output cap; the rest is counted."""
+        data = text.encode()
+        room = len(data) if self.max_bytes is None else max(0, self.max_bytes - self.kept[stream])
+        if len(data) > room:
+            text = data[:room].decode(errors="ignore")  # never half a character
+            self.cut[stream] += len(data) - len(text.encode())
+        self.kept[stream] += len(text.encode())
+        return text
+
+    def cut_markers(self) -> list[tuple[str, str]]:
+        """The lines that say how much output was left out, per stream."""
+        return [
+            (
+                stream,
+                f"\n[corral: {cut} bytes of {stream} not kept: past the cap of "
+                f"{(self.max_bytes or 0) / 2**20:g} MiB]\n",
+            )
+            for stream, cut in self.cut.items()
+            if cut
+        ]
 
     def close_stream(self, fd: int) -> None:
         """Stop reading one pipe."""

@@ -35,6 +35,14 @@ class MasterUnreachable(MasterError):
     """No usable answer: network error, timeout, or a 5xx while the master is busy."""
 
 
+class MasterBusy(MasterUnreachable):
+    """503: the master is up but cannot take the request now, and took nothing of it."""
+
+    def __init__(self, path: str, retry_after_s: float) -> None:
+        super().__init__(f"{path}: HTTP 503, busy (retry after {retry_after_s:g} s)")
+        self.retry_after_s = retry_after_s
+
+
 class MasterRejected(MasterError):
     """The master answered with an error status."""
 
@@ -70,8 +78,13 @@ def error_code(body: object) -> str | None:
     return code if isinstance(code, str) else None
 
 
-def _rejection(status: int, body: object, path: str) -> MasterError:
+def _rejection(status: int, body: object, path: str, retry_after: str | None) -> MasterError:
     """The typed error for an error status."""
+    if status == 503:
+        try:
+            return MasterBusy(path, max(0.1, float(retry_after or 1)))
+        except ValueError:
+            return MasterBusy(path, 1.0)
     if status in (401, 403):
         return Unauthorized(status, body, path)
     if status == 404:
@@ -110,7 +123,8 @@ class MasterClient:
         self, path: str, body: Mapping[str, object], *, timeout: float | None = None
     ) -> JsonObject:
         """POST ``body`` as JSON to ``path``; return the JSON answer (``{}`` if empty)."""
-        payload = json.dumps(body).encode()
+        # Compact UTF-8, as the outbox sizes its batches: an emoji is 4 bytes, not 12.
+        payload = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
         for attempt in range(2):
             conn, reused = self._connection(self.timeout if timeout is None else timeout)
             try:
@@ -127,17 +141,19 @@ class MasterClient:
                 raise MasterUnreachable(f"{path}: {exc!r}") from exc
             if response.will_close:
                 self.close()
-            return self._answer(path, response.status, data)
+            return self._answer(path, response.status, data, response.getheader("Retry-After"))
         raise AssertionError("unreachable")  # pragma: no cover
 
-    def _answer(self, path: str, status: int, data: bytes) -> JsonObject:
+    def _answer(
+        self, path: str, status: int, data: bytes, retry_after: str | None = None
+    ) -> JsonObject:
         """Decode a response body, raising the typed error for an error status."""
         try:
             body: object = json.loads(data) if data else {}
         except ValueError:
             body = data[:200].decode(errors="replace")
         if status >= 400:
-            raise _rejection(status, body, path)
+            raise _rejection(status, body, path, retry_after)
         # A route that returns nothing may answer ``null``: no fields to read.
         return body if isinstance(body, dict) else {}
 

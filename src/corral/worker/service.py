@@ -14,6 +14,7 @@ import signal
 import time
 from functools import partial
 
+from corral.outcome_ledger import OUTCOMES_NAME, OutcomeLedger
 from corral.worker.agent import Agent
 from corral.worker.cpus import usable_cpus
 from corral.worker.daemon import DaemonThread
@@ -98,7 +99,7 @@ class WorkerService:
             if parent_pid is not None and not arm_parent_death_signal(parent_pid):
                 log.error("launching process %d is gone; exiting", parent_pid)
                 return EXIT_PARENT_GONE
-            ledger, orphans = self._ledger()
+            ledger, outcomes, orphans = self._ledgers()
             client = MasterClient(self.settings.master_url, self.settings.token)
             self.agent = agent = Agent(
                 client,
@@ -114,19 +115,25 @@ class WorkerService:
             except MasterError as exc:
                 log.error("master refused registration of %r: %s", agent.worker_id, exc)
                 return EXIT_REJECTED
-            return self._serve(agent, ledger)
+            return self._serve(agent, ledger, outcomes)
 
-    def _ledger(self) -> tuple[JobLedger | None, int]:
-        """Kill the job groups a previous instance left, then start a fresh ledger."""
+    def _ledgers(self) -> tuple[JobLedger | None, OutcomeLedger | None, int]:
+        """Kill the job groups a previous instance left; open the ledgers of this one."""
         try:
-            path = state_dir(self.settings.worker_id, os.environ) / LEDGER_NAME
-            killed = kill_orphans(path)
-            return JobLedger(path), killed
+            folder = state_dir(self.settings.worker_id, os.environ)
+            killed = kill_orphans(folder / LEDGER_NAME)
+            return JobLedger(folder / LEDGER_NAME), OutcomeLedger(folder / OUTCOMES_NAME), killed
         except OSError as exc:
-            log.warning("no job ledger (orphans of a crash will not be cleaned up): %s", exc)
-            return None, 0
+            log.warning("no ledgers (a crash may leave job processes, or rerun jobs): %s", exc)
+            return None, None, 0
 
-    def _executor(self, agent: Agent, outbox: Outbox, ledger: JobLedger | None) -> Executor:
+    def _executor(
+        self,
+        agent: Agent,
+        outbox: Outbox,
+        ledger: JobLedger | None,
+        outcomes: OutcomeLedger | None,
+    ) -> Executor:
         """The executor over the CPUs the master lets this worker use."""
         observers: list[Observer] = [LoggingObserver(), self.metrics, AlertObserver()]
         tracker = ResourceTracker(agent.cpu_ids, observers=observers)
@@ -136,18 +143,20 @@ class WorkerService:
             grace_s=self.settings.kill_grace_s,
             fence_deadline=agent.fence_deadline,
             ledger=ledger,
+            outcomes=outcomes,
+            instance_id=lambda: agent.instance_id,
         )
         # Jobs of an instance the master has forgotten are no longer its to run.
         agent.on_new_instance.append(executor.forget_all)
         return executor
 
-    def _serve(self, agent: Agent, ledger: JobLedger | None) -> int:
+    def _serve(self, agent: Agent, ledger: JobLedger | None, outcomes: OutcomeLedger | None) -> int:
         """Run the executor and the loops until a signal or a fatal error; then shut down."""
         # Imported here so that psutil's import cost comes after registering.
         from corral.worker.metrics import ProcessTreeSampler
 
         outbox = Outbox()
-        self.executor = executor = self._executor(agent, outbox, ledger)
+        self.executor = executor = self._executor(agent, outbox, ledger, outcomes)
         reporter = Reporter(agent, executor, outbox, on_fatal=self._on_fatal)
         loops: list[DaemonThread] = [
             HeartbeatThread(agent, ProcessTreeSampler(), on_fatal=self._on_fatal),

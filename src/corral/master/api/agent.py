@@ -54,10 +54,10 @@ async def register(body: Register, request: Request, svc: Svc) -> dict[str, floa
     """Make the instance current; the worker counts as running from now on."""
     require_worker(request, svc, body.worker_id)
     sup = svc.lifecycle.get(body.worker_id)
-    cpus = await sup.registered(body.instance_id, body.pid, body.hostname, body.cpu_ids)
+    cpus = sup.registered(body.instance_id, body.pid, body.hostname, body.cpu_ids)
     if body.orphans_killed:
         what = f"killed {body.orphans_killed} job process groups its previous instance left"
-        await svc.db.run(svc.db.logs.add, body.worker_id, "recovery", what, "warning")
+        svc.writer.log(body.worker_id, what, "warning", "recovery")
     return {
         "heartbeat_interval_s": svc.settings.heartbeat_interval_s,
         "lease_s": svc.settings.lease_s,
@@ -69,7 +69,7 @@ async def register(body: Register, request: Request, svc: Svc) -> dict[str, floa
 async def heartbeat(body: Heartbeat, request: Request, svc: Svc) -> dict[str, bool]:
     """Renew the lease; 409 stale_instance tells the worker to register again."""
     require_worker(request, svc, body.worker_id)
-    await svc.lifecycle.get(body.worker_id).heartbeat(
+    svc.lifecycle.get(body.worker_id).heartbeat(
         body.instance_id, body.cpu_percent, body.memory_bytes
     )
     return {"ok": True}
@@ -80,10 +80,7 @@ async def deregister(body: Deregister, request: Request, svc: Svc) -> dict[str, 
     """Note that the instance is leaving; its exit is then recorded by its launcher."""
     require_worker(request, svc, body.worker_id)
     svc.lifecycle.get(body.worker_id)
-    await svc.db.run(
-        svc.db.logs.add,
-        body.worker_id,
-        "deregister",
-        f"instance {body.instance_id} leaving: {body.reason}",
+    svc.writer.log(
+        body.worker_id, f"instance {body.instance_id} leaving: {body.reason}", kind="deregister"
     )
     return {"ok": True}

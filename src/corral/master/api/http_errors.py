@@ -11,9 +11,10 @@ from corral.errors import (
     CorralError,
     ForbiddenError,
     NotFoundError,
+    UnavailableError,
 )
 from corral.master.workers.supervisor import StaleInstanceError
-from corral.protocol import STALE_INSTANCE
+from corral.protocol import STALE_INSTANCE, UNAVAILABLE
 
 
 def validation_detail(errors: list[Any]) -> list[dict[str, Any]]:
@@ -29,13 +30,24 @@ def status_of(exc: CorralError) -> int:
         return 409
     if isinstance(exc, ForbiddenError):
         return 403
+    if isinstance(exc, UnavailableError):
+        return 503
     return 422
+
+
+def error_headers(exc: CorralError) -> dict[str, str]:
+    """Retry-After on a 503: how soon the same request may succeed."""
+    if isinstance(exc, UnavailableError):
+        return {"Retry-After": str(max(1, round(exc.retry_after_s)))}
+    return {}
 
 
 def error_body(exc: CorralError) -> dict[str, Any]:
     """The JSON answer for an error; a stale instance carries the code workers act on."""
     if isinstance(exc, StaleInstanceError):
         return {"detail": str(exc), "code": STALE_INSTANCE}
+    if isinstance(exc, UnavailableError):
+        return {"detail": str(exc), "code": UNAVAILABLE}
     return {"detail": str(exc)}
 
 
@@ -49,5 +61,5 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(CorralError)
     async def refused(_: Request, exc: CorralError) -> JSONResponse:
-        """404, 409, 403 or 422, with a message that says why."""
-        return JSONResponse(error_body(exc), status_code=status_of(exc))
+        """404, 409, 403, 422 or 503, with a message that says why."""
+        return JSONResponse(error_body(exc), status_of(exc), error_headers(exc))

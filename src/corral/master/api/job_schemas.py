@@ -201,6 +201,7 @@ class JobEventIn(Strict):
     )
     stream: Literal["stdout", "stderr"] | None = None
     data: Annotated[str, StringConstraints(max_length=4 * 1024 * 1024)] | None = None
+    offset: Annotated[int, Field(ge=0, le=2**62)] | None = None
     exit_code: int | None = None
     signal: int | None = None
     reason: Literal["timeout", "cancelled", "drained", "spawn_failed", "fenced", "oom"] | None = (

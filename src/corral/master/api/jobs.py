@@ -26,15 +26,16 @@ from corral.master.services import Services
 router = APIRouter(prefix="/jobs", tags=["jobs"], dependencies=[Depends(require_admin)])
 Svc = Annotated[Services, Depends(services)]
 JobId = Annotated[int, Path(ge=1, le=2**62, description="the job's id")]
+# How long a list waits for changes made in memory to reach the database.
+LIST_CATCH_UP_S = 0.3
 
 
 async def _job(svc: Services, job_id: int) -> Job:
-    """The live record of an unfinished job, else the stored one."""
-    live = svc.scheduler.jobs.get(job_id)
-    if live is not None:
-        return live
-    await svc.scheduler.writer.flush()
-    return await svc.db.run(svc.db.jobs.get, job_id)
+    """The job as memory knows it (unfinished or finished lately), else as stored."""
+    known = svc.scheduler.book.find(job_id)
+    if known is not None:
+        return known
+    return await svc.db.read(svc.db.jobs.get, job_id)
 
 
 @router.post("", status_code=201, response_model=JobOut)
@@ -65,8 +66,9 @@ async def list_jobs(
     before_id: Annotated[int | None, Query(ge=1)] = None,
 ) -> JobPage:
     """Jobs newest first, filtered by state (repeatable), worker and account."""
-    await svc.scheduler.writer.flush()
-    jobs = await svc.db.run(
+    # States change in memory first: let the database catch up before filtering on them.
+    await svc.writer.flush(LIST_CATCH_UP_S)
+    jobs = await svc.db.read(
         svc.db.jobs.list,
         states=state or (),
         worker_id=worker_id,
@@ -74,7 +76,7 @@ async def list_jobs(
         limit=limit,
         before_id=before_id,
     )
-    out = [JobOut.of(svc.scheduler.jobs.get(j.id, j)) for j in jobs]
+    out = [JobOut.of(svc.scheduler.book.find(j.id) or j) for j in jobs]
     return JobPage(jobs=out, next_before_id=out[-1].id if len(out) == limit else None)
 
 
@@ -88,7 +90,8 @@ async def get(job_id: JobId, svc: Svc) -> JobOut:
 async def attempts(job_id: JobId, svc: Svc) -> AttemptList:
     """How each ended attempt of the job went: where it ran, why it ended, what it used."""
     await _job(svc, job_id)
-    ended = await svc.db.run(svc.db.jobs.attempts, job_id)
+    await svc.writer.flush(LIST_CATCH_UP_S)
+    ended = await svc.db.read(svc.db.jobs.attempts, job_id)
     return AttemptList(job_id=job_id, attempts=[AttemptOut.of(a) for a in ended])
 
 

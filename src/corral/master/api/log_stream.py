@@ -3,7 +3,7 @@
 from collections.abc import AsyncIterator
 
 from corral.master.follow import with_keepalives
-from corral.master.workers.log_files import WorkerLogFiles
+from corral.master.log_files import WorkerLogFiles
 
 KEEPALIVE_S = 15.0
 

@@ -25,7 +25,8 @@ IdPath = Annotated[WorkerId, Path(description="the worker's id (a slug)")]
 @router.get("", response_model=list[WorkerConfigOut])
 async def list_configs(svc: Annotated[Services, Depends(services)]) -> list[WorkerConfigOut]:
     """Every worker config, by id."""
-    return [WorkerConfigOut.of(c) for c in await svc.db.run(svc.db.configs.list)]
+    supervisors = sorted(svc.lifecycle.supervisors.items())
+    return [WorkerConfigOut.of(sup.config) for _, sup in supervisors]
 
 
 @router.post("", status_code=201, response_model=WorkerConfigOut)
@@ -37,7 +38,7 @@ async def create_config(body: WorkerConfigCreate, lc: Lifecycle) -> WorkerConfig
 @router.get("/stats/summary")
 async def summary(svc: Annotated[Services, Depends(services)]) -> dict[str, Any]:
     """Counts of configs by deployment type and policy, and the CPUs they declare."""
-    configs = await svc.db.run(svc.db.configs.list)
+    configs = [sup.config for sup in svc.lifecycle.supervisors.values()]
     return {
         "total": len(configs),
         "by_deployment_type": dict(Counter(str(c.deployment_type) for c in configs)),

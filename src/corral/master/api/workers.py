@@ -31,16 +31,16 @@ IdPath = Annotated[WorkerId, Path(description="the worker's id (a slug)")]
 Options = Annotated[StopOptions | None, Body()]
 
 
-async def _status(svc: Services, worker_id: str) -> WorkerStatusOut:
-    """Config identity plus the runtime record."""
+def _status(svc: Services, worker_id: str) -> WorkerStatusOut:
+    """Config identity plus the runtime record, both kept in memory."""
     sup = svc.lifecycle.get(worker_id)
-    return WorkerStatusOut.of(sup.config, await svc.db.run(svc.db.runtime.get, worker_id))
+    return WorkerStatusOut.of(sup.config, sup.runtime)
 
 
 @router.get("/stats/overview")
 async def overview(svc: Svc) -> dict[str, Any]:
     """Fleet-wide counts by state and totals of the live metrics."""
-    runtimes = await svc.db.run(svc.db.runtime.list)
+    runtimes = [sup.runtime for sup in svc.lifecycle.supervisors.values()]
     states = Counter(str(rt.state) for rt in runtimes)
     running = [rt for rt in runtimes if rt.state is WorkerState.RUNNING]
     return {
@@ -93,27 +93,27 @@ async def _act(svc: Services, action: str, worker_id: str, options: StopOptions 
 async def start(worker_id: IdPath, svc: Svc) -> WorkerStatusOut:
     """Start the worker; it is running once it registers (poll status or health)."""
     await _act(svc, "start", worker_id, None)
-    return await _status(svc, worker_id)
+    return _status(svc, worker_id)
 
 
 @router.post("/{worker_id}/stop", response_model=WorkerStatusOut)
 async def stop(worker_id: IdPath, svc: Svc, options: Options = None) -> WorkerStatusOut:
     """SIGTERM, wait timeout_s, then SIGKILL (at once when graceful is false)."""
     await _act(svc, "stop", worker_id, options)
-    return await _status(svc, worker_id)
+    return _status(svc, worker_id)
 
 
 @router.post("/{worker_id}/restart", response_model=WorkerStatusOut)
 async def restart(worker_id: IdPath, svc: Svc, options: Options = None) -> WorkerStatusOut:
     """Stop as with /stop, then start again."""
     await _act(svc, "restart", worker_id, options)
-    return await _status(svc, worker_id)
+    return _status(svc, worker_id)
 
 
 @router.get("/{worker_id}/status", response_model=WorkerStatusOut)
 async def status(worker_id: IdPath, svc: Svc) -> WorkerStatusOut:
     """Runtime state and metrics of one worker."""
-    return await _status(svc, worker_id)
+    return _status(svc, worker_id)
 
 
 @router.get("/{worker_id}/health")
@@ -148,7 +148,7 @@ async def logs(
     if stream == "events":
         if follow:
             raise InvalidInputError("follow is available for stdout and stderr only")
-        rows = await svc.db.run(svc.db.logs.list, worker_id, limit=tail)
+        rows = await svc.db.read(svc.db.logs.list, worker_id, limit=tail)
         lines = [f"{r.at.isoformat()} {r.level} {r.kind}: {r.message}" for r in reversed(rows)]
         return JSONResponse({"worker_id": worker_id, "stream": stream, "lines": lines})
     if follow:

@@ -6,6 +6,7 @@ records, requeues or finishes them, and queues the matching writes.
 
 import asyncio
 import logging
+from collections import OrderedDict
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -15,19 +16,22 @@ from corral.domain.outcomes import Outcome, retry_delay_s
 from corral.domain.queue import PendingQueue
 from corral.errors import ConflictError
 from corral.master.jobs.output import JobOutput
-from corral.master.jobs.writer import JobWriter
+from corral.master.writer import Writer
 
 log = logging.getLogger("corral.master")
 J = JobState
+RECENT_JOBS = 10_000
 
 
 class JobBook:
     """Unfinished jobs by id, the pending queue, and the writes that follow them."""
 
-    def __init__(self, writer: JobWriter, output: JobOutput) -> None:
+    def __init__(self, writer: Writer, output: JobOutput) -> None:
         self.writer = writer
         self.output = output
         self.jobs: dict[int, Job] = {}
+        # Jobs finished lately, newest last: answered from memory, stored or not yet.
+        self.recent: OrderedDict[int, Job] = OrderedDict()
         self.queue = PendingQueue()
         self.last_id = 0  # the master numbers jobs: it is the only writer
         self._finished: dict[int, asyncio.Event] = {}
@@ -37,8 +41,13 @@ class JobBook:
         self.last_id += 1
         return self.last_id
 
+    def find(self, job_id: int) -> Job | None:
+        """A job known in memory: unfinished, or finished lately."""
+        return self.jobs.get(job_id) or self.recent.get(job_id)
+
     def add(self, job: Job) -> None:
         """Keep a pending job and queue it."""
+        self.recent.pop(job.id, None)
         self.jobs[job.id] = job
         self.queue.add(job)
 
@@ -80,7 +89,6 @@ class JobBook:
                     await event.wait()
             except TimeoutError:
                 return
-        await self.writer.flush()
 
     def settle(self, job: Job, outcome: Outcome) -> None:
         """Record how the attempt ended; try the job again while its budgets allow, else end it."""
@@ -155,6 +163,9 @@ class JobBook:
         )
         self.writer.update(job.id, **changes)
         del self.jobs[job.id]
+        self.recent[job.id] = job
+        if len(self.recent) > RECENT_JOBS:
+            self.recent.popitem(last=False)
         self.output.finish(job.id)
         event = self._finished.pop(job.id, None)
         if event is not None:

@@ -1,17 +1,31 @@
 """Jobs' stdout and stderr as the programs printed them: appended, tailed and followed.
 
 Files ``<jobs_dir>/<id>/<stream>.log``. Each attempt after the first starts with a
-marker line. A job's output is capped per stream; past the cap one line says so.
+marker line. Each attempt's output is capped per stream (workers cut it and write a line
+that says how much); what a worker sends past the cap anyway is counted and a line says
+how much when the job ends. Workers number their output by offset, so a
+report sent again is stored once; a chunk the disk cannot take is refused whole (the
+worker keeps it and sends it again), never stored in part.
 """
 
+import contextlib
+import json
+import logging
+import os
 import shutil
 from pathlib import Path
 
+from corral.errors import UnavailableError
 from corral.master.follow import Follower, Followers, tail_file
 
+log = logging.getLogger("corral.master")
 STREAMS = ("stdout", "stderr")
 # Chunks queued per follower before a slow reader starts losing them.
 FOLLOW_QUEUE = 1000
+# Room past the cap for the line a worker writes where it cut the output.
+CAP_SLACK = 4096
+# Beside a job's output: where its latest attempt starts in each file.
+BASES_NAME = "attempt.json"
 
 Key = tuple[int, str]
 
@@ -22,9 +36,12 @@ class JobOutput:
     def __init__(self, root: Path, max_bytes: int = 64 * 1024 * 1024) -> None:
         self._root = root
         self._root.mkdir(parents=True, exist_ok=True)
-        self._max_bytes = max_bytes
+        self.max_bytes = max_bytes
         self._sizes: dict[Key, int] = {}
+        self._received: dict[Key, int] = {}  # bytes of the current attempt taken so far
+        self._over_cap: dict[Key, int] = {}
         self._followers: Followers[Key] = Followers(FOLLOW_QUEUE, _dropped_marker)
+        self.storage_error: str | None = None  # the last write the disk refused, until one works
 
     def path(self, job_id: int, stream: str) -> Path:
         """Where one stream of a job is stored."""
@@ -32,34 +49,119 @@ class JobOutput:
             raise ValueError(f"invalid stream {stream!r}")
         return self._root / str(int(job_id)) / f"{stream}.log"
 
-    def append(self, job_id: int, stream: str, text: str) -> None:
-        """Add output of a running attempt; followers get each complete line."""
+    def append(self, job_id: int, stream: str, text: str, offset: int | None = None) -> None:
+        """Add output of the running attempt, at ``offset`` bytes into its stream.
+
+        A chunk sent before (its offset already passed) is ignored. UnavailableError if
+        the disk refuses it: nothing of it is kept, and the worker sends it again.
+        """
         key = (job_id, stream)
         data = text.encode()
-        size = self._size(key)
-        if size >= self._max_bytes:
+        received = self._received.get(key, 0)
+        if offset is not None and offset < received:
             return
-        if size + len(data) > self._max_bytes:
-            data = data[: self._max_bytes - size] + b"\n[corral: output cap reached]\n"
-        path = self.path(job_id, stream)
-        path.parent.mkdir(exist_ok=True)
-        with open(path, "ab") as f:
-            f.write(data)
+        if offset is not None and offset > received:
+            gap = f"\n[corral: {offset - received} bytes of output missing here]\n"
+            self._store(key, gap.encode())
+        # Workers cut at the cap themselves and say so: this only guards the disk.
+        room = max(0, self.max_bytes + CAP_SLACK - (offset or received))
+        if len(data) > room:
+            self._over_cap[key] = self._over_cap.get(key, 0) + len(data) - room
+        self._store(key, data[:room])
+        self._received[key] = received + len(data) if offset is None else offset + len(data)
+
+    def _store(self, key: Key, data: bytes) -> None:
+        """Write and hand to followers."""
+        if not data:
+            return
+        size = self._size(key)
+        self._write(key, data)
         self._sizes[key] = size + len(data)
         self._followers.offer(key, data.decode(errors="replace"))
 
+    def _write(self, key: Key, data: bytes) -> None:
+        """Append whole or not at all: a partial write is cut back off."""
+        path = self.path(*key)
+        size = self._size(key)
+        try:
+            path.parent.mkdir(exist_ok=True)
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o600)
+            try:
+                view = memoryview(data)
+                while view:
+                    view = view[os.write(fd, view) :]
+            except OSError:
+                os.ftruncate(fd, size)
+                raise
+            finally:
+                os.close(fd)
+        except OSError as exc:
+            if self.storage_error is None:
+                log.warning("job output cannot be stored: %s", exc)
+            self.storage_error = f"{path.parent}: {exc.strerror or exc}"
+            raise UnavailableError(f"job output cannot be stored: {exc.strerror or exc}") from exc
+        if self.storage_error is not None:
+            log.warning("job output can be stored again")
+            self.storage_error = None
+
     def mark_attempt(self, job_id: int, attempt: int) -> None:
-        """Separate a new attempt's output from the earlier ones'."""
+        """Separate a new attempt's output from the earlier ones'; its offsets start at 0.
+
+        Where the attempt starts in each file is kept beside them, so that after a
+        restart the master still knows how much of the attempt it stored.
+        """
+        bases = {"attempt": attempt}
+        for stream in STREAMS:
+            key = (job_id, stream)
+            self._received[key] = 0
+            if attempt > 1 and self._size(key):
+                self._store(key, f"[corral: attempt {attempt}]\n".encode())
+            bases[stream] = self._size(key)
         if attempt > 1:
-            for stream in STREAMS:
-                if self._size((job_id, stream)):
-                    self.append(job_id, stream, f"[corral: attempt {attempt}]\n")
+            with contextlib.suppress(OSError):
+                self.path(job_id, "stdout").parent.mkdir(exist_ok=True)
+                (self._root / str(job_id) / BASES_NAME).write_text(json.dumps(bases))
+
+    def stored(self, job_id: int, attempt: int, stream: str) -> int:
+        """Bytes of an attempt's stream stored so far (as sent: markers not counted)."""
+        key = (job_id, stream)
+        if key in self._received:
+            return self._received[key]
+        base = 0
+        if attempt > 1:
+            try:
+                bases = json.loads((self._root / str(job_id) / BASES_NAME).read_text())
+            except (OSError, ValueError):
+                return 0
+            if bases.get("attempt") != attempt:
+                return 0
+            base = int(bases.get(stream, 0))
+        return max(0, self._size(key) - base)
+
+    def complete(self, job_id: int, attempt: int, sent: dict[str, int]) -> None:
+        """An attempt ended unseen: say how much of what its worker sent never arrived."""
+        for stream in STREAMS:
+            missing = sent.get(stream, 0) - self.stored(job_id, attempt, stream)
+            if missing > 0:
+                marker = f"\n[corral: {missing} bytes of {stream} lost: they were on their way "
+                marker += "to the master when it stopped]\n"
+                with contextlib.suppress(UnavailableError):
+                    self._store((job_id, stream), marker.encode())
 
     def finish(self, job_id: int) -> None:
         """The job ended: followers get the end of their stream."""
         for stream in STREAMS:
             key = (job_id, stream)
+            over = self._over_cap.pop(key, 0)
+            if over:
+                cap = f"{self.max_bytes / 2**20:g} MiB"
+                marker = f"\n[corral: {over} more bytes of {stream} not kept: the {cap} cap]\n"
+                try:
+                    self._write(key, marker.encode())
+                except UnavailableError:
+                    log.warning("job %d: %d bytes of %s past the cap", job_id, over, stream)
             self._sizes.pop(key, None)
+            self._received.pop(key, None)
             self._followers.end(key)
 
     def delete(self, job_id: int) -> None:

@@ -1,6 +1,5 @@
 """The recovery manager: runs the recovery strategies at start and then periodically."""
 
-import asyncio
 import logging
 import time
 from dataclasses import dataclass
@@ -65,7 +64,6 @@ class RecoveryManager:
         self.scheduler = scheduler
         self.settings = settings
         self.strategy = strategy or default_strategy(settings)
-        self._task: asyncio.Task[None] | None = None
 
     async def run_once(self) -> RecoveryResult:
         """Take a snapshot, plan, apply what still holds, and log the result."""
@@ -80,6 +78,7 @@ class RecoveryManager:
             jobs=[j for j in scheduler.jobs.values() if j.state in ACTIVE],
             live_instances={w: s.instance_id for w, s in scheduler.slots.items()},
             allocations=allocations,
+            offered=dict(scheduler.offered),
         )
         recovered = skipped = 0
         actions = self.strategy.plan(snapshot)
@@ -121,20 +120,7 @@ class RecoveryManager:
             self.scheduler.output.delete(job_id)
         return len(ids)
 
-    def start(self) -> None:
-        """Run every recovery interval in the background."""
-        self._task = asyncio.create_task(self._loop(), name="recovery")
-
-    def stop(self) -> None:
-        """Stop the background runs."""
-        if self._task is not None:
-            self._task.cancel()
-
-    async def _loop(self) -> None:
-        while True:
-            await asyncio.sleep(self.settings.recovery_interval_s)
-            try:
-                await self.run_once()
-                await self.prune()
-            except Exception:
-                log.exception("recovery run failed")
+    async def run_periodic(self) -> None:
+        """The periodic run: recover, then prune old finished jobs."""
+        await self.run_once()
+        await self.prune()

@@ -1,6 +1,6 @@
 """The scheduler: the live truth of every unfinished job and of each worker's free CPUs.
 
-It runs on the event loop and changes its jobs in memory at once; the JobWriter
+It runs on the event loop and changes its jobs in memory at once; the Writer
 makes the changes durable in batches. Placement is event-driven: a submit, a
 finished job or a new worker triggers a pass, whose assignments go to the
 workers' mailboxes, answered as soon as they are durable.
@@ -9,6 +9,8 @@ workers' mailboxes, answered as soon as they are durable.
 import asyncio
 import logging
 from collections.abc import Iterable, Sequence
+from datetime import datetime
+from typing import Any, cast
 
 from corral.domain.clock import utcnow
 from corral.domain.jobs import ACTIVE, Allocation, Job, JobSpec, JobState, Reason, transition
@@ -18,18 +20,22 @@ from corral.errors import InvalidInputError
 from corral.master.jobs.book import JobBook
 from corral.master.jobs.output import JobOutput
 from corral.master.jobs.slots import WorkerSlot
-from corral.master.jobs.writer import JobWriter
 from corral.master.stale_process import kill_job_process
-from corral.protocol import AttemptRef, JobEvent
+from corral.master.writer import Writer
+from corral.outcome_ledger import Key, take_outcomes
+from corral.protocol import Assignment, AttemptRef, JobEvent
 
 log = logging.getLogger("corral.master")
 J = JobState
+Outcomes = dict[Key, dict[str, Any]]
+# How long a submit waits for its jobs to be stored before it answers 503.
+SUBMIT_DEADLINE_S = 0.9
 
 
 class Scheduler:
     """Owns unfinished jobs, places them on workers, and settles their attempts."""
 
-    def __init__(self, writer: JobWriter, output: JobOutput) -> None:
+    def __init__(self, writer: Writer, output: JobOutput) -> None:
         self.writer = writer
         self.output = output
         self.book = JobBook(writer, output)
@@ -38,10 +44,18 @@ class Scheduler:
         self.slots: dict[str, WorkerSlot] = {}
         self.homes: dict[str, str] = {}  # account -> the worker that ran it last
         self.fleet: dict[str, FleetWorker] = {}  # every configured worker, kept by lifecycle
+        # job id -> when its assignment was last offered to or reached its worker
+        self.offered: dict[int, datetime] = {}
         self._timer: asyncio.TimerHandle | None = None
 
-    async def load(self, unfinished: Iterable[Job], last_id: int) -> int:
-        """At master start: queue pending jobs; end the attempts no worker runs any more."""
+    async def load(
+        self, unfinished: Iterable[Job], last_id: int, recorded: Outcomes | None = None
+    ) -> int:
+        """At master start: queue pending jobs; settle the attempts no worker runs any more.
+
+        ``recorded`` holds what the local workers wrote in their ledgers before they died
+        with the previous master: an attempt found there ended as it says, it is no orphan.
+        """
         self.book.last_id = last_id
         orphans = 0
         for job in unfinished:
@@ -49,19 +63,40 @@ class Scheduler:
                 self.book.add(job)
                 continue
             self.jobs[job.id] = job
-            # Local workers died with the previous master; their jobs may linger.
-            kill_job_process(job)
-            self.recover(job, Reason.STARTUP_ORPHAN)
-            orphans += 1
+            if not self._settle_recorded(job, recorded or {}):
+                # Local workers died with the previous master; their jobs may linger.
+                kill_job_process(job)
+                self.recover(job, Reason.STARTUP_ORPHAN)
+                orphans += 1
         if orphans:
             log.warning("%d jobs were running when the previous master stopped", orphans)
         await self.writer.flush()
         return orphans
 
+    def _settle_recorded(self, job: Job, recorded: Outcomes) -> bool:
+        """End an attempt as its worker's ledger says; False if the ledger does not have it."""
+        record = recorded.get((job.id, job.attempt, job.instance_id or ""))
+        if record is None:
+            return False
+        if job.state is J.ASSIGNED:
+            self.output.mark_attempt(job.id, job.attempt)  # its start never arrived
+        sent = {s: int(record.get(f"{s}_bytes") or 0) for s in ("stdout", "stderr")}
+        self.output.complete(job.id, job.attempt, sent)
+        log.info("job %d: attempt %d ended as its worker recorded", job.id, job.attempt)
+        self._settle(job, outcome_of_report(job, cast(JobEvent, record)))
+        return True
+
     # Jobs from clients
 
-    async def submit(self, specs: Sequence[JobSpec]) -> list[tuple[Job, bool]]:
-        """Store new jobs and place them; (job, created), existing ones for known keys."""
+    async def submit(
+        self, specs: Sequence[JobSpec], deadline_s: float = SUBMIT_DEADLINE_S
+    ) -> list[tuple[Job, bool]]:
+        """Store new jobs and place them; (job, created), existing ones for known keys.
+
+        UnavailableError when the database does not store them by the deadline: then
+        nothing of them remains, in memory or in the database.
+        """
+        self.writer.check_available()
         now = utcnow()
         fresh = [
             Job(id=self.book.new_id(), spec=s, submitted_at=now, updated_at=now) for s in specs
@@ -71,15 +106,48 @@ class Scheduler:
             if why is not None:
                 where = f"job {index}: " if len(fresh) > 1 else ""
                 raise InvalidInputError(where + why)
-        stored = self.writer.insert(fresh)
-        if any(s.idempotency_key is not None for s in specs):
-            # Only the store knows whether a key was used before: place after it answers.
-            results = await stored
-            self._enqueue([job for job, created in results if created])
-            return [(self.jobs.get(job.id, job), created) for job, created in results]
-        # Placed at once: the row and its assignment are committed together.
-        self._enqueue(fresh)
-        return await stored
+        pending = self.writer.insert(fresh)
+        # Only the store knows whether a key was used before: place after it answers.
+        # Jobs without one are placed at once: row and assignment go in the same commit.
+        keyed = any(s.idempotency_key is not None for s in specs)
+        if not keyed:
+            self._enqueue(fresh)
+        try:
+            results = await self.writer.inserted(pending, deadline_s)
+        except Exception:
+            if not keyed:
+                self.withdraw(fresh)
+            raise
+        if not keyed:
+            return results
+        self._enqueue([job for job, created in results if created])
+        return [(self.jobs.get(job.id, job), created) for job, created in results]
+
+    def withdraw(self, jobs: Iterable[Job]) -> None:
+        """Forget jobs whose rows were never stored (their submitter was told so)."""
+        for job in jobs:
+            if self.jobs.get(job.id) is not job:
+                continue
+            if job.state is J.PENDING:
+                self.queue.remove(job)
+            else:
+                self._release(job)
+                ws = self.slots.get(job.worker_id or "")
+                if ws is not None:
+                    ws.mailbox.withdraw(job.id)
+            del self.jobs[job.id]
+            self.writer.forget(job.id)
+        self.schedule()
+
+    def owns(self, worker_id: str, instance_id: str, job_id: int, attempt: int) -> bool:
+        """Whether this attempt is still the job's current one, on that worker instance."""
+        job = self.jobs.get(job_id)
+        return (
+            job is not None
+            and job.state in ACTIVE
+            and job.attempt == attempt
+            and (job.worker_id, job.instance_id) == (worker_id, instance_id)
+        )
 
     def _enqueue(self, new: Iterable[Job]) -> None:
         for job in new:
@@ -137,10 +205,11 @@ class Scheduler:
             not_before=None,
         )
         ws.jobs.add(job.id)
+        self.offered[job.id] = now
         if job.spec.account is not None:
             self.homes[job.spec.account] = ws.worker_id
         self.writer.update(job.id, **changes)
-        ws.mailbox.assign(job)
+        ws.mailbox.assign(job, self.output.max_bytes)
 
     def _arm_timer(self) -> None:
         """Wake the next pass when the earliest retry backoff ends."""
@@ -171,8 +240,11 @@ class Scheduler:
         if ws is None:
             return []
         ws.mailbox.close()
+        recorded = take_outcomes(ws.outcomes) if ws.outcomes is not None else {}
         recovered = [self.jobs[j] for j in sorted(ws.jobs) if j in self.jobs]
         for job in recovered:
+            if self._settle_recorded(job, recorded):
+                continue
             if ws.local:
                 kill_job_process(job)
             self.recover(job, reason)
@@ -191,35 +263,39 @@ class Scheduler:
     def apply_events(
         self, worker_id: str, instance_id: str, events: Iterable[JobEvent]
     ) -> list[AttemptRef]:
-        """Apply a worker's reports; return the attempts it no longer owns."""
+        """Apply a worker's reports, in order; return the attempts it no longer owns.
+
+        Applying a report twice changes nothing the first did not. UnavailableError when
+        output cannot be stored: the events before it are applied, the rest are not.
+        """
         stale: list[AttemptRef] = []
         freed = False
-        for event in events:
-            job = self._owned(event, worker_id, instance_id)
-            if job is None:
-                if event.get("type") != "output":
-                    stale.append(AttemptRef(job_id=event["job_id"], attempt=event["attempt"]))
-                continue
-            kind = event.get("type")
-            if kind == "started":
-                self._started(job, event)
-            elif kind == "output":
-                self.output.append(job.id, str(event.get("stream")), str(event.get("data", "")))
-            elif kind == "finished":
-                self._settle(job, outcome_of_report(job, event))
-                freed = True
-        if freed:
-            self.schedule()
+        try:
+            for event in events:
+                job = self._owned(event, worker_id, instance_id)
+                if job is None:
+                    if event.get("type") != "output":
+                        stale.append(AttemptRef(job_id=event["job_id"], attempt=event["attempt"]))
+                    continue
+                kind = event.get("type")
+                if kind == "started":
+                    self._started(job, event)
+                elif kind == "output":
+                    stream, data = str(event.get("stream")), str(event.get("data", ""))
+                    self.output.append(job.id, stream, data, event.get("offset"))
+                elif kind == "finished":
+                    self._settle(job, outcome_of_report(job, event))
+                    freed = True
+        finally:
+            if freed:
+                self.schedule()
         return stale
 
     def _owned(self, event: JobEvent, worker_id: str, instance_id: str) -> Job | None:
         """The job if this report is about its current attempt on this instance (fencing)."""
-        job = self.jobs.get(event["job_id"])
-        if job is None or job.state not in ACTIVE or job.attempt != event["attempt"]:
-            return None
-        if job.worker_id != worker_id or job.instance_id != instance_id:
-            return None
-        return job
+        if self.owns(worker_id, instance_id, event["job_id"], event["attempt"]):
+            return self.jobs[event["job_id"]]
+        return None
 
     def _started(self, job: Job, event: JobEvent) -> None:
         if job.state is J.RUNNING:
@@ -234,6 +310,7 @@ class Scheduler:
             pid_start=event.get("start_time"),
             cpu_ids=list(event.get("cpu_ids", [])),
         )
+        self.offered.pop(job.id, None)
         self.output.mark_attempt(job.id, job.attempt)
         self.writer.update(job.id, **changes)
         assert job.worker_id is not None
@@ -277,7 +354,15 @@ class Scheduler:
         self._release(job)
         self.book.settle(job, outcome)
 
+    def handed_out(self, assignments: Iterable[Assignment]) -> None:
+        """Assignments reached their worker (or go back to its mailbox): restart their clock."""
+        now = utcnow()
+        for assignment in assignments:
+            if assignment["job_id"] in self.offered:
+                self.offered[assignment["job_id"]] = now
+
     def _release(self, job: Job) -> None:
+        self.offered.pop(job.id, None)
         ws = self.slots.get(job.worker_id or "")
         if ws is not None and job.id in ws.jobs and ws.instance_id == job.instance_id:
             ws.jobs.discard(job.id)

@@ -3,6 +3,7 @@
 import asyncio
 import logging
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from corral.domain.jobs import Job
 from corral.domain.placement import FleetWorker, Slot
@@ -21,7 +22,7 @@ class Mailbox:
         self._ready = asyncio.Event()
         self.closed = False
 
-    def assign(self, job: Job) -> None:
+    def assign(self, job: Job, output_max_bytes: int) -> None:
         """Queue one attempt for the worker."""
         spec = job.spec
         self.assignments.append(
@@ -35,6 +36,7 @@ class Mailbox:
                 cpus=spec.cpus,
                 timeout_s=spec.timeout_s,
                 account=spec.account,
+                output_max_bytes=output_max_bytes,
             )
         )
         self._ready.set()
@@ -43,6 +45,17 @@ class Mailbox:
         """Ask the worker to end an attempt."""
         self.cancels.append(ref)
         self._ready.set()
+
+    def withdraw(self, job_id: int) -> None:
+        """Drop a job's assignment that was never stored."""
+        self.assignments = [a for a in self.assignments if a["job_id"] != job_id]
+
+    def put_back(self, assignments: list[Assignment], cancels: list[AttemptRef]) -> None:
+        """What was taken but not handed out: first in line again."""
+        if assignments or cancels:
+            self.assignments = assignments + self.assignments
+            self.cancels = cancels + self.cancels
+            self._ready.set()
 
     def take(self) -> tuple[list[Assignment], list[AttemptRef]]:
         """Everything queued so far, emptying the mailbox."""
@@ -81,6 +94,8 @@ class WorkerSlot:
     slot: Slot
     local: bool
     jobs: set[int] = field(default_factory=set)
+    # A local worker's ledger of outcomes it recorded and may not have reported.
+    outcomes: Path | None = None
     mailbox: Mailbox = field(default_factory=Mailbox)
 
 

@@ -6,10 +6,10 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
-from corral.domain.workers import WorkerConfig
+from corral.domain.workers import WorkerConfig, WorkerRuntime
 from corral.errors import NotFoundError
+from corral.master.core import Core
 from corral.master.jobs.slots import fleet_worker
-from corral.master.workers.context import SupervisorContext
 from corral.master.workers.supervisor import WorkerSupervisor
 
 log = logging.getLogger("corral.master")
@@ -18,22 +18,20 @@ log = logging.getLogger("corral.master")
 class LifecycleManager:
     """Creates, restores, watches and stops the supervisors of every configured worker."""
 
-    def __init__(self, ctx: SupervisorContext) -> None:
-        self.ctx = ctx
+    def __init__(self, core: Core) -> None:
+        self.core = core
         self.supervisors: dict[str, WorkerSupervisor] = {}
-        self._monitor: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
         """Load every config, settle what a previous master left, restore desired states."""
-        db = self.ctx.db
+        db = self.core.db
         configs = await db.run(db.configs.list)
         runtimes = {rt.worker_id: rt for rt in await db.run(db.runtime.list)}
         for cfg in configs:
             runtime = runtimes[cfg.worker_id]
-            self.supervisors[cfg.worker_id] = WorkerSupervisor(self.ctx, cfg, runtime)
-            self.ctx.scheduler.fleet[cfg.worker_id] = fleet_worker(cfg, len(runtime.cpu_ids))
+            self.supervisors[cfg.worker_id] = WorkerSupervisor(self.core, cfg, runtime)
+            self.core.scheduler.fleet[cfg.worker_id] = fleet_worker(cfg, len(runtime.cpu_ids))
         await asyncio.gather(*(self._restore(s) for s in self.supervisors.values()))
-        self._monitor = asyncio.create_task(self._watch_leases())
 
     async def _restore(self, sup: WorkerSupervisor) -> None:
         """Restore one worker; a failure is recorded, not fatal to the master."""
@@ -41,7 +39,7 @@ class LifecycleManager:
             await sup.restore()
         except Exception as exc:
             log.exception("%s: could not be restored", sup.worker_id)
-            await self.ctx.db.run(self.ctx.db.runtime.record_error, sup.worker_id, str(exc))
+            sup.record_error(f"could not be restored: {exc}")
 
     def get(self, worker_id: str) -> WorkerSupervisor:
         """The supervisor of ``worker_id``."""
@@ -52,12 +50,12 @@ class LifecycleManager:
 
     async def add(self, config: WorkerConfig) -> WorkerConfig:
         """Store a new config and, when it says auto_start, start the worker."""
-        db = self.ctx.db
-        created = await db.run(db.configs.create, config)
-        runtime = await db.run(db.runtime.get, created.worker_id)
-        sup = WorkerSupervisor(self.ctx, created, runtime)
+        db = self.core.db
+        created = await db.write(db.configs.create, config)
+        runtime = WorkerRuntime(worker_id=created.worker_id, updated_at=created.created_at)
+        sup = WorkerSupervisor(self.core, created, runtime)
         self.supervisors[created.worker_id] = sup
-        self.ctx.scheduler.fleet[created.worker_id] = fleet_worker(created)
+        self.core.scheduler.fleet[created.worker_id] = fleet_worker(created)
         if created.auto_start:
             await sup.start("auto-start of a new config")
         return created
@@ -65,39 +63,39 @@ class LifecycleManager:
     async def update(self, worker_id: str, changes: Mapping[str, Any]) -> WorkerConfig:
         """Change a config; a running worker picks it up at its next start."""
         sup = self.get(worker_id)
-        updated = await self.ctx.db.run(self.ctx.db.configs.update, worker_id, changes)
+        updated = await self.core.db.write(self.core.db.configs.update, worker_id, changes)
         sup.config = updated
-        self.ctx.scheduler.fleet[worker_id] = fleet_worker(updated)
+        self.core.scheduler.fleet[worker_id] = fleet_worker(updated)
         return updated
 
     async def remove(self, worker_id: str) -> None:
         """Stop the worker if it runs, then delete its config."""
         sup = self.get(worker_id)
+        self.core.db.check_available()  # before the stop: a 503 must leave it as it was
         await sup.stop(
-            graceful=True, timeout_s=self.ctx.settings.stop_timeout_s, reason="config deleted"
+            graceful=True, timeout_s=self.core.settings.stop_timeout_s, reason="config deleted"
         )
-        await self.ctx.db.run(self.ctx.db.configs.delete, worker_id)
-        self.ctx.log_files.close(worker_id)
+        await self.core.db.write(self.core.db.configs.delete, worker_id)
+        self.core.log_files.close(worker_id)
         del self.supervisors[worker_id]
-        self.ctx.scheduler.fleet.pop(worker_id, None)
+        self.core.scheduler.fleet.pop(worker_id, None)
 
-    async def _watch_leases(self) -> None:
-        """Check heartbeat leases and start deadlines a few times per lease."""
-        interval = min(self.ctx.settings.lease_s / 5, 0.5)
-        while True:
-            await asyncio.sleep(interval)
-            now = time.monotonic()
-            for sup in list(self.supervisors.values()):
-                try:
-                    await sup.check_lease(now)
-                except Exception:
-                    log.exception("%s: lease check failed", sup.worker_id)
+    def lease_check_interval_s(self) -> float:
+        """A few checks per lease."""
+        return min(self.core.settings.lease_s / 5, 0.5)
+
+    def check_leases(self) -> None:
+        """Check heartbeat leases and start deadlines of every worker."""
+        now = time.monotonic()
+        for sup in list(self.supervisors.values()):
+            try:
+                sup.check_lease(now)
+            except Exception:
+                log.exception("%s: lease check failed", sup.worker_id)
 
     async def shutdown(self) -> None:
         """Stop every worker gracefully, keeping desired states for the next master."""
-        if self._monitor is not None:
-            self._monitor.cancel()
-        timeout = self.ctx.settings.stop_timeout_s
+        timeout = self.core.settings.stop_timeout_s
         results = await asyncio.gather(
             *(s.shutdown(timeout) for s in self.supervisors.values()), return_exceptions=True
         )

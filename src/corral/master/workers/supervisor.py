@@ -3,6 +3,7 @@
 import asyncio
 import logging
 import time
+from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
@@ -18,9 +19,10 @@ from corral.domain.worker_states import (
 from corral.domain.workers import DeploymentType, WorkerConfig, WorkerRuntime
 from corral.errors import ConflictError, ForbiddenError
 from corral.launchers.base import ExitStatus, WorkerHandle
+from corral.master.core import Core
 from corral.master.jobs.slots import WorkerSlot, fleet_worker
 from corral.master.stale_process import kill_stale_worker
-from corral.master.workers.context import SupervisorContext
+from corral.master.workers.launch import launch_spec, outcomes_path, restart_policy
 
 log = logging.getLogger("corral.master")
 S = WorkerState
@@ -33,8 +35,9 @@ class StaleInstanceError(ConflictError):
 class WorkerSupervisor:
     """Owns one worker; operator commands are serialised, events are handled at once."""
 
-    def __init__(self, ctx: SupervisorContext, config: WorkerConfig, rt: WorkerRuntime) -> None:
-        self.ctx = ctx
+    def __init__(self, core: Core, config: WorkerConfig, rt: WorkerRuntime) -> None:
+        self.core = core
+        self.runtime = rt
         self.config = config
         self.worker_id = config.worker_id
         self.state = rt.state
@@ -52,20 +55,24 @@ class WorkerSupervisor:
         self._restart: asyncio.Task[None] | None = None
         self._lock = asyncio.Lock()
 
-    async def _transition(self, new: WorkerState, why: str, level: str = "info", **f: Any) -> None:
-        """Take one checked edge in memory at once, then persist it with its log row."""
+    def _transition(self, new: WorkerState, why: str, level: str = "info", **f: Any) -> None:
+        """Take one checked edge in memory at once; its record and log row are queued."""
         check_transition(self.state, new)
         old, self.state = self.state, new
         log.log(
             logging.getLevelName(level.upper()), "%s: %s -> %s: %s", self.worker_id, old, new, why
         )
-        await self.ctx.db.run(
-            self.ctx.db.runtime.transition, self.worker_id, new, why, level=level, **f
-        )
+        self._persist(state=new, **f)
+        self.core.writer.log(self.worker_id, f"{old} -> {new}: {why}", level, "transition")
 
-    async def _persist(self, **fields: Any) -> None:
-        """Write runtime fields that do not change the state."""
-        await self.ctx.db.run(self.ctx.db.runtime.update, self.worker_id, **fields)
+    def _persist(self, **fields: Any) -> None:
+        """Change the runtime record in memory at once; the write is queued."""
+        self.runtime = replace(self.runtime, **fields, updated_at=utcnow())
+        self.core.writer.worker(self.worker_id, **fields)
+
+    def _event(self, kind: str, message: str, level: str = "info") -> None:
+        """Queue a row of the worker's history."""
+        self.core.writer.log(self.worker_id, message, level, kind)
 
     async def start(self, reason: str = "start requested") -> None:
         """Start the worker by hand: resets the restart budget."""
@@ -92,14 +99,14 @@ class WorkerSupervisor:
         """Launch a new instance; the worker counts as running once it registers."""
         if self.state in ACTIVE_STATES:
             raise ConflictError(f"worker {self.worker_id} is already {self.state}")
-        launcher = self.ctx.launcher_for(self.config)
+        launcher = self.core.launcher_for(self.config)
         if manual:
             self._failures = 0
             self._restart_times.clear()
         self._cancel_restart()
         self.desired = DesiredState.RUNNING
         self.instance_id = None
-        await self._transition(
+        self._transition(
             S.STARTING,
             reason,
             desired_state=self.desired,
@@ -110,16 +117,16 @@ class WorkerSupervisor:
             next_restart_at=None,
             stopped_at=None,
         )
-        spec = self.ctx.launch_spec(self.config)
+        spec = launch_spec(self.core, self.config)
         try:
-            handle = await launcher.launch(spec, self.ctx.log_files.sink(self.worker_id))
+            handle = await launcher.launch(spec, self.core.log_files.sink(self.worker_id))
         except Exception as exc:
             await self._crashed(f"could not launch: {exc!r}", ExitStatus(), ran_for=0.0)
             return
         self.handle = handle
         self._launched_at = time.monotonic()
         self._watch = asyncio.create_task(self._watch_exit(handle))
-        await self._persist(pid=handle.pid, container_id=handle.container_id)
+        self._persist(pid=handle.pid, container_id=handle.container_id)
 
     async def _stop_locked(
         self, graceful: bool, timeout_s: float, why: str, keep_desired: bool
@@ -128,20 +135,20 @@ class WorkerSupervisor:
         self._cancel_restart()
         if not keep_desired and self.desired is not DesiredState.STOPPED:
             self.desired = DesiredState.STOPPED
-            await self._persist(desired_state=self.desired)
+            self._persist(desired_state=self.desired)
         if self.state in (S.CRASHED, S.ERROR):
-            await self._transition(S.STOPPED, why, next_restart_at=None)
+            self._transition(S.STOPPED, why, next_restart_at=None)
             return
         if self.state is S.STOPPED:
             return
         if self.state is not S.STOPPING:
-            await self._transition(S.STOPPING, why)
+            self._transition(S.STOPPING, why)
         if self.handle is not None:
             await self.handle.stop(timeout_s if graceful else 0.0)
         if self._watch is not None:
             await asyncio.shield(self._watch)
         if self.state is S.STOPPING:
-            await self._transition(S.STOPPED, "no process left", pid=None, stopped_at=utcnow())
+            self._transition(S.STOPPED, "no process left", pid=None, stopped_at=utcnow())
 
     async def _watch_exit(self, handle: WorkerHandle) -> None:
         """Record the exit of an instance the moment it happens."""
@@ -151,10 +158,10 @@ class WorkerSupervisor:
         ran_for = time.monotonic() - self._launched_at
         # Its jobs go back at once, not at the next recovery pass.
         gone = Reason.DRAINED if self.state is S.STOPPING else Reason.WORKER_CRASHED
-        self.ctx.scheduler.worker_down(self.worker_id, gone)
+        self.core.scheduler.worker_down(self.worker_id, gone)
         try:
             if self.state is S.STOPPING:
-                await self._transition(
+                self._transition(
                     S.STOPPED,
                     f"exited with {status.describe()}",
                     pid=None,
@@ -172,7 +179,7 @@ class WorkerSupervisor:
     async def _crashed(self, why: str, status: ExitStatus, ran_for: float) -> None:
         """Record a crash, then restart after the backoff or give up."""
         self._errors += 1
-        await self._transition(
+        self._transition(
             S.CRASHED,
             why,
             level="error",
@@ -185,7 +192,7 @@ class WorkerSupervisor:
         )
         if self.desired is not DesiredState.RUNNING or not self.config.auto_restart:
             return
-        policy = self.ctx.restart_policy(self.config)
+        policy = restart_policy(self.core.settings, self.config)
         if policy.was_stable(ran_for):
             self._failures = 0
             self._restart_times.clear()
@@ -193,13 +200,13 @@ class WorkerSupervisor:
         if policy.budget_spent(self._restart_times, now):
             spent = len(self._restart_times)
             why = f"restart budget spent: {spent} restarts within {policy.window_s:g} s"
-            await self._transition(S.ERROR, why, level="error", last_error=why)
+            self._transition(S.ERROR, why, level="error", last_error=why)
             return
         self._failures += 1
         self._restart_times.append(now)
         delay = policy.delay_s(self._failures)
         self._restarts += 1
-        await self._persist(
+        self._persist(
             next_restart_at=utcnow() + timedelta(seconds=delay), restart_count=self._restarts
         )
         self._restart = asyncio.create_task(self._restart_after(delay))
@@ -219,9 +226,7 @@ class WorkerSupervisor:
             self._restart.cancel()
             self._restart = None
 
-    async def registered(
-        self, instance_id: str, pid: int, hostname: str, cpu_ids: list[int]
-    ) -> int:
+    def registered(self, instance_id: str, pid: int, hostname: str, cpu_ids: list[int]) -> int:
         """A worker instance said hello: it counts as running; returns its CPU capacity."""
         if self.state not in (S.STARTING, S.RUNNING, S.LOST):
             raise ForbiddenError(f"worker {self.worker_id} is {self.state}: not expecting it")
@@ -235,10 +240,10 @@ class WorkerSupervisor:
         )
         why = f"registered as instance {instance_id} (pid {pid})"
         if self.state is S.RUNNING:
-            await self.ctx.db.run(self.ctx.db.logs.add, self.worker_id, "register", why)
-            await self._persist(**fields)
+            self._event("register", why)
+            self._persist(**fields)
         else:
-            await self._transition(S.RUNNING, why, started_at=now, **fields)
+            self._transition(S.RUNNING, why, started_at=now, **fields)
         return self._open_for_jobs(instance_id, cpu_ids)
 
     def _open_for_jobs(self, instance_id: str, cpu_ids: list[int]) -> int:
@@ -247,8 +252,10 @@ class WorkerSupervisor:
         capacity = min(cfg.cpus, len(cpu_ids)) if cfg.cpus else len(cpu_ids)
         slot = Slot(self.worker_id, capacity, capacity, cfg.labels, cfg.max_accounts)
         local = cfg.deployment_type is DeploymentType.LOCAL
-        self.ctx.scheduler.worker_up(WorkerSlot(self.worker_id, instance_id, slot, local))
-        self.ctx.scheduler.fleet[self.worker_id] = fleet_worker(cfg, capacity)
+        ledger = outcomes_path(self.core.settings, self.worker_id) if local else None
+        ws = WorkerSlot(self.worker_id, instance_id, slot, local, outcomes=ledger)
+        self.core.scheduler.worker_up(ws)
+        self.core.scheduler.fleet[self.worker_id] = fleet_worker(cfg, capacity)
         return capacity
 
     def touch(self, instance_id: str) -> None:
@@ -258,41 +265,36 @@ class WorkerSupervisor:
             raise StaleInstanceError(f"instance {instance_id} is not current")
         self.last_contact = time.monotonic()
 
-    async def heartbeat(self, instance_id: str, cpu_percent: float, memory_bytes: int) -> None:
-        """Renew the lease of the current instance; a lost instance must register again."""
+    def heartbeat(self, instance_id: str, cpu_percent: float, memory_bytes: int) -> None:
+        """Renew the lease of the current instance (in memory: the database is not the lease)."""
         self.touch(instance_id)
-        await self._persist(
+        self._persist(
             last_heartbeat_at=utcnow(),
             cpu_percent=cpu_percent,
             memory_bytes=memory_bytes,
-            **self.ctx.scheduler.usage(self.worker_id),
+            **self.core.scheduler.usage(self.worker_id),
         )
 
-    async def check_lease(self, now: float) -> None:
+    def check_lease(self, now: float) -> None:
         """Mark a silent worker lost; kill one that never registers or stays silent."""
-        lease = self.ctx.settings.lease_s
+        lease = self.core.settings.lease_s
         if self.state is S.RUNNING and now - self.last_contact > lease:
-            await self._transition(
+            self._transition(
                 S.LOST,
                 f"no heartbeat for {now - self.last_contact:.1f} s (lease {lease:g} s)",
                 level="warning",
             )
-            self.ctx.scheduler.worker_down(self.worker_id, Reason.WORKER_LOST)
+            self.core.scheduler.worker_down(self.worker_id, Reason.WORKER_LOST)
             if self.handle is not None and self.config.auto_restart:
                 log.warning("%s: killing the unresponsive process to restart it", self.worker_id)
                 self.handle.kill()
         elif (
             self.state is S.STARTING
             and self.handle is not None
-            and now - self._launched_at > self.ctx.settings.start_timeout_s
+            and now - self._launched_at > self.core.settings.start_timeout_s
         ):
-            await self.ctx.db.run(
-                self.ctx.db.logs.add,
-                self.worker_id,
-                "error",
-                f"did not register within {self.ctx.settings.start_timeout_s:g} s: killed",
-                "error",
-            )
+            limit = self.core.settings.start_timeout_s
+            self._event("error", f"did not register within {limit:g} s: killed", "error")
             self.handle.kill()
 
     async def restore(self) -> None:
@@ -301,7 +303,7 @@ class WorkerSupervisor:
             if self._stale_pid is not None:
                 kill_stale_worker(self._stale_pid, self.worker_id)
             settled = S.CRASHED if self.desired is DesiredState.RUNNING else S.STOPPED
-            await self._transition(
+            self._transition(
                 settled,
                 f"the previous master stopped while the worker was {self.state}",
                 level="warning",
@@ -315,3 +317,9 @@ class WorkerSupervisor:
         self._cancel_restart()
         if self.handle is not None:
             self.handle.kill()
+
+    def record_error(self, message: str) -> None:
+        """Count an error that is not a transition (a failed restore), and keep it."""
+        self._errors += 1
+        self._persist(error_count=self._errors, last_error=message)
+        self._event("error", message, "error")

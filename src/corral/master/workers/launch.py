@@ -1,0 +1,63 @@
+"""How a worker is started: its command and environment, and its restart policy."""
+
+import os
+import sys
+from pathlib import Path
+
+from corral.domain.restart_policy import RestartPolicy
+from corral.domain.workers import DeploymentType, WorkerConfig
+from corral.launchers.base import LaunchSpec
+from corral.master.core import Core
+from corral.outcome_ledger import OUTCOMES_NAME
+from corral.protocol import (
+    ENV_DRAIN_TIMEOUT,
+    ENV_MASTER_URL,
+    ENV_PARENT_PID,
+    ENV_STATE_DIR,
+    ENV_TOKEN,
+    ENV_WORKER_ID,
+)
+from corral.settings import MasterSettings
+
+
+def launch_spec(core: Core, config: WorkerConfig) -> LaunchSpec:
+    """The command and environment that start this worker."""
+    settings = core.settings
+    argv = [sys.executable, "-m", "corral.worker"]
+    argv += ["--master", settings.url, "--worker-id", config.worker_id]
+    env = {**config.env, **config.secret_env}
+    env.update(
+        {
+            ENV_MASTER_URL: settings.url,
+            ENV_WORKER_ID: config.worker_id,
+            ENV_TOKEN: core.tokens.worker_token(config.worker_id),
+            "PYTHONUNBUFFERED": "1",
+        }
+    )
+    if config.deployment_type is DeploymentType.LOCAL:
+        env[ENV_PARENT_PID] = str(os.getpid())
+        env[ENV_STATE_DIR] = str(state_dir(settings, config.worker_id))
+        # The worker must hand its jobs back before the master's stop timeout kills it.
+        env[ENV_DRAIN_TIMEOUT] = f"{max(0.0, settings.stop_timeout_s - 2.0):g}"
+    return LaunchSpec(config=config, argv=argv, env=env)
+
+
+def state_dir(settings: MasterSettings, worker_id: str) -> Path:
+    """Where a local worker keeps its ledgers, inside the data folder."""
+    return settings.data_dir.resolve() / "run" / worker_id
+
+
+def outcomes_path(settings: MasterSettings, worker_id: str) -> Path:
+    """The ledger where a local worker records outcomes before it reports them."""
+    return state_dir(settings, worker_id) / OUTCOMES_NAME
+
+
+def restart_policy(settings: MasterSettings, config: WorkerConfig) -> RestartPolicy:
+    """Backoff and budget for this worker, from its config and the master settings."""
+    return RestartPolicy(
+        base_delay_s=config.restart_delay_ms / 1000.0,
+        max_restart_attempts=config.max_restart_attempts,
+        window_s=settings.restart_window_s,
+        max_delay_s=settings.restart_max_delay_s,
+        stable_after_s=settings.stable_after_s,
+    )

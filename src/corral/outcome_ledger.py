@@ -1,0 +1,93 @@
+"""The ledger of finished attempts a local worker has not yet seen acknowledged.
+
+The worker appends each outcome here, synced to disk, before it reports it, and drops
+it once the master has acknowledged it (which the master does only once it has stored
+it). When the worker dies with its reports unsent (its master was killed, or it was),
+the master reads the ledger before it calls the worker's jobs orphans: a finished
+attempt is never run again or failed for a crash. One JSON object per line; a torn
+last line (a crash mid-write) is skipped.
+
+Standard library only: the worker imports it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+OUTCOMES_NAME = "outcomes.ledger"
+# Rewrite the file once this many acknowledged outcomes are still in it.
+REWRITE_AFTER = 256
+
+Key = tuple[int, int, str]  # job id, attempt, instance id
+
+
+def key_of(record: dict[str, Any]) -> Key:
+    """The attempt and instance an outcome record names."""
+    return int(record["job_id"]), int(record["attempt"]), str(record["instance_id"])
+
+
+class OutcomeLedger:
+    """The worker's side: record before reporting, forget once acknowledged."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.unacknowledged: dict[tuple[int, int], dict[str, Any]] = {}
+        self._acknowledged = 0
+        # Appended to, never truncated here: what a dead instance left is the master's.
+        self._fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o600)
+
+    def record(self, record: dict[str, Any]) -> bool:
+        """Append one outcome and sync it; False (and nothing kept) if the disk refused."""
+        line = json.dumps(record, separators=(",", ":")).encode() + b"\n"
+        try:
+            os.write(self._fd, line)
+            os.fsync(self._fd)
+        except OSError:
+            return False
+        self.unacknowledged[key_of(record)[:2]] = record
+        return True
+
+    def acknowledged(self, job_id: int, attempt: int) -> None:
+        """The master has stored the outcome of this attempt."""
+        if self.unacknowledged.pop((job_id, attempt), None) is None:
+            return
+        self._acknowledged += 1
+        if not self.unacknowledged or self._acknowledged >= REWRITE_AFTER:
+            self._rewrite()
+
+    def _rewrite(self) -> None:
+        """Keep only what is not acknowledged yet (nothing, most of the time)."""
+        kept = self.unacknowledged.values()
+        text = "".join(json.dumps(r, separators=(",", ":")) + "\n" for r in kept)
+        with contextlib.suppress(OSError):
+            temp = self.path.with_suffix(".tmp")
+            temp.write_text(text)
+            os.replace(temp, self.path)
+            os.close(self._fd)
+            self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CLOEXEC)
+            self._acknowledged = 0
+
+    def close(self) -> None:
+        """Close the file; what it still holds is for the master to read."""
+        with contextlib.suppress(OSError):
+            os.close(self._fd)
+
+
+def take_outcomes(path: Path) -> dict[Key, dict[str, Any]]:
+    """The master's side: every outcome a dead worker left, then an empty ledger."""
+    try:
+        text = path.read_text()
+    except OSError:
+        return {}
+    found: dict[Key, dict[str, Any]] = {}
+    for line in text.splitlines():
+        with contextlib.suppress(ValueError, KeyError, TypeError):
+            record = json.loads(line)
+            found[key_of(record)] = record
+    with contextlib.suppress(OSError):
+        path.write_text("")
+    return found

@@ -1,0 +1,48 @@
+"""SIGKILL of the master: finished attempts are never run again nor failed; no job is lost."""
+
+import signal
+from collections import Counter
+from functools import partial
+from pathlib import Path
+
+from master_process import MasterFactory, MasterProcess
+from waiting import wait_for
+
+JOBS = 300
+
+
+def finished(master: MasterProcess) -> int:
+    """How many jobs have ended."""
+    jobs = master.api.get("/jobs", params={"limit": 1000}).json()["jobs"]
+    return sum(j["state"] in ("succeeded", "failed", "cancelled") for j in jobs)
+
+
+def at_least(master: MasterProcess, count: int) -> bool:
+    """Whether ``count`` jobs have ended."""
+    return finished(master) >= count
+
+
+def test_three_master_kills_rerun_nothing_that_finished(
+    start_master: MasterFactory, tmp_path: Path
+) -> None:
+    data, runs = tmp_path / "data", tmp_path / "runs.txt"
+    # The last thing each run does is to say it is done: a run that said so ran whole.
+    script = f'sleep 0.0$(( $CORRAL_JOB_ID % 5 )); echo "$CORRAL_JOB_ID" >> {runs}'
+    master = start_master(data)
+    master.create_worker("w1", cpus=2)
+    body = {"jobs": [{"command": [script], "shell": True} for _ in range(JOBS)]}
+    assert master.api.post("/jobs/batch", json=body).status_code == 201
+    for kill in (1, 2, 3):
+        done_by = partial(at_least, master, kill * JOBS // 5)
+        wait_for(done_by, timeout=90, what=f"{kill * JOBS // 5} jobs done")
+        master.signal(signal.SIGKILL)
+        master.wait_exit()
+        master = start_master(data)
+    wait_for(lambda: finished(master) == JOBS, timeout=120, what="every job done")
+    jobs = master.api.get("/jobs", params={"limit": 1000}).json()["jobs"]
+    assert len(jobs) == JOBS
+    assert Counter(j["state"] for j in jobs) == {"succeeded": JOBS}
+    done = Counter(runs.read_text().split())
+    twice = sorted(int(job_id) for job_id, n in done.items() if n > 1)
+    assert twice == [], f"finished runs run again: {twice}"
+    assert len(done) == JOBS
