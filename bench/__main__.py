@@ -6,7 +6,7 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
-from bench import jobs, report, supervision
+from bench import chaos, jobs, report, supervision
 
 SUITES: dict[str, Callable[[argparse.Namespace], dict[str, Any]]] = {
     "restart": supervision.restart_latency,
@@ -15,9 +15,13 @@ SUITES: dict[str, Callable[[argparse.Namespace], dict[str, Any]]] = {
     "throughput": jobs.throughput,
     "latency": jobs.latency,
     "recovery": jobs.recovery,
+    "chaos": chaos.chaos,
 }
 # Names that stand for several suites.
-GROUPS = {"all": list(SUITES), "jobs": ["throughput", "latency", "recovery"]}
+GROUPS = {
+    "all": [name for name in SUITES if name != "chaos"],
+    "jobs": ["throughput", "latency", "recovery"],
+}
 # Rounds when --rounds is not given: enough for a stable median without taking all day.
 DEFAULT_ROUNDS = {"throughput": 5, "latency": 1, "recovery": 10}
 
@@ -33,7 +37,9 @@ def main() -> int:
         type=int,
         help="repetitions where it applies [default: 5 throughput, 1 latency, 10 recovery, 20]",
     )
-    parser.add_argument("--jobs", type=int, help="jobs per round [1000 throughput, 200 latency]")
+    parser.add_argument(
+        "--jobs", type=int, help="jobs per round [1000 throughput, 200 latency, 2000 chaos]"
+    )
     parser.add_argument("--workers", type=int, default=20, help="workers for the idle suite")
     parser.add_argument("--seconds", type=float, default=30.0, help="idle measuring window")
     parser.add_argument("--json", action="store_true", help="print JSON")

@@ -23,7 +23,9 @@ BENCH_ENV = {"CORRAL_HEARTBEAT_INTERVAL_S": "1.0", "CORRAL_LEASE_S": "5.0"}
 class Master:
     """A master subprocess for one measurement."""
 
-    def __init__(self, data_dir: Path, command: str = "master") -> None:
+    def __init__(
+        self, data_dir: Path, command: str = "master", env: dict[str, str] | None = None
+    ) -> None:
         self.port = free_port()
         self.api = httpx.Client(base_url=f"http://127.0.0.1:{self.port}/api/v1", timeout=30)
         argv = [sys.executable, "-m", "corral", command, "--data-dir", str(data_dir)]
@@ -31,7 +33,7 @@ class Master:
         self.started = time.monotonic()
         self.proc = subprocess.Popen(
             argv,
-            env={**os.environ, **BENCH_ENV},
+            env={**os.environ, **BENCH_ENV, **(env or {})},
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )

@@ -65,7 +65,9 @@ def test_submit_arguments_leave_unset_options_to_the_master() -> None:
         "cpus": 2,
         "timeout": None,
         "max_attempts": None,
+        "max_requeues": 3,
         "retry_delay": None,
+        "memory_mb": None,
         "priority": None,
         "account": None,
         "env": {},
@@ -77,7 +79,7 @@ def test_submit_arguments_leave_unset_options_to_the_master() -> None:
     args = submit_arguments(("ls", "-l"), opts)
     assert args["command"] == ["ls", "-l"] and args["cpus"] == 2
     assert args["env"] is None and args["secret_env"] is None
-    assert args["labels"] == {"team": "a"}
+    assert args["labels"] == {"team": "a"} and args["max_requeues"] == 3
     shell = submit_arguments(("echo", "$HOME", "|", "wc"), opts | {"shell": True})
     assert shell["command"] == "echo $HOME | wc" and shell["shell"] is True
 

@@ -40,7 +40,13 @@ def _pairs(from_env: bool) -> Callable[[click.Context, click.Parameter, tuple[st
 @click.option("--cpus", type=click.IntRange(min=1), help="CPUs the job needs [default: 1]")
 @click.option("--timeout", type=click.FloatRange(min=0, min_open=True), help="Seconds to run.")
 @click.option("--max-attempts", type=click.IntRange(min=1), help="Tries when it fails.")
+@click.option(
+    "--max-requeues",
+    type=click.IntRange(min=0),
+    help="Times it may go back when its worker is lost [default: 10].",
+)
 @click.option("--retry-delay", type=click.FloatRange(min=0), help="Seconds between tries.")
+@click.option("--memory", "memory_mb", type=click.IntRange(min=1), help="MB it may use.")
 @click.option("--priority", type=int, help="Higher runs first [default: 0]")
 @click.option("--account", help="Account the job holds while it runs.")
 @click.option("--env", multiple=True, callback=_pairs(True), help="K=V (or K from here); repeat.")
@@ -92,7 +98,9 @@ def submit_arguments(command: tuple[str, ...], opts: dict[str, Any]) -> dict[str
         "cpus": opts["cpus"],
         "timeout_s": opts["timeout"],
         "max_attempts": opts["max_attempts"],
+        "max_requeues": opts["max_requeues"],
         "retry_delay_s": opts["retry_delay"],
+        "memory_mb": opts["memory_mb"],
         "priority": opts["priority"],
         "account": opts["account"],
         "env": opts["env"] or None,

@@ -33,6 +33,16 @@ def _read_token(data_dir: Path) -> str | None:
         return None
 
 
+def _retry_after(response: httpx.Response) -> float | None:
+    """Seconds a 503 asks the client to wait before the same request; None otherwise."""
+    if response.status_code != 503:
+        return None
+    try:
+        return min(max(float(response.headers.get("retry-after", "1")), 0.1), 30.0)
+    except ValueError:
+        return 1.0
+
+
 def _submit_body(
     command: Sequence[str] | str, shell: bool = False, **options: Any
 ) -> dict[str, Any]:
@@ -56,8 +66,10 @@ class Client:
         data_dir: str | Path | None = None,
         timeout: float = 30.0,
         reconnect_s: float = 60.0,
+        busy_s: float = 60.0,
     ) -> None:
         self.reconnect_s = reconnect_s
+        self.busy_s = busy_s
         self.url = (url or os.environ.get("CORRAL_URL") or DEFAULT_URL).rstrip("/")
         self.url = self.url.removesuffix("/api/v1")
         folder = Path(data_dir or os.environ.get("CORRAL_DATA_DIR") or DEFAULT_DATA_DIR)
@@ -85,13 +97,25 @@ class Client:
         self._http.close()
 
     def request(self, method: str, path: str, **kwargs: Any) -> Any:
-        """One API call; the decoded JSON body, or ApiError / MasterUnreachableError."""
-        try:
-            response = self._http.request(method, path, **kwargs)
-        except httpx.TransportError as exc:
-            raise MasterUnreachableError(f"cannot reach the master at {self.url}: {exc}") from exc
-        raise_for_status(response)
-        return response.json()
+        """One API call; the decoded JSON body, or ApiError / MasterUnreachableError.
+
+        A 503 (the master's database is away: nothing was done) is sent again after
+        the pause the master asks for, within ``busy_s``.
+        """
+        deadline = time.monotonic() + self.busy_s
+        while True:
+            try:
+                response = self._http.request(method, path, **kwargs)
+            except httpx.TransportError as exc:
+                raise MasterUnreachableError(
+                    f"cannot reach the master at {self.url}: {exc}"
+                ) from exc
+            pause = _retry_after(response)
+            if pause is None or time.monotonic() + pause > deadline:
+                raise_for_status(response)
+                return response.json()
+            # The master asked for this pause: nothing to wait on but the clock.
+            time.sleep(pause)
 
     # Jobs
 
@@ -106,11 +130,13 @@ class Client:
         cwd: str | None = None,
         timeout_s: float | None = None,
         max_attempts: int | None = None,
+        max_requeues: int | None = None,
         retry_delay_s: float | None = None,
         priority: int | None = None,
         account: str | None = None,
         labels: Mapping[str, str] | None = None,
         idempotency_key: str | None = None,
+        memory_mb: int | None = None,
     ) -> Job:
         """Submit one job; with a known idempotency key, the existing job comes back.
 
@@ -125,11 +151,13 @@ class Client:
             cwd=cwd,
             timeout_s=timeout_s,
             max_attempts=max_attempts,
+            max_requeues=max_requeues,
             retry_delay_s=retry_delay_s,
             priority=priority,
             account=account,
             labels=dict(labels) if labels is not None else None,
             idempotency_key=idempotency_key,
+            memory_mb=memory_mb,
         )
         return Job.from_json(self.request("POST", "/jobs", json=body))
 
