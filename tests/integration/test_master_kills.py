@@ -26,8 +26,12 @@ def test_three_master_kills_rerun_nothing_that_finished(
     start_master: MasterFactory, tmp_path: Path
 ) -> None:
     data, runs = tmp_path / "data", tmp_path / "runs.txt"
-    # The last thing each run does is to say it is done: a run that said so ran whole.
-    script = f'sleep 0.0$(( $CORRAL_JOB_ID % 5 )); echo "$CORRAL_JOB_ID" >> {runs}'
+    # Output of a size known by the id; the last thing each run does is to say it is
+    # done: a run that said so ran whole.
+    script = (
+        "seq 1 $(( CORRAL_JOB_ID % 20 * 500 )); sleep 0.0$(( CORRAL_JOB_ID % 5 ));"
+        f' echo "$CORRAL_JOB_ID" >> {runs}'
+    )
     master = start_master(data)
     master.create_worker("w1", cpus=2)
     body = {"jobs": [{"command": [script], "shell": True} for _ in range(JOBS)]}
@@ -46,3 +50,8 @@ def test_three_master_kills_rerun_nothing_that_finished(
     twice = sorted(int(job_id) for job_id, n in done.items() if n > 1)
     assert twice == [], f"finished runs run again: {twice}"
     assert len(done) == JOBS
+    for job in jobs:
+        want = "".join(f"{i}\n" for i in range(1, job["id"] % 20 * 500 + 1))
+        got = (data / "jobs" / str(job["id"]) / "stdout.log").read_text() if want else ""
+        # A rerun attempt's output follows its attempt line; the last one is whole.
+        assert got == want or got.endswith(f"]\n{want}"), (job["id"], len(got), len(want))

@@ -4,6 +4,7 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from functools import partial
+from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI
@@ -20,15 +21,14 @@ from corral.master.database import Database
 from corral.master.jobs.output import JobOutput
 from corral.master.jobs.recovery import RecoveryManager
 from corral.master.jobs.safety_net import safety_pass
-from corral.master.jobs.scheduler import Outcomes, Scheduler
+from corral.master.jobs.scheduler import Scheduler
 from corral.master.log_files import WorkerLogFiles
 from corral.master.services import Services
 from corral.master.tokens import Tokens
 from corral.master.workers.default_worker import ensure_default_worker
-from corral.master.workers.launch import outcomes_path
+from corral.master.workers.launch import state_dir
 from corral.master.workers.lifecycle import LifecycleManager
 from corral.master.writer import Writer
-from corral.outcome_ledger import take_outcomes
 from corral.settings import MasterSettings
 
 log = logging.getLogger("corral.master")
@@ -53,7 +53,7 @@ async def open_services(settings: MasterSettings, on_fatal: Fatal) -> Services:
     svc.background = background = Background(on_fatal)
     background.keep("writer", writer.run)
     unfinished, last_id = await db.run(db.jobs.unfinished), await db.run(db.jobs.max_id)
-    await svc.scheduler.load(unfinished, last_id, await db.run(_recorded_outcomes, db, settings))
+    await svc.scheduler.load(unfinished, last_id, await db.run(_local_state_dirs, db, settings))
     svc.recovery = RecoveryManager(db, svc.scheduler, settings)
     svc.lifecycle = LifecycleManager(svc)
     if settings.create_default_worker:
@@ -68,13 +68,11 @@ async def open_services(settings: MasterSettings, on_fatal: Fatal) -> Services:
     return svc
 
 
-def _recorded_outcomes(db: Database, settings: MasterSettings) -> Outcomes:
-    """What every local worker recorded in its ledger and may not have reported."""
-    recorded: Outcomes = {}
-    for config in db.configs.list():
-        if config.deployment_type is DeploymentType.LOCAL:
-            recorded.update(take_outcomes(outcomes_path(settings, config.worker_id)))
-    return recorded
+def _local_state_dirs(db: Database, settings: MasterSettings) -> dict[str, Path]:
+    """The state folder of every local worker: what they recorded before they died with us."""
+    configs = db.configs.list()
+    local = [c.worker_id for c in configs if c.deployment_type is DeploymentType.LOCAL]
+    return {worker_id: state_dir(settings, worker_id) for worker_id in local}
 
 
 async def close_services(svc: Services) -> None:

@@ -20,15 +20,14 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping
 
-from corral.outcome_ledger import OutcomeLedger
 from corral.procfs import process_start_time
 from corral.protocol import Assignment, AttemptRef, JobEvent
 from corral.worker.daemon import DaemonThread
 from corral.worker.job_events import finished_event, started_event
 from corral.worker.job_process import JobProcess, SpawnFailed, base_environment
-from corral.worker.orphans import JobLedger
 from corral.worker.outbox import AttemptKey, Outbox
 from corral.worker.resources import ResourceTracker
+from corral.worker.state_files import StateFiles
 from corral.worker.waiting_jobs import WaitingJobs, attempt_of
 
 log = logging.getLogger(__name__)
@@ -50,8 +49,7 @@ class Executor(DaemonThread):
         *,
         grace_s: float = DEFAULT_GRACE_S,
         fence_deadline: Callable[[], float] = lambda: math.inf,
-        ledger: JobLedger | None = None,
-        outcomes: OutcomeLedger | None = None,
+        files: StateFiles | None = None,
         instance_id: Callable[[], str] = lambda: "",
         environ: Mapping[str, str] = os.environ,
     ) -> None:
@@ -60,8 +58,7 @@ class Executor(DaemonThread):
         self.outbox = outbox
         self.grace_s = grace_s
         self.fence_deadline = fence_deadline
-        self.ledger = ledger
-        self.outcomes = outcomes
+        self.files = files
         self.instance_id = instance_id
         self.draining = False
         self.jobs: dict[AttemptKey, JobProcess] = {}
@@ -79,8 +76,7 @@ class Executor(DaemonThread):
         self._selector.register(self._wake_r, selectors.EVENT_READ)
         # The reporter made room for an attempt whose pipes we stopped reading.
         outbox.on_room = self.resume
-        if outcomes is not None:
-            outbox.on_end_delivered = lambda key: outcomes.acknowledged(*key)
+        outbox.on_end_delivered = self._delivered
 
     # Called from other threads: each queues a command for the loop.
 
@@ -107,6 +103,11 @@ class Executor(DaemonThread):
     def forget_all(self) -> None:
         """The instance is gone: SIGKILL every job and report nothing more about any."""
         self._command(self._forget_all)
+
+    def _delivered(self, key: AttemptKey) -> None:
+        """The master has stored the attempt's end (called from the reporter's thread)."""
+        if self.files is not None:
+            self.files.acknowledged(*key)
 
     def resume(self, key: AttemptKey) -> None:
         """Read a paused job's pipes again: its output waiting to be sent has shrunk."""
@@ -232,14 +233,14 @@ class Executor(DaemonThread):
         for fd in (*job.streams, job.pidfd):
             self._selector.register(fd, selectors.EVENT_READ, (job, fd))
         started = process_start_time(job.pid)
-        if self.ledger is not None and started is not None:
-            self.ledger.add(job.pid, started)
+        if self.files is not None and started is not None:
+            self.files.jobs.add(job.pid, started)
         self.outbox.put(started_event(key, job.pid, cpu_ids, started))
 
     def _on_output(self, job: JobProcess, fd: int) -> None:
         stream, text = job.read(fd)
         if text and job.report:
-            self.outbox.put_output(job.key, stream, job.keep(stream, text))
+            self._emit(job.key, stream, job.keep(stream, text))
             if self.outbox.over(job.key):
                 self._pause(job)
         if text is None:
@@ -248,6 +249,12 @@ class Executor(DaemonThread):
             job.close_stream(fd)
             if job.exited and not job.streams:
                 self._finish(job)
+
+    def _emit(self, key: AttemptKey, stream: str, text: str) -> None:
+        """Output to spool, then to send: the spool is what survives if both of us die."""
+        if self.files is not None:
+            self.files.spool.write(key[0], key[1], stream, text.encode())
+        self.outbox.put_output(key, stream, text)
 
     def _pause(self, job: JobProcess) -> None:
         """Stop reading the job's pipes: it blocks on write until the master catches up."""
@@ -272,8 +279,8 @@ class Executor(DaemonThread):
         job.reap()
         self.group_pids.pop(job.pid, None)
         self.tracker.release(job.key)
-        if self.ledger is not None:
-            self.ledger.remove(job.pid)
+        if self.files is not None:
+            self.files.jobs.remove(job.pid)
         job.linger_until = time.monotonic() + OUTPUT_LINGER_S
         for fd in list(job.streams):
             if not job.paused:
@@ -289,15 +296,15 @@ class Executor(DaemonThread):
         del self.jobs[job.key]
         if job.report:
             for stream, marker in job.cut_markers():
-                self.outbox.put_output(job.key, stream, marker)
+                self._emit(job.key, stream, marker)
             self._report_end(finished_event(job.key, job.returncode, job.reason), job.kept)
 
     def _report_end(self, event: JobEvent, sent: Mapping[str, int] | None = None) -> None:
         """Record the outcome durably, then queue it for the master."""
-        if self.outcomes is not None:
+        if self.files is not None:
             output = {f"{stream}_bytes": n for stream, n in (sent or {}).items()}
             record = {**event, "instance_id": self.instance_id(), **output}
-            if not self.outcomes.record(record):
+            if not self.files.outcomes.record(record):
                 log.warning("job %d: outcome not recorded on disk; reporting it", event["job_id"])
         self.outbox.put(event)
 
@@ -356,6 +363,8 @@ class Executor(DaemonThread):
                 self._kill(job)
             self._resume(key)  # its output now goes nowhere: let it drain
         self.outbox.discard([key])
+        if self.files is not None:
+            self.files.spool.done(*key)
 
     def _drain(self) -> None:
         self._end_queued("drained")
@@ -383,9 +392,8 @@ class Executor(DaemonThread):
         for fd in (self._wake_r, self._wake_w):
             with contextlib.suppress(OSError):
                 os.close(fd)
-        for ledger in (self.ledger, self.outcomes):
-            if ledger is not None:
-                ledger.close()
+        if self.files is not None:
+            self.files.close()
         with self._cond:
             self._busy = False
             self._cond.notify_all()

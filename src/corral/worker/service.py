@@ -14,7 +14,6 @@ import signal
 import time
 from functools import partial
 
-from corral.outcome_ledger import OUTCOMES_NAME, OutcomeLedger
 from corral.worker.agent import Agent
 from corral.worker.cpus import usable_cpus
 from corral.worker.daemon import DaemonThread
@@ -22,12 +21,12 @@ from corral.worker.executor import DEFAULT_GRACE_S, Executor
 from corral.worker.heartbeat import HeartbeatThread
 from corral.worker.job_loop import Poller, Reporter
 from corral.worker.master_client import MasterClient, MasterError
-from corral.worker.orphans import LEDGER_NAME, JobLedger, kill_orphans, state_dir
 from corral.worker.outbox import Outbox
 from corral.worker.parent import arm_parent_death_signal
 from corral.worker.resource_observers import AlertObserver, LoggingObserver, MetricsObserver
 from corral.worker.resources import Observer, ResourceTracker
 from corral.worker.signals import SignalHandler, exit_now
+from corral.worker.state_files import StateFiles, open_state_files
 
 log = logging.getLogger(__name__)
 
@@ -99,7 +98,7 @@ class WorkerService:
             if parent_pid is not None and not arm_parent_death_signal(parent_pid):
                 log.error("launching process %d is gone; exiting", parent_pid)
                 return EXIT_PARENT_GONE
-            ledger, outcomes, orphans = self._ledgers()
+            files, orphans = open_state_files(self.settings.worker_id, os.environ)
             client = MasterClient(self.settings.master_url, self.settings.token)
             self.agent = agent = Agent(
                 client,
@@ -115,25 +114,9 @@ class WorkerService:
             except MasterError as exc:
                 log.error("master refused registration of %r: %s", agent.worker_id, exc)
                 return EXIT_REJECTED
-            return self._serve(agent, ledger, outcomes)
+            return self._serve(agent, files)
 
-    def _ledgers(self) -> tuple[JobLedger | None, OutcomeLedger | None, int]:
-        """Kill the job groups a previous instance left; open the ledgers of this one."""
-        try:
-            folder = state_dir(self.settings.worker_id, os.environ)
-            killed = kill_orphans(folder / LEDGER_NAME)
-            return JobLedger(folder / LEDGER_NAME), OutcomeLedger(folder / OUTCOMES_NAME), killed
-        except OSError as exc:
-            log.warning("no ledgers (a crash may leave job processes, or rerun jobs): %s", exc)
-            return None, None, 0
-
-    def _executor(
-        self,
-        agent: Agent,
-        outbox: Outbox,
-        ledger: JobLedger | None,
-        outcomes: OutcomeLedger | None,
-    ) -> Executor:
+    def _executor(self, agent: Agent, outbox: Outbox, files: StateFiles | None) -> Executor:
         """The executor over the CPUs the master lets this worker use."""
         observers: list[Observer] = [LoggingObserver(), self.metrics, AlertObserver()]
         tracker = ResourceTracker(agent.cpu_ids, observers=observers)
@@ -142,21 +125,20 @@ class WorkerService:
             outbox,
             grace_s=self.settings.kill_grace_s,
             fence_deadline=agent.fence_deadline,
-            ledger=ledger,
-            outcomes=outcomes,
+            files=files,
             instance_id=lambda: agent.instance_id,
         )
         # Jobs of an instance the master has forgotten are no longer its to run.
         agent.on_new_instance.append(executor.forget_all)
         return executor
 
-    def _serve(self, agent: Agent, ledger: JobLedger | None, outcomes: OutcomeLedger | None) -> int:
+    def _serve(self, agent: Agent, files: StateFiles | None) -> int:
         """Run the executor and the loops until a signal or a fatal error; then shut down."""
         # Imported here so that psutil's import cost comes after registering.
         from corral.worker.metrics import ProcessTreeSampler
 
         outbox = Outbox()
-        self.executor = executor = self._executor(agent, outbox, ledger, outcomes)
+        self.executor = executor = self._executor(agent, outbox, files)
         reporter = Reporter(agent, executor, outbox, on_fatal=self._on_fatal)
         loops: list[DaemonThread] = [
             HeartbeatThread(agent, ProcessTreeSampler(), on_fatal=self._on_fatal),

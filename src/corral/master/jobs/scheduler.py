@@ -7,22 +7,25 @@ workers' mailboxes, answered as soon as they are durable.
 """
 
 import asyncio
+import contextlib
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
+from pathlib import Path
 from typing import Any, cast
 
 from corral.domain.clock import utcnow
 from corral.domain.jobs import ACTIVE, Allocation, Job, JobSpec, JobState, Reason, transition
 from corral.domain.outcomes import Outcome, outcome_of_report
 from corral.domain.placement import FleetWorker, plan, refusal
-from corral.errors import InvalidInputError
+from corral.errors import InvalidInputError, UnavailableError
 from corral.master.jobs.book import JobBook
 from corral.master.jobs.output import JobOutput
 from corral.master.jobs.slots import WorkerSlot
 from corral.master.stale_process import kill_job_process
 from corral.master.writer import Writer
-from corral.outcome_ledger import Key, take_outcomes
+from corral.outcome_ledger import OUTCOMES_NAME, Key, take_outcomes
+from corral.output_spool import SPOOL_NAME, clear_spool, read_spool
 from corral.protocol import Assignment, AttemptRef, JobEvent
 
 log = logging.getLogger("corral.master")
@@ -49,42 +52,69 @@ class Scheduler:
         self._timer: asyncio.TimerHandle | None = None
 
     async def load(
-        self, unfinished: Iterable[Job], last_id: int, recorded: Outcomes | None = None
+        self, unfinished: Iterable[Job], last_id: int, local: Mapping[str, Path] | None = None
     ) -> int:
         """At master start: queue pending jobs; settle the attempts no worker runs any more.
 
-        ``recorded`` holds what the local workers wrote in their ledgers before they died
-        with the previous master: an attempt found there ended as it says, it is no orphan.
+        ``local`` names the state folder of each local worker: they died with the previous
+        master, and what they recorded there (outcomes, output) settles their attempts.
         """
         self.book.last_id = last_id
+        folders = dict(local or {})
+        recorded: Outcomes = {}
+        for folder in folders.values():
+            recorded.update(take_outcomes(folder / OUTCOMES_NAME))
         orphans = 0
         for job in unfinished:
             if job.state is J.PENDING:
                 self.book.add(job)
                 continue
             self.jobs[job.id] = job
-            if not self._settle_recorded(job, recorded or {}):
-                # Local workers died with the previous master; their jobs may linger.
-                kill_job_process(job)
-                self.recover(job, Reason.STARTUP_ORPHAN)
+            local_dir = folders.get(job.worker_id or "")
+            if not self._end_unseen(job, recorded, local_dir, Reason.STARTUP_ORPHAN):
                 orphans += 1
+        for folder in folders.values():
+            clear_spool(folder / SPOOL_NAME)
         if orphans:
             log.warning("%d jobs were running when the previous master stopped", orphans)
         await self.writer.flush()
         return orphans
 
-    def _settle_recorded(self, job: Job, recorded: Outcomes) -> bool:
-        """End an attempt as its worker's ledger says; False if the ledger does not have it."""
+    def _end_unseen(
+        self, job: Job, recorded: Outcomes, folder: Path | None, reason: Reason
+    ) -> bool:
+        """End an attempt whose worker died: as its ledger says, else lost for ``reason``.
+
+        A local worker's spool gives back the output that was still on its way. True
+        if the ledger had the attempt's end.
+        """
+        if folder is not None:
+            self._salvage(job, folder / SPOOL_NAME)
         record = recorded.get((job.id, job.attempt, job.instance_id or ""))
         if record is None:
+            if folder is not None:
+                kill_job_process(job)  # a local worker's job may outlive it
+            self.recover(job, reason)
             return False
-        if job.state is J.ASSIGNED:
-            self.output.mark_attempt(job.id, job.attempt)  # its start never arrived
         sent = {s: int(record.get(f"{s}_bytes") or 0) for s in ("stdout", "stderr")}
         self.output.complete(job.id, job.attempt, sent)
         log.info("job %d: attempt %d ended as its worker recorded", job.id, job.attempt)
         self._settle(job, outcome_of_report(job, cast(JobEvent, record)))
         return True
+
+    def _salvage(self, job: Job, spool: Path) -> None:
+        """Store the output of the attempt its worker read but never got to send."""
+        if job.state is J.ASSIGNED:
+            self.output.mark_attempt(job.id, job.attempt)  # its start never arrived
+        for stream in ("stdout", "stderr"):
+            offset = self.output.stored(job.id, job.attempt, stream)
+            rest = read_spool(spool, job.id, job.attempt, stream, offset)
+            if rest:
+                log.info(
+                    "job %d: %d bytes of %s from its worker's spool", job.id, len(rest), stream
+                )
+                with contextlib.suppress(UnavailableError):
+                    self.output.append(job.id, stream, rest.decode(errors="replace"), offset)
 
     # Jobs from clients
 
@@ -240,14 +270,14 @@ class Scheduler:
         if ws is None:
             return []
         ws.mailbox.close()
-        recorded = take_outcomes(ws.outcomes) if ws.outcomes is not None else {}
+        recorded: Outcomes = {}
+        if ws.state_dir is not None:
+            recorded = take_outcomes(ws.state_dir / OUTCOMES_NAME)
         recovered = [self.jobs[j] for j in sorted(ws.jobs) if j in self.jobs]
         for job in recovered:
-            if self._settle_recorded(job, recorded):
-                continue
-            if ws.local:
-                kill_job_process(job)
-            self.recover(job, reason)
+            self._end_unseen(job, recorded, ws.state_dir, reason)
+        if ws.state_dir is not None:
+            clear_spool(ws.state_dir / SPOOL_NAME)
         self.schedule()
         return recovered
 

@@ -94,8 +94,8 @@ class WorkerSlot:
     slot: Slot
     local: bool
     jobs: set[int] = field(default_factory=set)
-    # A local worker's ledger of outcomes it recorded and may not have reported.
-    outcomes: Path | None = None
+    # A local worker's state folder: the outcomes and output it may not have reported.
+    state_dir: Path | None = None
     mailbox: Mailbox = field(default_factory=Mailbox)
 
 

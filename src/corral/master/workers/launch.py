@@ -8,7 +8,6 @@ from corral.domain.restart_policy import RestartPolicy
 from corral.domain.workers import DeploymentType, WorkerConfig
 from corral.launchers.base import LaunchSpec
 from corral.master.core import Core
-from corral.outcome_ledger import OUTCOMES_NAME
 from corral.protocol import (
     ENV_DRAIN_TIMEOUT,
     ENV_MASTER_URL,
@@ -45,11 +44,6 @@ def launch_spec(core: Core, config: WorkerConfig) -> LaunchSpec:
 def state_dir(settings: MasterSettings, worker_id: str) -> Path:
     """Where a local worker keeps its ledgers, inside the data folder."""
     return settings.data_dir.resolve() / "run" / worker_id
-
-
-def outcomes_path(settings: MasterSettings, worker_id: str) -> Path:
-    """The ledger where a local worker records outcomes before it reports them."""
-    return state_dir(settings, worker_id) / OUTCOMES_NAME
 
 
 def restart_policy(settings: MasterSettings, config: WorkerConfig) -> RestartPolicy:

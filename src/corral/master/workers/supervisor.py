@@ -22,7 +22,7 @@ from corral.launchers.base import ExitStatus, WorkerHandle
 from corral.master.core import Core
 from corral.master.jobs.slots import WorkerSlot, fleet_worker
 from corral.master.stale_process import kill_stale_worker
-from corral.master.workers.launch import launch_spec, outcomes_path, restart_policy
+from corral.master.workers.launch import launch_spec, restart_policy, state_dir
 
 log = logging.getLogger("corral.master")
 S = WorkerState
@@ -252,8 +252,8 @@ class WorkerSupervisor:
         capacity = min(cfg.cpus, len(cpu_ids)) if cfg.cpus else len(cpu_ids)
         slot = Slot(self.worker_id, capacity, capacity, cfg.labels, cfg.max_accounts)
         local = cfg.deployment_type is DeploymentType.LOCAL
-        ledger = outcomes_path(self.core.settings, self.worker_id) if local else None
-        ws = WorkerSlot(self.worker_id, instance_id, slot, local, outcomes=ledger)
+        folder = state_dir(self.core.settings, self.worker_id) if local else None
+        ws = WorkerSlot(self.worker_id, instance_id, slot, local, state_dir=folder)
         self.core.scheduler.worker_up(ws)
         self.core.scheduler.fleet[self.worker_id] = fleet_worker(cfg, capacity)
         return capacity
