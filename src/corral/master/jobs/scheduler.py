@@ -7,30 +7,33 @@ workers' mailboxes, answered as soon as they are durable.
 """
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import Any, cast
+from typing import cast
 
 from corral.domain.clock import utcnow
 from corral.domain.jobs import ACTIVE, Allocation, Job, JobSpec, JobState, Reason, transition
 from corral.domain.outcomes import Outcome, outcome_of_report
 from corral.domain.placement import FleetWorker, plan, refusal
-from corral.errors import InvalidInputError, UnavailableError
+from corral.errors import InvalidInputError
 from corral.master.jobs.book import JobBook
 from corral.master.jobs.output import JobOutput
+from corral.master.jobs.remains import (
+    Outcomes,
+    clear_spools,
+    recorded_end,
+    salvage_output,
+    take_recorded,
+)
 from corral.master.jobs.slots import WorkerSlot
 from corral.master.stale_process import kill_job_process
 from corral.master.writer import Writer
-from corral.outcome_ledger import OUTCOMES_NAME, Key, take_outcomes
-from corral.output_spool import SPOOL_NAME, clear_spool, read_spool
 from corral.protocol import Assignment, AttemptRef, JobEvent
 
 log = logging.getLogger("corral.master")
 J = JobState
-Outcomes = dict[Key, dict[str, Any]]
 # How long a submit waits for its jobs to be stored before it answers 503.
 SUBMIT_DEADLINE_S = 0.9
 
@@ -61,9 +64,7 @@ class Scheduler:
         """
         self.book.last_id = last_id
         folders = dict(local or {})
-        recorded: Outcomes = {}
-        for folder in folders.values():
-            recorded.update(take_outcomes(folder / OUTCOMES_NAME))
+        recorded = take_recorded(folders.values())
         orphans = 0
         for job in unfinished:
             if job.state is J.PENDING:
@@ -73,8 +74,7 @@ class Scheduler:
             local_dir = folders.get(job.worker_id or "")
             if not self._end_unseen(job, recorded, local_dir, Reason.STARTUP_ORPHAN):
                 orphans += 1
-        for folder in folders.values():
-            clear_spool(folder / SPOOL_NAME)
+        clear_spools(folders.values())
         if orphans:
             log.warning("%d jobs were running when the previous master stopped", orphans)
         await self.writer.flush()
@@ -89,8 +89,8 @@ class Scheduler:
         if the ledger had the attempt's end.
         """
         if folder is not None:
-            self._salvage(job, folder / SPOOL_NAME)
-        record = recorded.get((job.id, job.attempt, job.instance_id or ""))
+            salvage_output(self.output, job, folder)
+        record = recorded_end(recorded, job)
         if record is None:
             if folder is not None:
                 kill_job_process(job)  # a local worker's job may outlive it
@@ -101,20 +101,6 @@ class Scheduler:
         log.info("job %d: attempt %d ended as its worker recorded", job.id, job.attempt)
         self._settle(job, outcome_of_report(job, cast(JobEvent, record)))
         return True
-
-    def _salvage(self, job: Job, spool: Path) -> None:
-        """Store the output of the attempt its worker read but never got to send."""
-        if job.state is J.ASSIGNED:
-            self.output.mark_attempt(job.id, job.attempt)  # its start never arrived
-        for stream in ("stdout", "stderr"):
-            offset = self.output.stored(job.id, job.attempt, stream)
-            rest = read_spool(spool, job.id, job.attempt, stream, offset)
-            if rest:
-                log.info(
-                    "job %d: %d bytes of %s from its worker's spool", job.id, len(rest), stream
-                )
-                with contextlib.suppress(UnavailableError):
-                    self.output.append(job.id, stream, rest.decode(errors="replace"), offset)
 
     # Jobs from clients
 
@@ -270,14 +256,12 @@ class Scheduler:
         if ws is None:
             return []
         ws.mailbox.close()
-        recorded: Outcomes = {}
-        if ws.state_dir is not None:
-            recorded = take_outcomes(ws.state_dir / OUTCOMES_NAME)
+        folders = [ws.state_dir] if ws.state_dir is not None else []
+        recorded = take_recorded(folders)
         recovered = [self.jobs[j] for j in sorted(ws.jobs) if j in self.jobs]
         for job in recovered:
             self._end_unseen(job, recorded, ws.state_dir, reason)
-        if ws.state_dir is not None:
-            clear_spool(ws.state_dir / SPOOL_NAME)
+        clear_spools(folders)
         self.schedule()
         return recovered
 
