@@ -1,5 +1,6 @@
 """The master's ASGI application: routers, error handlers, and the lifespan that runs it all."""
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -24,6 +25,7 @@ from corral.master.jobs.safety_net import safety_pass
 from corral.master.jobs.scheduler import Scheduler
 from corral.master.log_files import WorkerLogFiles
 from corral.master.services import Services
+from corral.master.stale_process import end_stale_workers
 from corral.master.tokens import Tokens
 from corral.master.workers.default_worker import ensure_default_worker
 from corral.master.workers.launch import state_dir
@@ -52,6 +54,8 @@ async def open_services(settings: MasterSettings, on_fatal: Fatal) -> Services:
     )
     svc.background = background = Background(on_fatal)
     background.keep("writer", writer.run)
+    # Workers a killed master left go first: alive, they could still write their ledgers.
+    await asyncio.to_thread(end_stale_workers, await db.run(db.runtime.list))
     unfinished, last_id = await db.run(db.jobs.unfinished), await db.run(db.jobs.max_id)
     await svc.scheduler.load(unfinished, last_id, await db.run(_local_state_dirs, db, settings))
     svc.recovery = RecoveryManager(db, svc.scheduler, settings)

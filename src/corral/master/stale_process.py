@@ -3,10 +3,14 @@
 import logging
 import os
 import signal
+import time
+from collections.abc import Iterable
 
 import psutil
 
 from corral.domain.jobs import Job
+from corral.domain.worker_states import ACTIVE_STATES
+from corral.domain.workers import WorkerRuntime
 from corral.procfs import process_start_time
 from corral.protocol import ENV_JOB_ID, ENV_WORKER_ID
 
@@ -60,3 +64,30 @@ def _killpg(pid: int) -> bool:
     except (ProcessLookupError, PermissionError):
         return False
     return True
+
+
+def end_stale_workers(runtimes: Iterable[WorkerRuntime], timeout_s: float = 5.0) -> int:
+    """SIGKILL the workers a killed master left, and wait until they are gone.
+
+    Done first at start: a worker still alive could record outcomes after the new
+    master has read its ledger. Returns how many were killed.
+    """
+    killed = [
+        rt.pid
+        for rt in runtimes
+        if rt.state in ACTIVE_STATES and rt.pid and kill_stale_worker(rt.pid, rt.worker_id)
+    ]
+    deadline = time.monotonic() + timeout_s
+    while any(_alive(pid) for pid in killed) and time.monotonic() < deadline:
+        # Waiting for the kernel to finish off processes we killed: nothing else to wait on.
+        time.sleep(0.01)
+    return len(killed)
+
+
+def _alive(pid: int) -> bool:
+    """Whether a process exists and is not a zombie waiting to be reaped."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return False

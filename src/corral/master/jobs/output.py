@@ -39,6 +39,7 @@ class JobOutput:
         self.max_bytes = max_bytes
         self._sizes: dict[Key, int] = {}
         self._received: dict[Key, int] = {}  # bytes of the current attempt taken so far
+        self._attempts: dict[int, int] = {}  # job id -> the attempt those bytes belong to
         self._over_cap: dict[Key, int] = {}
         self._followers: Followers[Key] = Followers(FOLLOW_QUEUE, _dropped_marker)
         self.storage_error: str | None = None  # the last write the disk refused, until one works
@@ -110,6 +111,7 @@ class JobOutput:
         Where the attempt starts in each file is kept beside them, so that after a
         restart the master still knows how much of the attempt it stored.
         """
+        self._attempts[job_id] = attempt
         bases = {"attempt": attempt}
         for stream in STREAMS:
             key = (job_id, stream)
@@ -122,21 +124,33 @@ class JobOutput:
                 self.path(job_id, "stdout").parent.mkdir(exist_ok=True)
                 (self._root / str(job_id) / BASES_NAME).write_text(json.dumps(bases))
 
+    def begun(self, job_id: int, attempt: int) -> bool:
+        """Whether the attempt's output has its start in the files (its start arrived).
+
+        The files run ahead of the database: after a restart they, not the job's
+        stored state, say whether the previous master saw the attempt start.
+        """
+        if job_id in self._attempts:
+            return self._attempts[job_id] == attempt
+        return attempt == 1 or self._bases(job_id).get("attempt") == attempt
+
     def stored(self, job_id: int, attempt: int, stream: str) -> int:
         """Bytes of an attempt's stream stored so far (as sent: markers not counted)."""
+        if not self.begun(job_id, attempt):
+            return 0
         key = (job_id, stream)
-        if key in self._received:
-            return self._received[key]
-        base = 0
-        if attempt > 1:
-            try:
-                bases = json.loads((self._root / str(job_id) / BASES_NAME).read_text())
-            except (OSError, ValueError):
-                return 0
-            if bases.get("attempt") != attempt:
-                return 0
-            base = int(bases.get(stream, 0))
+        if job_id in self._attempts:
+            return self._received.get(key, 0)
+        base = int(self._bases(job_id).get(stream, 0)) if attempt > 1 else 0
         return max(0, self._size(key) - base)
+
+    def _bases(self, job_id: int) -> dict[str, int]:
+        """Where the latest attempt starts in each file, as mark_attempt left it."""
+        try:
+            bases: dict[str, int] = json.loads((self._root / str(job_id) / BASES_NAME).read_text())
+        except (OSError, ValueError):
+            return {}
+        return bases
 
     def complete(self, job_id: int, attempt: int, sent: dict[str, int]) -> None:
         """An attempt ended unseen: say how much of what its worker sent never arrived."""
@@ -163,6 +177,7 @@ class JobOutput:
             self._sizes.pop(key, None)
             self._received.pop(key, None)
             self._followers.end(key)
+        self._attempts.pop(job_id, None)
 
     def delete(self, job_id: int) -> None:
         """Remove a pruned job's files."""

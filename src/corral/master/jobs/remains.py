@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from corral.domain.jobs import Job, JobState
+from corral.domain.jobs import Job
 from corral.errors import UnavailableError
 from corral.master.jobs.output import STREAMS, JobOutput
 from corral.outcome_ledger import OUTCOMES_NAME, Key, take_outcomes
@@ -36,7 +36,7 @@ def recorded_end(recorded: Outcomes, job: Job) -> dict[str, Any] | None:
 
 def salvage_output(output: JobOutput, job: Job, folder: Path) -> None:
     """Store the part of the attempt's output its worker read but never got to send."""
-    if job.state is JobState.ASSIGNED:
+    if not output.begun(job.id, job.attempt):
         output.mark_attempt(job.id, job.attempt)  # its start never arrived
     for stream in STREAMS:
         offset = output.stored(job.id, job.attempt, stream)
