@@ -1,5 +1,6 @@
 """Master shutdown and restart: desired state survives, no worker outlives the master."""
 
+import re
 import signal
 from pathlib import Path
 
@@ -74,6 +75,6 @@ def test_master_killed_takes_its_local_workers_along(
     again = start_master(tmp_path / "data")
     st = again.wait_state("w1", "running")
     assert st["pid"] != pid
-    assert "the previous master stopped while the worker was running" in "\n".join(
-        again.events("w1")
-    )
+    # Its last state may still have been on its way to the database: starting or running.
+    events = "\n".join(again.events("w1"))
+    assert re.search("the previous master stopped while the worker was (starting|running)", events)

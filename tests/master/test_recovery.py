@@ -287,7 +287,7 @@ def test_prune_deletes_old_finished_jobs_and_their_output(db_url: str, tmp_path:
             ],
         )
         for job_id in range(1, 7):
-            r.sched.output.append(job_id, "stdout", f"job {job_id}\n")
+            r.sched.output.append(job_id, 1, "stdout", f"job {job_id}\n")
         jobs_dir = tmp_path / "jobs"
         assert sorted(p.name for p in jobs_dir.iterdir()) == ["1", "2", "3", "4", "5", "6"]
 

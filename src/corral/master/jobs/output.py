@@ -50,12 +50,16 @@ class JobOutput:
             raise ValueError(f"invalid stream {stream!r}")
         return self._root / str(int(job_id)) / f"{stream}.log"
 
-    def append(self, job_id: int, stream: str, text: str, offset: int | None = None) -> None:
+    def append(
+        self, job_id: int, attempt: int, stream: str, text: str, offset: int | None = None
+    ) -> None:
         """Add output of the running attempt, at ``offset`` bytes into its stream.
 
         A chunk sent before (its offset already passed) is ignored. UnavailableError if
         the disk refuses it: nothing of it is kept, and the worker sends it again.
         """
+        if self._attempts.get(job_id) != attempt:
+            self._take_up(job_id, attempt)
         key = (job_id, stream)
         data = text.encode()
         received = self._received.get(key, 0)
@@ -143,6 +147,16 @@ class JobOutput:
             return self._received.get(key, 0)
         base = int(self._bases(job_id).get(stream, 0)) if attempt > 1 else 0
         return max(0, self._size(key) - base)
+
+    def _take_up(self, job_id: int, attempt: int) -> None:
+        """Count an attempt's bytes from the files: a restarted master knows them from there."""
+        if not self.begun(job_id, attempt):
+            self.mark_attempt(job_id, attempt)
+            return
+        stored = {stream: self.stored(job_id, attempt, stream) for stream in STREAMS}
+        self._attempts[job_id] = attempt
+        for stream, count in stored.items():
+            self._received[(job_id, stream)] = count
 
     def _bases(self, job_id: int) -> dict[str, int]:
         """Where the latest attempt starts in each file, as mark_attempt left it."""

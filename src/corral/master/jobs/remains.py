@@ -36,15 +36,13 @@ def recorded_end(recorded: Outcomes, job: Job) -> dict[str, Any] | None:
 
 def salvage_output(output: JobOutput, job: Job, folder: Path) -> None:
     """Store the part of the attempt's output its worker read but never got to send."""
-    if not output.begun(job.id, job.attempt):
-        output.mark_attempt(job.id, job.attempt)  # its start never arrived
     for stream in STREAMS:
         offset = output.stored(job.id, job.attempt, stream)
         rest = read_spool(folder / SPOOL_NAME, job.id, job.attempt, stream, offset)
         if rest:
             log.info("job %d: %d bytes of %s from its worker's spool", job.id, len(rest), stream)
             with contextlib.suppress(UnavailableError):
-                output.append(job.id, stream, rest.decode(errors="replace"), offset)
+                output.append(job.id, job.attempt, stream, rest.decode(errors="replace"), offset)
 
 
 def clear_spools(folders: Iterable[Path]) -> None:

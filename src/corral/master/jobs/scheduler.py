@@ -296,7 +296,7 @@ class Scheduler:
                     self._started(job, event)
                 elif kind == "output":
                     stream, data = str(event.get("stream")), str(event.get("data", ""))
-                    self.output.append(job.id, stream, data, event.get("offset"))
+                    self.output.append(job.id, job.attempt, stream, data, event.get("offset"))
                 elif kind == "finished":
                     self._settle(job, outcome_of_report(job, event))
                     freed = True
