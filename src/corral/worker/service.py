@@ -22,7 +22,7 @@ from corral.worker.heartbeat import HeartbeatThread
 from corral.worker.job_loop import Poller, Reporter
 from corral.worker.master_client import MasterClient, MasterError
 from corral.worker.outbox import Outbox
-from corral.worker.parent import arm_parent_death_signal
+from corral.worker.parent import PARENT_DEATH_SIGNAL, arm_parent_death_signal
 from corral.worker.resource_observers import AlertObserver, LoggingObserver, MetricsObserver
 from corral.worker.resources import Observer, ResourceTracker
 from corral.worker.signals import SignalHandler, exit_now
@@ -89,7 +89,9 @@ class WorkerService:
         self.executor: Executor | None = None
         self.fatal_error: MasterError | None = None
         self.metrics = MetricsObserver()
-        self._signals = SignalHandler(immediate_exit=self._exit_now)
+        # Only a local worker has a parent to watch; a remote one keeps SIGHUP as it got it.
+        urgent = (PARENT_DEATH_SIGNAL,) if settings.parent_pid is not None else ()
+        self._signals = SignalHandler(urgent=urgent, immediate_exit=self._exit_now)
 
     def run(self) -> int:
         """Clean up, register, serve until told to stop, and shut down."""
@@ -194,9 +196,11 @@ class WorkerService:
         self._signals.wake()
 
     def _exit_now(self, signum: int) -> None:
-        """The second signal: kill every job's group, then leave at once."""
+        """A second signal, or the master that launched us died: kill every job's group, leave."""
         if self.executor is not None:
             self.executor.kill_groups_now()
+        if signum in self._signals.urgent:
+            exit_now(signum, "the master that launched this worker is gone")
         exit_now(signum)
 
 
