@@ -26,21 +26,27 @@ ShutdownCallback = Callable[[], object]
 SignalHandlerFunc = Callable[[int, FrameType | None], object] | int | None
 
 
-def exit_now(signum: int, why: str = "second signal") -> None:
-    """Leave the process at once, after a best-effort flush of stderr."""
+def exit_now(
+    signum: int, why: str = "second signal", last: Callable[[], None] | None = None
+) -> None:
+    """Leave the process at once, after a best-effort flush of stderr and ``last()``."""
     # The interrupted code may be in the middle of writing stderr, so its flush
     # can fail; the notice goes straight to the descriptor.
     with contextlib.suppress(Exception):
         sys.stderr.flush()
     with contextlib.suppress(OSError):
         os.write(2, f"corral.worker: {why} (signal {signum}), exiting now\n".encode())
+    # Writes let other threads run; nothing between last() and the exit waits.
+    if last is not None:
+        last()
     os._exit(128 + signum)
 
 
 class SignalHandler:
     """First signal: wake the main loop for a graceful shutdown. Second: exit at once.
 
-    A signal in ``urgent`` means exit at once the first time it comes.
+    A signal in ``urgent`` goes to ``immediate_exit`` each time it comes, which may
+    return instead (after a ``wake()``) to have the main loop act on it.
     """
 
     def __init__(
