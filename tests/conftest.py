@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from corral.db.engine import sqlite_url
+from leftovers import Leftovers
 from pgserver import (
     DISABLED_REASON,
     INSTALL_HINT,
@@ -63,3 +64,11 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
         return sqlite_url(tmp_path)
     url: str = request.getfixturevalue("pg_url")
     return url
+
+
+@pytest.fixture
+def leftovers() -> Iterator[Leftovers]:
+    """Processes to SIGKILL at teardown, should a failing test leave them alive."""
+    noted = Leftovers()
+    yield noted
+    noted.kill_all()

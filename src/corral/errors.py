@@ -34,3 +34,11 @@ class UnavailableError(CorralError):
     def __init__(self, message: str, retry_after_s: float = 1.0) -> None:
         super().__init__(message)
         self.retry_after_s = retry_after_s
+
+
+class MasterStartError(CorralError):
+    """The master cannot start; the message says why, for the command line."""
+
+
+class AnotherMasterError(MasterStartError):
+    """Another master holds the data folder or the database."""

@@ -6,6 +6,7 @@ import signal
 from corral.launchers.base import ExitStatus
 from launchers.launcher_helpers import (
     DEADLINE_S,
+    RecordingSink,
     Run,
     alive,
     live_group_members,
@@ -93,5 +94,35 @@ def test_kill_is_immediate(run: Run) -> None:
             await wait_until(lambda: sink.has("stdout", b"ready"))
             handle.kill()
             assert await asyncio.wait_for(handle.wait(), DEADLINE_S) == KILLED
+
+    run(scenario())
+
+
+def _child(sink: RecordingSink) -> int:
+    """The pid the stand-in printed for its child."""
+    line = next(x for x in sink.lines["stdout"] if x.startswith(b"child "))
+    return int(line.split()[1])
+
+
+def test_kill_takes_the_jobs_in_their_own_groups_along(run: Run) -> None:
+    async def scenario() -> None:
+        async with running("job") as (handle, sink):
+            await wait_until(lambda: sink.lines["stdout"].count(b"ready") == 2)
+            job = _child(sink)
+            assert handle.pid is not None and job not in live_group_members(handle.pid)
+            handle.kill()
+            assert await asyncio.wait_for(handle.wait(), DEADLINE_S) == KILLED
+            await wait_until(lambda: not alive(job), timeout_s=1.0)
+
+    run(scenario())
+
+
+def test_a_stop_that_times_out_takes_the_jobs_along(run: Run) -> None:
+    async def scenario() -> None:
+        async with running("job-ignore-term") as (handle, sink):
+            await wait_until(lambda: sink.lines["stdout"].count(b"ready") == 2)
+            job = _child(sink)
+            assert await asyncio.wait_for(handle.stop(0.2), DEADLINE_S) == KILLED
+            await wait_until(lambda: not alive(job), timeout_s=1.0)
 
     run(scenario())

@@ -22,6 +22,11 @@ def _spawn_ignoring_child() -> subprocess.Popen[bytes]:
     return subprocess.Popen([sys.executable, __file__, "ignore-term"])
 
 
+def _spawn_job() -> subprocess.Popen[bytes]:
+    """A child leading a session of its own, as the worker runs each job."""
+    return subprocess.Popen([sys.executable, __file__, "ignore-term"], start_new_session=True)
+
+
 def main(mode: str) -> int:
     """Run one behaviour; the return value is the exit code."""
     if mode == "output":
@@ -39,6 +44,11 @@ def main(mode: str) -> int:
         signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(7))
     elif mode == "stray-child":
         child = _spawn_ignoring_child()
+        _print(f"child {child.pid}")
+    elif mode in ("job", "job-ignore-term"):
+        if mode == "job-ignore-term":
+            signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        child = _spawn_job()
         _print(f"child {child.pid}")
     elif mode == "exit-leaving-child":
         child = _spawn_ignoring_child()

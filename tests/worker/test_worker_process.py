@@ -187,46 +187,6 @@ def test_runs_while_the_parent_lives(master: FakeMaster, spawn_worker: SpawnWork
     wait_for(master.heartbeats, what="a heartbeat")
 
 
-@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="prctl is Linux only")
-def test_parent_death_stops_the_worker(master: FakeMaster) -> None:
-    # An intermediate parent starts the worker, then is killed: the kernel's
-    # parent-death signal must make the worker shut down gracefully.
-    launcher = (
-        "import os, subprocess, sys\n"
-        "env = dict(os.environ, CORRAL_PARENT_PID=str(os.getpid()))\n"
-        "p = subprocess.Popen([sys.executable, '-m', 'corral.worker', '--master', sys.argv[1],"
-        " '--worker-id', 'w1', '--heartbeat-interval', '0.05'], env=env,"
-        " stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)\n"
-        "print(p.pid, flush=True)\n"
-        "p.wait()\n"
-    )
-    env = dict(os.environ, CORRAL_WORKER_TOKEN=TOKEN)
-    parent = subprocess.Popen(
-        [sys.executable, "-c", launcher, master.url], env=env, stdout=subprocess.PIPE, text=True
-    )
-    assert parent.stdout is not None
-    worker_pid = int(parent.stdout.readline())
-    try:
-        wait_for(master.heartbeats, what="a heartbeat")
-        parent.kill()
-        parent.wait(5)
-        wait_for(master.deregistrations, what="the deregister request")
-        wait_for(lambda: not _alive(worker_pid), what="the worker to exit")
-    finally:
-        parent.kill()
-        if _alive(worker_pid):
-            os.kill(worker_pid, signal.SIGKILL)
-
-
-def _alive(pid: int) -> bool:
-    """Whether ``pid`` is a live process (the orphan is reaped by init, not us)."""
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().split(") ", 1)[1][0] != "Z"
-    except (FileNotFoundError, IndexError):
-        return False
-
-
 def test_keeps_heartbeating_through_an_outage(
     master: FakeMaster, spawn_worker: SpawnWorker
 ) -> None:

@@ -5,6 +5,7 @@ from pathlib import Path
 
 import click
 
+from corral.errors import MasterStartError
 from corral.settings import DEFAULT_PORT, from_env
 
 
@@ -54,7 +55,11 @@ def _serve(create_default: bool, **opts: object) -> None:
         raise click.UsageError(str(exc)) from exc
     if create_default:
         settings = settings.with_overrides(create_default_worker=True)
-    raise SystemExit(run_master(settings))
+    try:
+        code = run_master(settings)
+    except MasterStartError as exc:
+        raise click.ClickException(str(exc)) from exc
+    raise SystemExit(code)
 
 
 @click.command()

@@ -1,11 +1,14 @@
 """The local launcher: a worker is a child process of the master, leading its own group."""
 
 import asyncio
+import contextlib
 import logging
 import os
 import signal
 import subprocess
 from typing import cast
+
+import psutil
 
 from corral.launchers.base import ExitStatus, LaunchSpec, LogSink
 
@@ -135,7 +138,13 @@ class LocalWorkerHandle:
         return await asyncio.shield(self._stopping)
 
     def kill(self) -> None:
-        """SIGKILL the whole process group now."""
+        """SIGKILL the worker's group and the group of every job it started, now."""
+        # Jobs lead groups of their own and would outlive the worker's. Stopped, the
+        # worker can start no job while its children are listed; stopped, it cannot
+        # reap them either, so their pids stay theirs until the SIGKILL.
+        self._signal_group(signal.SIGSTOP)
+        for pid in _child_pids(self._pid):
+            _kill_group(pid)
         self._signal_group(signal.SIGKILL)
 
     async def _stop(self, timeout_s: float) -> ExitStatus:
@@ -146,7 +155,7 @@ class LocalWorkerHandle:
                 async with asyncio.timeout(timeout_s):
                     await asyncio.shield(exited)
             except TimeoutError:
-                self._signal_group(signal.SIGKILL)
+                self.kill()
         await asyncio.shield(exited)
         # The leader is gone; whatever it left in its group goes too.
         self._signal_group(signal.SIGKILL)
@@ -159,6 +168,20 @@ class LocalWorkerHandle:
             pass  # The group is empty: nothing left to signal.
         except PermissionError:
             log.warning("pid %d: not allowed to send %s to its group", self._pid, sig.name)
+
+
+def _child_pids(pid: int) -> list[int]:
+    """The processes whose parent is ``pid``; none if it is gone."""
+    try:
+        return [child.pid for child in psutil.Process(pid).children()]
+    except psutil.Error:
+        return []
+
+
+def _kill_group(pid: int) -> None:
+    """SIGKILL the group ``pid`` leads; nothing if it leads none (it shares its parent's)."""
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pid, signal.SIGKILL)
 
 
 class LocalLauncher:

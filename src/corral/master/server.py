@@ -13,7 +13,9 @@ import uvicorn
 from fastapi import FastAPI
 
 from corral.master.app import create_app
+from corral.master.hard_stop import kill_everything
 from corral.master.services import Services
+from corral.master.single_master import claim
 from corral.settings import MasterSettings
 
 log = logging.getLogger("corral.master")
@@ -50,15 +52,17 @@ class MasterServer(uvicorn.Server):
                 signal.signal(sig, handler)
 
     def handle_exit(self, sig: int, frame: FrameType | None) -> None:
-        """First signal: graceful shutdown. Second: kill every worker and exit now."""
+        """First signal: graceful shutdown. Second: kill every worker and job, exit now."""
         if not self._signalled:
             self._signalled = True
             asyncio.get_event_loop().call_soon_threadsafe(self._begin_drain)
             return
         services = self._services()
+        # Before the services exist, the workers being started die of their
+        # parent-death signal, and take their jobs along.
         if services is not None:
-            services.lifecycle.kill_all()
-        os.write(2, b"corral: second signal, workers killed, exiting now\n")
+            kill_everything(services)
+        os.write(2, b"corral: second signal, workers and jobs killed, exiting now\n")
         os._exit(128 + sig)
 
     def _services(self) -> Services | None:
@@ -79,24 +83,29 @@ class MasterServer(uvicorn.Server):
 
 
 def run_master(settings: MasterSettings, banner: bool = True) -> int:
-    """Serve the API until a signal arrives; return the exit code."""
-    app = create_app(settings)
-    config = uvicorn.Config(
-        app,
-        host=settings.host,
-        port=settings.port,
-        log_level="warning",
-        access_log=False,
-        lifespan="on",
-        loop="uvloop",
-        http="httptools",
-        timeout_graceful_shutdown=5,
-    )
-    server = MasterServer(config, app)
-    if banner:
-        _print_banner(settings)
-    server.run()
-    return server.exit_code if server.started else 1
+    """Serve the API until a signal arrives; return the exit code.
+
+    Raises MasterStartError, before touching the database or any worker, when
+    another master holds the data folder or the database, or the port is taken.
+    """
+    with claim(settings) as (settings, sock):
+        app = create_app(settings)
+        config = uvicorn.Config(
+            app,
+            host=settings.host,
+            port=settings.port,
+            log_level="warning",
+            access_log=False,
+            lifespan="on",
+            loop="uvloop",
+            http="httptools",
+            timeout_graceful_shutdown=5,
+        )
+        server = MasterServer(config, app)
+        if banner:
+            _print_banner(settings)
+        server.run(sockets=[sock])
+        return server.exit_code if server.started else 1
 
 
 def _print_banner(settings: MasterSettings) -> None:

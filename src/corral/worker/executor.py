@@ -61,6 +61,7 @@ class Executor(DaemonThread):
         self.files = files
         self.instance_id = instance_id
         self.draining = False
+        self.abandoned = False  # the master is gone: nobody to send to, nothing to pause for
         self.jobs: dict[AttemptKey, JobProcess] = {}
         self.waiting = WaitingJobs()  # assignments waiting for CPUs
         self.group_pids: dict[int, None] = {}  # unreaped leaders, read by the signal path
@@ -99,6 +100,10 @@ class Executor(DaemonThread):
     def terminate_all(self, reason: str) -> None:
         """End every job: SIGTERM to its group, a grace period, then SIGKILL."""
         self._command(lambda: self._terminate_all(reason))
+
+    def abandon(self, reason: str) -> None:
+        """The master is gone: SIGKILL every job now, then settle each on disk as it ended."""
+        self._command(lambda: self._abandon(reason))
 
     def forget_all(self) -> None:
         """The instance is gone: SIGKILL every job and report nothing more about any."""
@@ -241,7 +246,7 @@ class Executor(DaemonThread):
         stream, text = job.read(fd)
         if text and job.report:
             self._emit(job.key, stream, job.keep(stream, text))
-            if self.outbox.over(job.key):
+            if self.outbox.over(job.key) and not self.abandoned:
                 self._pause(job)
         if text is None:
             if not job.paused:
@@ -368,6 +373,17 @@ class Executor(DaemonThread):
 
     def _drain(self) -> None:
         self._end_queued("drained")
+
+    def _abandon(self, reason: str) -> None:
+        # Output is read to the end into the spool and outcomes go to the ledger: what
+        # the next master reads. A job that ended by itself is settled as it ended.
+        self.draining = self.abandoned = True
+        self._end_queued(reason)
+        for key, job in list(self.jobs.items()):
+            if not job.exited and not job.killed:
+                job.reason = job.reason or reason
+                self._kill(job)
+            self._resume(key)
 
     def _terminate_all(self, reason: str) -> None:
         for key in list(self.jobs):

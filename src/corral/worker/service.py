@@ -22,7 +22,7 @@ from corral.worker.heartbeat import HeartbeatThread
 from corral.worker.job_loop import Poller, Reporter
 from corral.worker.master_client import MasterClient, MasterError
 from corral.worker.outbox import Outbox
-from corral.worker.parent import arm_parent_death_signal
+from corral.worker.parent import PARENT_DEATH_SIGNAL, arm_parent_death_signal
 from corral.worker.resource_observers import AlertObserver, LoggingObserver, MetricsObserver
 from corral.worker.resources import Observer, ResourceTracker
 from corral.worker.signals import SignalHandler, exit_now
@@ -42,6 +42,8 @@ DEFAULT_DRAIN_TIMEOUT_S = 30.0
 REAP_MARGIN_S = 2.0
 # How long the last job events may take to reach the master before exit.
 FLUSH_TIMEOUT_S = 3.0
+# How long a worker whose master died waits for its killed jobs to be settled on disk.
+SETTLE_TIMEOUT_S = 0.5
 
 
 class WorkerSettings:
@@ -89,7 +91,10 @@ class WorkerService:
         self.executor: Executor | None = None
         self.fatal_error: MasterError | None = None
         self.metrics = MetricsObserver()
-        self._signals = SignalHandler(immediate_exit=self._exit_now)
+        self._master_gone = False
+        # Only a local worker has a parent to watch; a remote one keeps SIGHUP as it got it.
+        urgent = (PARENT_DEATH_SIGNAL,) if settings.parent_pid is not None else ()
+        self._signals = SignalHandler(urgent=urgent, immediate_exit=self._exit_now)
 
     def run(self) -> int:
         """Clean up, register, serve until told to stop, and shut down."""
@@ -153,7 +158,7 @@ class WorkerService:
         for loop in loops:
             loop.start()
         try:
-            return self._wait_and_shut_down()
+            return self._wait_and_shut_down(executor)
         finally:
             _stop_loops(loops, timeout=0)
             executor.stop(REAP_MARGIN_S)
@@ -163,12 +168,14 @@ class WorkerService:
                 self.metrics.peak_used,
             )
 
-    def _wait_and_shut_down(self) -> int:
-        """Sleep until woken; then the graceful shutdown, unless the master refused us."""
+    def _wait_and_shut_down(self, executor: Executor) -> int:
+        """Sleep until woken; then the graceful shutdown, unless the master refused us or died."""
         self._signals.wait()
         if self.fatal_error is not None:
             log.error("exiting: %s", self.fatal_error)
             return EXIT_REJECTED
+        if self._master_gone:
+            return self._leave_without_master(executor)
         signum = self._signals.signal_received
         name = signal.Signals(signum).name if signum is not None else "wake-up"
         log.info("%s received: shutting down (a second signal exits at once)", name)
@@ -188,16 +195,35 @@ class WorkerService:
         if not outbox.wait_empty(FLUSH_TIMEOUT_S):
             log.warning("%d job events could not be delivered to the master", len(outbox))
 
+    def _leave_without_master(self, executor: Executor) -> int:
+        """Nobody to drain to: kill the jobs now, keep on disk how each ended, and go."""
+        log.warning("the master that launched this worker is gone: killing its jobs")
+        executor.abandon("drained")
+        if not executor.wait_idle(SETTLE_TIMEOUT_S):
+            log.warning("jobs not settled within %.3g s; leaving anyway", SETTLE_TIMEOUT_S)
+        return EXIT_PARENT_GONE
+
     def _on_fatal(self, exc: MasterError) -> None:
         """Called from a loop whose requests the master now refuses for good."""
         self.fatal_error = exc
         self._signals.wake()
 
     def _exit_now(self, signum: int) -> None:
-        """The second signal: kill every job's group, then leave at once."""
-        if self.executor is not None:
-            self.executor.kill_groups_now()
-        exit_now(signum)
+        """A second signal, or the master that launched us died: kill every job's group, leave."""
+        urgent = signum in self._signals.urgent
+        if urgent and (self._master_gone or not self._signals.woken):
+            # The main loop kills and settles the jobs. The kernel sends this signal
+            # again as each thread of the dying master exits: once is enough.
+            if not self._master_gone:
+                self._master_gone = True
+                self._signals.wake()
+            return
+        # Killed last, right before the exit: the executor must get no time to record
+        # a job killed here as one that failed by itself.
+        kill = self.executor.kill_groups_now if self.executor is not None else None
+        if urgent:  # the master died while this worker was shutting down gracefully
+            exit_now(signum, "the master that launched this worker is gone", kill)
+        exit_now(signum, last=kill)
 
 
 def _stop_loops(loops: list[DaemonThread], timeout: float) -> None:

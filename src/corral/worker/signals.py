@@ -26,27 +26,38 @@ ShutdownCallback = Callable[[], object]
 SignalHandlerFunc = Callable[[int, FrameType | None], object] | int | None
 
 
-def exit_now(signum: int) -> None:
-    """Leave the process at once, after a best-effort flush of stderr."""
+def exit_now(
+    signum: int, why: str = "second signal", last: Callable[[], None] | None = None
+) -> None:
+    """Leave the process at once, after a best-effort flush of stderr and ``last()``."""
     # The interrupted code may be in the middle of writing stderr, so its flush
     # can fail; the notice goes straight to the descriptor.
     with contextlib.suppress(Exception):
         sys.stderr.flush()
     with contextlib.suppress(OSError):
-        os.write(2, f"corral.worker: second signal {signum}, exiting now\n".encode())
+        os.write(2, f"corral.worker: {why} (signal {signum}), exiting now\n".encode())
+    # Writes let other threads run; nothing between last() and the exit waits.
+    if last is not None:
+        last()
     os._exit(128 + signum)
 
 
 class SignalHandler:
-    """First signal: wake the main loop for a graceful shutdown. Second: exit at once."""
+    """First signal: wake the main loop for a graceful shutdown. Second: exit at once.
+
+    A signal in ``urgent`` goes to ``immediate_exit`` each time it comes, which may
+    return instead (after a ``wake()``) to have the main loop act on it.
+    """
 
     def __init__(
         self,
         signals: Iterable[signal.Signals] = (signal.SIGTERM, signal.SIGINT),
         *,
+        urgent: Iterable[signal.Signals] = (),
         immediate_exit: Callable[[int], None] = exit_now,
     ) -> None:
-        self.signals = tuple(signals)
+        self.urgent = tuple(urgent)
+        self.signals = (*signals, *self.urgent)
         self.received: list[int] = []
         self._immediate_exit = immediate_exit
         self._callbacks: list[ShutdownCallback] = []
@@ -74,9 +85,9 @@ class SignalHandler:
         self._previous.clear()
 
     def _handle(self, signum: int, frame: FrameType | None) -> None:
-        """Record the signal and wake the main loop; a repeated signal means now."""
+        """Record the signal and wake the main loop; a repeated or urgent signal means now."""
         self.received.append(signum)
-        if len(self.received) > 1:
+        if len(self.received) > 1 or signum in self.urgent:
             self._immediate_exit(signum)
             return
         self._poke()

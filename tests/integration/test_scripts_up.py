@@ -1,0 +1,58 @@
+"""``scripts/up`` (what ``make up`` runs): one Ctrl-C is one graceful stop."""
+
+import os
+import signal
+import subprocess
+from pathlib import Path
+
+import httpx
+
+from master_process import free_port, process_alive
+from waiting import wait_for
+
+ROOT = Path(__file__).resolve().parents[2]
+# It installs corral into a fresh environment first (from uv's cache, offline).
+INSTALL_AND_START_S = 120.0
+
+
+def local_1_running(api: httpx.Client) -> bool:
+    """Whether the embedded mode's worker is up; False while the master is not."""
+    try:
+        r = api.get("/workers/local-1/status", timeout=1.0)
+    except httpx.TransportError:
+        return False
+    return r.status_code == 200 and r.json()["state"] == "running"
+
+
+def test_one_sigint_to_the_group_stops_gracefully(tmp_path: Path) -> None:
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("CORRAL_", "VIRTUAL_ENV"))}
+    # Its own environment: syncing without dev packages must not touch the one running us.
+    env.update(UV_PROJECT_ENVIRONMENT=str(tmp_path / "venv"), UV_OFFLINE="1")
+    argv = [str(ROOT / "scripts" / "up"), "--data-dir", str(tmp_path / "data")]
+    argv += ["--port", str(port)]
+    output = tmp_path / "up.out"
+    with output.open("wb") as out:
+        # Its own process group, as a terminal gives a foreground command.
+        up = subprocess.Popen(
+            argv, stdout=out, stderr=subprocess.STDOUT, env=env, start_new_session=True
+        )
+    api = httpx.Client(base_url=f"http://127.0.0.1:{port}/api/v1")
+    try:
+        wait_for(
+            lambda: up.poll() is None and local_1_running(api),
+            timeout=INSTALL_AND_START_S,
+            what=f"local-1 running under scripts/up:\n{output.read_text(errors='replace')}",
+        )
+        worker_pid = api.get("/workers/local-1/status").json()["pid"]
+        os.killpg(up.pid, signal.SIGINT)  # what Ctrl-C does: the whole foreground group
+        assert up.wait(timeout=30) == 0, output.read_text(errors="replace")
+        log = output.read_text(errors="replace")
+        assert "second signal" not in log
+        assert "local-1: stopping -> stopped: exited with exit code 0" in log
+        assert not process_alive(worker_pid)
+    finally:
+        api.close()
+        if up.poll() is None:
+            os.killpg(up.pid, signal.SIGKILL)
+            up.wait()
