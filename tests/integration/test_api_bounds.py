@@ -134,3 +134,11 @@ def test_json_types_are_strict_in_stop_options(master: MasterProcess) -> None:
     master.create_worker("w1", auto_start=False)
     _refused(master.api.post("/workers/w1/stop", json={"graceful": 0}), "body", "graceful")
     _refused(master.api.post("/workers/w1/stop", json={"timeout_s": "5"}), "body", "timeout_s")
+
+
+@pytest.mark.parametrize("stream", ["stdout", "stderr", "events"])
+def test_a_tail_of_nothing_is_no_lines(master: MasterProcess, stream: str) -> None:
+    master.create_worker("w1", auto_start=False)
+    r = master.api.get("/workers/w1/logs", params={"stream": stream, "tail": 0})
+    assert r.status_code == 200, r.text
+    assert r.json()["lines"] == []

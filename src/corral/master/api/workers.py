@@ -174,7 +174,8 @@ async def logs(
         if follow:
             problem = {"loc": ("query", "follow"), "msg": FOLLOW_EVENTS, "type": "value_error"}
             raise RequestValidationError([problem])
-        rows = await svc.db.read(svc.db.logs.list, worker_id, limit=tail)
+        # tail=0 asks for no line: the store takes no empty limit.
+        rows = await svc.db.read(svc.db.logs.list, worker_id, limit=tail) if tail else []
         lines = [f"{r.at.isoformat()} {r.level} {r.kind}: {r.message}" for r in reversed(rows)]
         return JSONResponse({"worker_id": worker_id, "stream": stream, "lines": lines})
     if follow:
