@@ -9,6 +9,8 @@ from typing import Any
 from corral.db.engine import sqlite_url
 
 DEFAULT_PORT = 8700
+# Binding one of these listens on every address of the machine.
+WILDCARD_HOSTS = ("0.0.0.0", "::", "")
 
 
 @dataclass(frozen=True)
@@ -58,9 +60,15 @@ class MasterSettings:
         return not is_loopback(self.host)
 
     @property
+    def listen_address(self) -> str:
+        """The address and port the master binds, as ``host:port``."""
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"{host}:{self.port}"
+
+    @property
     def url(self) -> str:
         """The base URL clients and local workers use."""
-        host = "127.0.0.1" if self.host in ("0.0.0.0", "::", "") else self.host
+        host = "127.0.0.1" if self.host in WILDCARD_HOSTS else self.host
         return f"http://{host}:{self.port}"
 
     def with_overrides(self, **overrides: Any) -> "MasterSettings":

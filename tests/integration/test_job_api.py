@@ -130,11 +130,12 @@ def test_more_cpus_than_any_configured_worker_is_refused(master: MasterProcess) 
     before = total(master)
     r = master.api.post("/jobs", json={"command": ["true"], "cpus": 3})
     assert r.status_code == 422, r.text
-    assert "3 CPUs" in r.json()["detail"] and "largest has 2" in r.json()["detail"]
+    (problem,) = r.json()["detail"]
+    assert "3 CPUs" in problem["msg"] and "largest has 2" in problem["msg"]
     batch = master.api.post(
         "/jobs/batch", json={"jobs": [{"command": ["a"]}, {"command": ["b"], "cpus": 9}]}
     )
-    assert batch.status_code == 422 and "job 1" in batch.json()["detail"]
+    assert batch.status_code == 422 and "job 1" in batch.json()["detail"][0]["msg"]
     assert total(master) == before
 
 

@@ -120,7 +120,9 @@ def create_app(settings: MasterSettings) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         svc = await open_services(settings, getattr(app.state, "on_fatal", _log_fatal))
         app.state.services = svc
-        log.info("master ready at %s", settings.url)
+        log.info(
+            "master listening on %s; local clients use %s", settings.listen_address, settings.url
+        )
         try:
             yield
         finally:

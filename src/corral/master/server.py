@@ -16,7 +16,7 @@ from corral.master.app import create_app
 from corral.master.hard_stop import kill_everything
 from corral.master.services import Services
 from corral.master.single_master import claim
-from corral.settings import MasterSettings
+from corral.settings import WILDCARD_HOSTS, MasterSettings
 
 log = logging.getLogger("corral.master")
 HANDLED = (signal.SIGTERM, signal.SIGINT)
@@ -110,7 +110,9 @@ def run_master(settings: MasterSettings, banner: bool = True) -> int:
 
 def _print_banner(settings: MasterSettings) -> None:
     """Tell the user where the master is and how to authenticate."""
-    print(f"corral master on {settings.url}  (API docs: {settings.url}/docs)", flush=True)
+    everywhere = " (all interfaces)" if settings.host in WILDCARD_HOSTS else ""
+    print(f"corral master listening on {settings.listen_address}{everywhere}", flush=True)
+    print(f"local clients: {settings.url}  (API docs: {settings.url}/docs)", flush=True)
     print(f"data folder: {settings.data_dir.resolve()}", flush=True)
     if settings.token_required:
         token_file = settings.data_dir.resolve() / "admin.token"

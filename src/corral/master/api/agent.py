@@ -3,10 +3,19 @@
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request
-from pydantic import Field, StringConstraints
+from pydantic import BaseModel, Field
 
 from corral.master.api.deps import require_worker, services
-from corral.master.api.schemas import Strict, WorkerId
+from corral.master.api.error_answers import answers
+from corral.master.api.schemas import (
+    JSON_INT,
+    MAX_ID,
+    MAX_INT32,
+    InstanceId,
+    Strict,
+    Text,
+    WorkerId,
+)
 from corral.master.services import Services
 from corral.protocol import (
     DEREGISTER_PATH,
@@ -14,10 +23,8 @@ from corral.protocol import (
     REGISTER_PATH,
 )
 
-router = APIRouter(tags=["agent"])
+router = APIRouter(tags=["agent"], responses=answers(401, 403, 404, 409, 413, 422))
 Svc = Annotated[Services, Depends(services)]
-InstanceId = Annotated[str, StringConstraints(pattern=r"^[0-9a-f-]{8,36}$")]
-Text = Annotated[str, StringConstraints(max_length=255)]
 
 
 class Register(Strict):
@@ -25,11 +32,13 @@ class Register(Strict):
 
     worker_id: WorkerId
     instance_id: InstanceId
-    pid: Annotated[int, Field(ge=1)]
+    pid: Annotated[int, Field(ge=1, le=MAX_INT32), JSON_INT]
     hostname: Text
-    cpu_ids: Annotated[list[Annotated[int, Field(ge=0, le=65535)]], Field(max_length=4096)]
+    cpu_ids: Annotated[
+        list[Annotated[int, Field(ge=0, le=65535), JSON_INT]], Field(max_length=4096)
+    ]
     version: Text
-    orphans_killed: Annotated[int, Field(ge=0, le=1_000_000)] = 0
+    orphans_killed: Annotated[int, Field(ge=0, le=1_000_000), JSON_INT] = 0
 
 
 class Heartbeat(Strict):
@@ -38,7 +47,7 @@ class Heartbeat(Strict):
     worker_id: WorkerId
     instance_id: InstanceId
     cpu_percent: Annotated[float, Field(ge=0)]
-    memory_bytes: Annotated[int, Field(ge=0)]
+    memory_bytes: Annotated[int, Field(ge=0, le=MAX_ID), JSON_INT]
 
 
 class Deregister(Strict):
@@ -49,7 +58,21 @@ class Deregister(Strict):
     reason: Text
 
 
-@router.post(REGISTER_PATH)
+class Registered(BaseModel):
+    """The master's timing rules for the instance, and the worker's configured CPUs."""
+
+    heartbeat_interval_s: float
+    lease_s: float
+    cpus: int
+
+
+class Ok(BaseModel):
+    """An acknowledgement."""
+
+    ok: bool
+
+
+@router.post(REGISTER_PATH, response_model=Registered)
 async def register(body: Register, request: Request, svc: Svc) -> dict[str, float | int]:
     """Make the instance current; the worker counts as running from now on."""
     require_worker(request, svc, body.worker_id)
@@ -65,7 +88,7 @@ async def register(body: Register, request: Request, svc: Svc) -> dict[str, floa
     }
 
 
-@router.post(HEARTBEAT_PATH)
+@router.post(HEARTBEAT_PATH, response_model=Ok)
 async def heartbeat(body: Heartbeat, request: Request, svc: Svc) -> dict[str, bool]:
     """Renew the lease; 409 stale_instance tells the worker to register again."""
     require_worker(request, svc, body.worker_id)
@@ -75,7 +98,7 @@ async def heartbeat(body: Heartbeat, request: Request, svc: Svc) -> dict[str, bo
     return {"ok": True}
 
 
-@router.post(DEREGISTER_PATH)
+@router.post(DEREGISTER_PATH, response_model=Ok)
 async def deregister(body: Deregister, request: Request, svc: Svc) -> dict[str, bool]:
     """Note that the instance is leaving; its exit is then recorded by its launcher."""
     require_worker(request, svc, body.worker_id)

@@ -1,10 +1,10 @@
 """ASGI middleware that refuses request bodies above a size, declared or streamed."""
 
+import json
+
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-
-class BodyTooLargeError(Exception):
-    """Raised inside receive() once the streamed body passes the limit."""
+from corral.master.api.error_answers import error
 
 
 class BodyLimitMiddleware:
@@ -21,35 +21,37 @@ class BodyLimitMiddleware:
             return
         for name, value in scope.get("headers", []):
             if name == b"content-length" and (not value.isdigit() or int(value) > self.max_bytes):
-                await _too_large(send, self.max_bytes)
+                await too_large(send, self.max_bytes)
                 return
         seen = 0
+        started = refused = False
 
         async def counted() -> Message:
-            nonlocal seen
+            nonlocal seen, refused
             message = await receive()
             seen += len(message.get("body", b""))
-            if seen > self.max_bytes:
-                raise BodyTooLargeError
-            return message
-
-        started = False
+            if seen <= self.max_bytes:
+                return message
+            if not started and not refused:
+                refused = True
+                await too_large(send, self.max_bytes)
+            # To the app the client has gone: it stops reading, and its answer is dropped.
+            return {"type": "http.disconnect"}
 
         async def tracked_send(message: Message) -> None:
             nonlocal started
+            if refused:
+                return
             started = started or message["type"] == "http.response.start"
             await send(message)
 
-        try:
-            await self.app(scope, counted, tracked_send)
-        except BodyTooLargeError:
-            if not started:
-                await _too_large(send, self.max_bytes)
+        await self.app(scope, counted, tracked_send)
 
 
-async def _too_large(send: Send, limit: int) -> None:
-    """Send a 413 JSON answer."""
-    body = f'{{"detail":"request body larger than {limit} bytes"}}'.encode()
+async def too_large(send: Send, limit: int) -> None:
+    """Send a 413 answer."""
+    answer = error(413, f"request body larger than {limit} bytes")
+    body = json.dumps(answer, separators=(",", ":")).encode()
     headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
     await send({"type": "http.response.start", "status": 413, "headers": headers})
     await send({"type": "http.response.body", "body": body})

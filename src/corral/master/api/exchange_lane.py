@@ -16,7 +16,8 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from corral.errors import CorralError, UnavailableError
 from corral.master.api.deps import bearer_of
-from corral.master.api.http_errors import error_body, error_headers, status_of, validation_detail
+from corral.master.api.error_answers import error, invalid
+from corral.master.api.http_errors import error_body, error_headers, status_of
 from corral.master.api.job_schemas import Exchange
 from corral.master.services import Services
 from corral.protocol import EXCHANGE_PATH, Assignment, AttemptRef
@@ -50,17 +51,17 @@ class ExchangeLane:
     async def _answer(self, scope: Scope, receive: Receive) -> tuple[int, Any, list[Header]]:
         raw = await _read_body(receive, self.max_bytes)
         if raw is None:
-            return 413, {"detail": f"request body larger than {self.max_bytes} bytes"}, []
+            return 413, error(413, f"request body larger than {self.max_bytes} bytes"), []
         try:
             request = Exchange.model_validate_json(raw)
         except ValidationError as exc:
             errors = [{**e, "loc": ("body", *e["loc"])} for e in exc.errors()]
-            return 422, {"detail": validation_detail(errors)}, []
+            return 422, invalid(errors), []
         svc = self.services()
         if not svc.tokens.is_worker(
             request.worker_id, bearer_of(Headers(scope=scope).get("authorization", ""))
         ):
-            return 401, {"detail": "missing or wrong worker token"}, []
+            return 401, error(401, "missing or wrong worker token"), []
         try:
             return 200, await exchange(svc, request), []
         except CorralError as exc:

@@ -3,35 +3,59 @@
 from datetime import datetime
 from typing import Annotated, Any, Literal, Self
 
-from pydantic import BaseModel, Field, StringConstraints, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic.config import JsonDict
 
 from corral.domain.jobs import DEFAULT_MAX_REQUEUES, Attempt, Job, JobSpec
-from corral.master.api.schemas import Env, Labels, Strict, WorkerId, has_nul
+from corral.master.api.schemas import (
+    JSON_INT,
+    MAX_ID,
+    MAX_INT32,
+    NO_NUL,
+    Env,
+    InstanceId,
+    Labels,
+    Strict,
+    WorkerId,
+    has_nul,
+)
 
-Arg = Annotated[str, StringConstraints(max_length=65536)]
+Arg = Annotated[str, StringConstraints(max_length=65536, pattern=NO_NUL)]
+# The first argument names the program: the schema says it cannot be empty.
+PROGRAM = {"type": "string", "minLength": 1, "maxLength": 65536, "pattern": NO_NUL}
+Command = Annotated[
+    list[Arg], Field(min_length=1, max_length=4096, json_schema_extra={"prefixItems": [PROGRAM]})
+]
 Account = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.@:+-]{1,200}$")]
-Key = Annotated[str, StringConstraints(min_length=1, max_length=200)]
-AbsPath = Annotated[str, StringConstraints(pattern=r"^/", max_length=4096)]
+Key = Annotated[str, StringConstraints(min_length=1, max_length=200, pattern=NO_NUL)]
+AbsPath = Annotated[str, StringConstraints(pattern=r"^/[^\x00]*$", max_length=4096)]
+# With shell: true, command is one string for /bin/sh -c.
+SHELL_TAKES_ONE: JsonDict = {
+    "if": {"properties": {"shell": {"const": True}}, "required": ["shell"]},
+    "then": {"properties": {"command": {"maxItems": 1}}},
+}
 
 
 class JobSubmit(Strict):
     """Body of POST /jobs: an argv list run without a shell unless ``shell`` is true."""
 
-    command: Annotated[list[Arg], Field(min_length=1, max_length=4096)]
+    model_config = ConfigDict(json_schema_extra=SHELL_TAKES_ONE)
+
+    command: Command
     shell: bool = False
-    cpus: Annotated[int, Field(ge=1, le=4096)] = 1
+    cpus: Annotated[int, Field(ge=1, le=4096), JSON_INT] = 1
     env: Env = Field(default_factory=dict)
     secret_env: Env = Field(default_factory=dict)
     cwd: AbsPath | None = None
     timeout_s: Annotated[float, Field(gt=0, le=30 * 86400)] | None = None
-    max_attempts: Annotated[int, Field(ge=1, le=1000)] = 1
-    max_requeues: Annotated[int, Field(ge=0, le=1000)] = DEFAULT_MAX_REQUEUES
+    max_attempts: Annotated[int, Field(ge=1, le=1000), JSON_INT] = 1
+    max_requeues: Annotated[int, Field(ge=0, le=1000), JSON_INT] = DEFAULT_MAX_REQUEUES
     retry_delay_s: Annotated[float, Field(ge=0, le=86400)] = 0.0
-    priority: Annotated[int, Field(ge=-1000, le=1000)] = 0
+    priority: Annotated[int, Field(ge=-1000, le=1000), JSON_INT] = 0
     account: Account | None = None
     labels: Labels = Field(default_factory=dict)
     idempotency_key: Key | None = None
-    memory_mb: Annotated[int, Field(ge=1, le=1 << 30)] | None = None
+    memory_mb: Annotated[int, Field(ge=1, le=1 << 30), JSON_INT] | None = None
 
     @model_validator(mode="after")
     def _command_is_runnable(self) -> Self:
@@ -177,7 +201,12 @@ class JobList(BaseModel):
     jobs: list[JobOut]
 
 
-InstanceId = Annotated[str, StringConstraints(pattern=r"^[0-9a-f-]{8,36}$")]
+class JobLogsOut(BaseModel):
+    """GET /jobs/{id}/logs: the last lines of one stream of output."""
+
+    job_id: int
+    stream: Literal["stdout", "stderr"]
+    lines: list[str]
 
 
 class JobEventIn(Strict):
@@ -191,24 +220,24 @@ class JobEventIn(Strict):
         return data
 
     type: Literal["started", "output", "finished"]
-    job_id: Annotated[int, Field(ge=1)]
-    attempt: Annotated[int, Field(ge=1)]
+    job_id: Annotated[int, Field(ge=1, le=MAX_ID)]
+    attempt: Annotated[int, Field(ge=1, le=MAX_INT32)]
     at: float | None = None
-    pid: Annotated[int, Field(ge=1)] | None = None
-    start_time: Annotated[int, Field(ge=0)] | None = None
-    cpu_ids: Annotated[list[Annotated[int, Field(ge=0)]], Field(max_length=4096)] = Field(
+    pid: Annotated[int, Field(ge=1, le=MAX_INT32)] | None = None
+    start_time: Annotated[int, Field(ge=0, le=MAX_ID)] | None = None
+    cpu_ids: Annotated[list[Annotated[int, Field(ge=0, le=65535)]], Field(max_length=4096)] = Field(
         default_factory=list
     )
     stream: Literal["stdout", "stderr"] | None = None
     data: Annotated[str, StringConstraints(max_length=4 * 1024 * 1024)] | None = None
-    offset: Annotated[int, Field(ge=0, le=2**62)] | None = None
-    exit_code: int | None = None
-    signal: int | None = None
+    offset: Annotated[int, Field(ge=0, le=MAX_ID)] | None = None
+    exit_code: Annotated[int, Field(ge=-MAX_INT32 - 1, le=MAX_INT32)] | None = None
+    signal: Annotated[int, Field(ge=0, le=MAX_INT32)] | None = None
     reason: Literal["timeout", "cancelled", "drained", "spawn_failed", "fenced", "oom"] | None = (
         None
     )
     detail: Annotated[str, StringConstraints(max_length=2000)] | None = None
-    max_rss_bytes: Annotated[int, Field(ge=0)] | None = None
+    max_rss_bytes: Annotated[int, Field(ge=0, le=MAX_ID)] | None = None
     cpu_seconds: Annotated[float, Field(ge=0)] | None = None
 
 

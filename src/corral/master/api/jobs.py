@@ -10,22 +10,33 @@ from fastapi.responses import JSONResponse, StreamingResponse
 from corral.domain.jobs import TERMINAL, Job, JobState
 from corral.errors import ConflictError
 from corral.master.api.deps import require_admin, services
+from corral.master.api.error_answers import answers
 from corral.master.api.job_schemas import (
+    Account,
     AttemptList,
     AttemptOut,
     JobBatch,
     JobList,
+    JobLogsOut,
     JobOut,
     JobPage,
     JobSubmit,
 )
-from corral.master.api.log_stream import KEEPALIVE_S
+from corral.master.api.log_stream import KEEPALIVE_S, sse_answer
+from corral.master.api.schemas import MAX_ID, WorkerId
 from corral.master.follow import with_keepalives
 from corral.master.services import Services
 
-router = APIRouter(prefix="/jobs", tags=["jobs"], dependencies=[Depends(require_admin)])
+# Every route here may need the database: 503 when it cannot answer in time.
+router = APIRouter(
+    prefix="/jobs",
+    tags=["jobs"],
+    dependencies=[Depends(require_admin)],
+    responses=answers(401, 503),
+)
 Svc = Annotated[Services, Depends(services)]
-JobId = Annotated[int, Path(ge=1, le=2**62, description="the job's id")]
+JobId = Annotated[int, Path(ge=1, le=MAX_ID, description="the job's id")]
+EARLIER = {"model": JobOut, "description": "The job an earlier request made with this key."}
 # How long a list waits for changes made in memory to reach the database.
 LIST_CATCH_UP_S = 0.3
 
@@ -38,7 +49,9 @@ async def _job(svc: Services, job_id: int) -> Job:
     return await svc.db.read(svc.db.jobs.get, job_id)
 
 
-@router.post("", status_code=201, response_model=JobOut)
+@router.post(
+    "", status_code=201, response_model=JobOut, responses={200: EARLIER, **answers(400, 413, 422)}
+)
 async def submit(body: JobSubmit, request: Request) -> Response:
     """Queue a job; a known idempotency_key answers 200 with the job it made before."""
     svc: Services = request.app.state.services  # every client's hot path: no dependency
@@ -49,21 +62,21 @@ async def submit(body: JobSubmit, request: Request) -> Response:
     )
 
 
-@router.post("/batch", status_code=201, response_model=JobList)
+@router.post("/batch", status_code=201, response_model=JobList, responses=answers(400, 413, 422))
 async def submit_batch(body: JobBatch, svc: Svc) -> JobList:
     """Queue many jobs in one request and one commit."""
     results = await svc.scheduler.submit([j.to_spec() for j in body.jobs])
     return JobList(jobs=[JobOut.of(job) for job, _ in results])
 
 
-@router.get("", response_model=JobPage)
+@router.get("", response_model=JobPage, responses=answers(422))
 async def list_jobs(
     svc: Svc,
     state: Annotated[list[JobState] | None, Query()] = None,
-    worker_id: str | None = None,
-    account: str | None = None,
+    worker_id: WorkerId | None = None,
+    account: Account | None = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    before_id: Annotated[int | None, Query(ge=1)] = None,
+    before_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
 ) -> JobPage:
     """Jobs newest first, filtered by state (repeatable), worker and account."""
     # States change in memory first: let the database catch up before filtering on them.
@@ -80,13 +93,13 @@ async def list_jobs(
     return JobPage(jobs=out, next_before_id=out[-1].id if len(out) == limit else None)
 
 
-@router.get("/{job_id}", response_model=JobOut)
+@router.get("/{job_id:int}", response_model=JobOut, responses=answers(404, 422))
 async def get(job_id: JobId, svc: Svc) -> JobOut:
     """One job."""
     return JobOut.of(await _job(svc, job_id))
 
 
-@router.get("/{job_id}/attempts", response_model=AttemptList)
+@router.get("/{job_id:int}/attempts", response_model=AttemptList, responses=answers(404, 422))
 async def attempts(job_id: JobId, svc: Svc) -> AttemptList:
     """How each ended attempt of the job went: where it ran, why it ended, what it used."""
     await _job(svc, job_id)
@@ -95,7 +108,7 @@ async def attempts(job_id: JobId, svc: Svc) -> AttemptList:
     return AttemptList(job_id=job_id, attempts=[AttemptOut.of(a) for a in ended])
 
 
-@router.post("/{job_id}/cancel", response_model=JobOut)
+@router.post("/{job_id:int}/cancel", response_model=JobOut, responses=answers(404, 409, 422))
 async def cancel(job_id: JobId, svc: Svc) -> JobOut:
     """Cancel a pending job now; a running one is ended by its worker (SIGTERM, grace, KILL)."""
     job = await _job(svc, job_id)
@@ -104,13 +117,13 @@ async def cancel(job_id: JobId, svc: Svc) -> JobOut:
     return JobOut.of(svc.scheduler.cancel(job_id))
 
 
-@router.post("/{job_id}/retry", response_model=JobOut)
+@router.post("/{job_id:int}/retry", response_model=JobOut, responses=answers(404, 409, 422))
 async def retry(job_id: JobId, svc: Svc) -> JobOut:
     """Run a finished job again, with a fresh budget of attempts."""
     return JobOut.of(svc.scheduler.retry(await _job(svc, job_id)))
 
 
-@router.get("/{job_id}/wait", response_model=JobOut)
+@router.get("/{job_id:int}/wait", response_model=JobOut, responses=answers(404, 422))
 async def wait(
     job_id: JobId, svc: Svc, timeout_s: Annotated[float, Query(ge=0, le=60)] = 30.0
 ) -> JobOut:
@@ -120,7 +133,14 @@ async def wait(
     return JobOut.of(await _job(svc, job_id))
 
 
-@router.get("/{job_id}/logs", response_model=None)
+@router.get(
+    "/{job_id:int}/logs",
+    response_model=None,
+    responses={
+        200: sse_answer(JobLogsOut, "ending with an `end` event carrying the job"),
+        **answers(404, 422),
+    },
+)
 async def logs(
     job_id: JobId,
     svc: Svc,

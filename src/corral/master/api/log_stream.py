@@ -1,6 +1,9 @@
 """Server-sent events of a worker's output: the tail first, then new lines as they come."""
 
 from collections.abc import AsyncIterator
+from typing import Any
+
+from pydantic import BaseModel
 
 from corral.master.follow import with_keepalives
 from corral.master.log_files import WorkerLogFiles
@@ -26,3 +29,13 @@ async def sse_lines(
             yield ": keepalive\n\n" if new is None else _event(new)
     finally:
         follower.close()
+
+
+def sse_answer(model: type[BaseModel], ending: str) -> dict[str, Any]:
+    """The OpenAPI 200 of a logs route: JSON lines, or an event stream with ``follow=true``."""
+    return {
+        "model": model,
+        "description": "The last lines; with `follow=true` a stream of server-sent events, "
+        f"one `data:` line each, {ending}.",
+        "content": {"text/event-stream": {"schema": {"type": "string"}}},
+    }

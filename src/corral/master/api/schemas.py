@@ -3,29 +3,61 @@
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    model_validator,
+)
+from pydantic.config import JsonDict
 
 from corral.domain.ids import WORKER_ID_PATTERN
 from corral.domain.workers import DeploymentType, WorkerConfig, WorkerRuntime
 
+# Ids are 64-bit in both databases; most other numbers are 32-bit columns.
+MAX_ID = 2**63 - 1
+MAX_INT32 = 2**31 - 1
+# PostgreSQL cannot store NUL in text or JSON, and no argv, path or name holds one.
+NO_NUL = r"^[^\x00]*$"
+
+
+def _json_integer(value: Any) -> Any:
+    """JSON counts 3.0 as an integer; the strict int after this still refuses true and "3"."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+# Last in an Annotated int, after its bounds, so the schema still shows them.
+JSON_INT = BeforeValidator(_json_integer)
 WorkerId = Annotated[str, StringConstraints(pattern=WORKER_ID_PATTERN)]
+InstanceId = Annotated[str, StringConstraints(pattern=r"^[0-9a-f-]{8,36}$")]
 EnvName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")]
-EnvValue = Annotated[str, StringConstraints(max_length=32768)]
+EnvValue = Annotated[str, StringConstraints(max_length=32768, pattern=NO_NUL)]
 LabelKey = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.\-/]{1,63}$")]
-LabelValue = Annotated[str, StringConstraints(max_length=255)]
-Env = Annotated[dict[EnvName, EnvValue], Field(max_length=256)]
-Labels = Annotated[dict[LabelKey, LabelValue], Field(max_length=64)]
+LabelValue = Annotated[str, StringConstraints(max_length=255, pattern=NO_NUL)]
+# Keys outside the pattern are refused: the schema says so.
+CLOSED: JsonDict = {"additionalProperties": False}
+Env = Annotated[dict[EnvName, EnvValue], Field(max_length=256, json_schema_extra=CLOSED)]
+Labels = Annotated[dict[LabelKey, LabelValue], Field(max_length=64, json_schema_extra=CLOSED)]
+Text = Annotated[str, StringConstraints(max_length=255, pattern=NO_NUL)]
+Name = Annotated[str, StringConstraints(min_length=1, max_length=200, pattern=NO_NUL)]
 
 
 class Strict(BaseModel):
-    """Unknown fields are refused, not ignored; so are NUL characters anywhere."""
+    """Unknown fields are refused, not ignored; so are NUL characters anywhere.
 
-    model_config = ConfigDict(extra="forbid")
+    Types are strict too: ``true`` or ``"1"`` is not a number, ``1.5`` not an integer.
+    """
+
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
     @model_validator(mode="before")
     @classmethod
     def _no_nul(cls, data: Any) -> Any:
-        # PostgreSQL cannot store NUL in text or JSON, and no argv or path holds one.
+        # Said once for the whole body, more clearly than each field's pattern would.
         if has_nul(data):
             raise ValueError("NUL characters are not allowed")
         return data
@@ -46,29 +78,30 @@ class LauncherSettings(Strict):
     """Per-launcher settings; each launcher reads the ones it needs."""
 
     ssh_user: Annotated[str, StringConstraints(pattern=r"^[a-z_][a-z0-9_-]{0,31}$")] | None = None
-    ssh_key_path: Annotated[str, StringConstraints(max_length=4096)] | None = None
-    docker_image: Annotated[str, StringConstraints(max_length=255)] | None = None
+    ssh_key_path: Annotated[str, StringConstraints(max_length=4096, pattern=NO_NUL)] | None = None
+    docker_image: Text | None = None
     k8s_namespace: Annotated[str, StringConstraints(pattern=r"^[a-z0-9-]{1,63}$")] | None = None
-    k8s_image: Annotated[str, StringConstraints(max_length=255)] | None = None
+    k8s_image: Text | None = None
 
 
 class WorkerConfigFields(Strict):
     """Fields shared by create and update."""
 
-    name: Annotated[str, StringConstraints(min_length=1, max_length=200)] | None = None
-    deployment_type: DeploymentType | None = None
+    name: Name | None = None
+    # JSON has no enums: the strings of the enum are its values.
+    deployment_type: Annotated[DeploymentType, Field(strict=False)] | None = None
     host: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9.\-:\[\]]{1,255}$")] | None = None
-    port: Annotated[int, Field(ge=1, le=65535)] | None = None
-    cpus: Annotated[int, Field(ge=1, le=4096)] | None = None
-    max_accounts: Annotated[int, Field(ge=0, le=4096)] | None = None
+    port: Annotated[int, Field(ge=1, le=65535), JSON_INT] | None = None
+    cpus: Annotated[int, Field(ge=1, le=4096), JSON_INT] | None = None
+    max_accounts: Annotated[int, Field(ge=0, le=4096), JSON_INT] | None = None
     labels: Labels | None = None
     env: Env | None = None
     secret_env: Env | None = None
     launcher: LauncherSettings | None = None
     auto_start: bool | None = None
     auto_restart: bool | None = None
-    max_restart_attempts: Annotated[int, Field(ge=0, le=10000)] | None = None
-    restart_delay_ms: Annotated[int, Field(ge=0, le=3_600_000)] | None = None
+    max_restart_attempts: Annotated[int, Field(ge=0, le=10000), JSON_INT] | None = None
+    restart_delay_ms: Annotated[int, Field(ge=0, le=3_600_000), JSON_INT] | None = None
 
 
 class WorkerConfigCreate(WorkerConfigFields):
@@ -171,7 +204,7 @@ class BatchRequest(Strict):
     """Body of POST /workers/batch."""
 
     action: Literal["start", "stop", "restart"]
-    worker_ids: Annotated[list[str], Field(min_length=1, max_length=1000)]
+    worker_ids: Annotated[list[Text], Field(min_length=1, max_length=1000)]
     options: StopOptions = Field(default_factory=StopOptions)
 
 
@@ -192,3 +225,47 @@ class BatchResponse(BaseModel):
     results: list[BatchItem]
     succeeded: int
     failed: int
+
+
+class WorkerHealthOut(BaseModel):
+    """GET /workers/{id}/health: 200 when healthy, 503 with the same body otherwise."""
+
+    worker_id: str
+    healthy: bool
+    state: str
+    desired_state: str
+    seconds_since_heartbeat: float | None
+    lease_s: float
+
+
+class WorkerLogsOut(BaseModel):
+    """GET /workers/{id}/logs: the last lines of one stream."""
+
+    worker_id: str
+    stream: Literal["stdout", "stderr", "events"]
+    lines: list[str]
+
+
+class FleetOverview(BaseModel):
+    """GET /workers/stats/overview: counts by state and totals over running workers."""
+
+    total: int
+    by_state: dict[str, int]
+    cpus: int
+    cpus_allocated: int
+    active_jobs: int
+    memory_bytes: int
+    cpu_percent: float
+    restarts: int
+    errors: int
+
+
+class ConfigSummary(BaseModel):
+    """GET /worker-configs/stats/summary: counts of configs and the CPUs they declare."""
+
+    total: int
+    by_deployment_type: dict[str, int]
+    auto_start: int
+    auto_restart: int
+    declared_cpus: int
+    max_accounts: int

@@ -3,32 +3,46 @@
 import asyncio
 import time
 from collections import Counter
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Body, Depends, Path, Query
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, StreamingResponse
 
 from corral.domain.worker_states import WorkerState
-from corral.errors import CorralError, InvalidInputError
+from corral.errors import CorralError
 from corral.master.api.deps import lifecycle, require_admin, services
+from corral.master.api.error_answers import answers
 from corral.master.api.http_errors import status_of
-from corral.master.api.log_stream import sse_lines
+from corral.master.api.log_stream import sse_answer, sse_lines
 from corral.master.api.schemas import (
     BatchItem,
     BatchRequest,
     BatchResponse,
+    FleetOverview,
     StopOptions,
+    WorkerHealthOut,
     WorkerId,
+    WorkerLogsOut,
     WorkerStatusOut,
 )
 from corral.master.services import Services
 from corral.master.workers.lifecycle import LifecycleManager
 
-router = APIRouter(prefix="/workers", tags=["workers"], dependencies=[Depends(require_admin)])
+router = APIRouter(
+    prefix="/workers",
+    tags=["workers"],
+    dependencies=[Depends(require_admin)],
+    responses=answers(401),
+)
 Lifecycle = Annotated[LifecycleManager, Depends(lifecycle)]
 Svc = Annotated[Services, Depends(services)]
 IdPath = Annotated[WorkerId, Path(description="the worker's id (a slug)")]
 Options = Annotated[StopOptions | None, Body()]
+ACTED = answers(404, 409, 422)
+ACTED_WITH_BODY = answers(400, 404, 409, 413, 422)
+FOLLOW_EVENTS = "follow is available for stdout and stderr only"
+UNHEALTHY = {"model": WorkerHealthOut, "description": "Not running, or its heartbeat is late."}
 
 
 def _status(svc: Services, worker_id: str) -> WorkerStatusOut:
@@ -37,26 +51,26 @@ def _status(svc: Services, worker_id: str) -> WorkerStatusOut:
     return WorkerStatusOut.of(sup.config, sup.runtime)
 
 
-@router.get("/stats/overview")
-async def overview(svc: Svc) -> dict[str, Any]:
+@router.get("/stats/overview", response_model=FleetOverview)
+async def overview(svc: Svc) -> FleetOverview:
     """Fleet-wide counts by state and totals of the live metrics."""
     runtimes = [sup.runtime for sup in svc.lifecycle.supervisors.values()]
     states = Counter(str(rt.state) for rt in runtimes)
     running = [rt for rt in runtimes if rt.state is WorkerState.RUNNING]
-    return {
-        "total": len(runtimes),
-        "by_state": {str(s): states.get(str(s), 0) for s in WorkerState},
-        "cpus": sum(len(rt.cpu_ids) for rt in running),
-        "cpus_allocated": sum(rt.cpus_allocated for rt in running),
-        "active_jobs": sum(rt.active_jobs for rt in running),
-        "memory_bytes": sum(rt.memory_bytes or 0 for rt in running),
-        "cpu_percent": sum(rt.cpu_percent or 0.0 for rt in running),
-        "restarts": sum(rt.restart_count for rt in runtimes),
-        "errors": sum(rt.error_count for rt in runtimes),
-    }
+    return FleetOverview(
+        total=len(runtimes),
+        by_state={str(s): states.get(str(s), 0) for s in WorkerState},
+        cpus=sum(len(rt.cpu_ids) for rt in running),
+        cpus_allocated=sum(rt.cpus_allocated for rt in running),
+        active_jobs=sum(rt.active_jobs for rt in running),
+        memory_bytes=sum(rt.memory_bytes or 0 for rt in running),
+        cpu_percent=sum(rt.cpu_percent or 0.0 for rt in running),
+        restarts=sum(rt.restart_count for rt in runtimes),
+        errors=sum(rt.error_count for rt in runtimes),
+    )
 
 
-@router.post("/batch", response_model=BatchResponse)
+@router.post("/batch", response_model=BatchResponse, responses=answers(400, 413, 422))
 async def batch(body: BatchRequest, svc: Svc) -> BatchResponse:
     """Apply one action to many workers; each gets its own result."""
     results = await asyncio.gather(*(_batch_one(svc, body, wid) for wid in body.worker_ids))
@@ -89,34 +103,38 @@ async def _act(svc: Services, action: str, worker_id: str, options: StopOptions 
         await sup.restart(opts.graceful, timeout)
 
 
-@router.post("/{worker_id}/start", response_model=WorkerStatusOut)
+@router.post("/{worker_id}/start", response_model=WorkerStatusOut, responses=ACTED)
 async def start(worker_id: IdPath, svc: Svc) -> WorkerStatusOut:
     """Start the worker; it is running once it registers (poll status or health)."""
     await _act(svc, "start", worker_id, None)
     return _status(svc, worker_id)
 
 
-@router.post("/{worker_id}/stop", response_model=WorkerStatusOut)
+@router.post("/{worker_id}/stop", response_model=WorkerStatusOut, responses=ACTED_WITH_BODY)
 async def stop(worker_id: IdPath, svc: Svc, options: Options = None) -> WorkerStatusOut:
     """SIGTERM, wait timeout_s, then SIGKILL (at once when graceful is false)."""
     await _act(svc, "stop", worker_id, options)
     return _status(svc, worker_id)
 
 
-@router.post("/{worker_id}/restart", response_model=WorkerStatusOut)
+@router.post("/{worker_id}/restart", response_model=WorkerStatusOut, responses=ACTED_WITH_BODY)
 async def restart(worker_id: IdPath, svc: Svc, options: Options = None) -> WorkerStatusOut:
     """Stop as with /stop, then start again."""
     await _act(svc, "restart", worker_id, options)
     return _status(svc, worker_id)
 
 
-@router.get("/{worker_id}/status", response_model=WorkerStatusOut)
+@router.get("/{worker_id}/status", response_model=WorkerStatusOut, responses=answers(404, 422))
 async def status(worker_id: IdPath, svc: Svc) -> WorkerStatusOut:
     """Runtime state and metrics of one worker."""
     return _status(svc, worker_id)
 
 
-@router.get("/{worker_id}/health")
+@router.get(
+    "/{worker_id}/health",
+    response_model=WorkerHealthOut,
+    responses={503: UNHEALTHY, **answers(404, 422)},
+)
 async def health(worker_id: IdPath, svc: Svc) -> JSONResponse:
     """200 when running with a fresh heartbeat, else 503; the body says why."""
     sup = svc.lifecycle.get(worker_id)
@@ -124,18 +142,25 @@ async def health(worker_id: IdPath, svc: Svc) -> JSONResponse:
     healthy = (
         sup.state is WorkerState.RUNNING and silent is not None and silent <= svc.settings.lease_s
     )
-    body = {
-        "worker_id": worker_id,
-        "healthy": healthy,
-        "state": str(sup.state),
-        "desired_state": str(sup.desired),
-        "seconds_since_heartbeat": None if silent is None else round(silent, 3),
-        "lease_s": svc.settings.lease_s,
-    }
-    return JSONResponse(body, status_code=200 if healthy else 503)
+    body = WorkerHealthOut(
+        worker_id=worker_id,
+        healthy=healthy,
+        state=str(sup.state),
+        desired_state=str(sup.desired),
+        seconds_since_heartbeat=None if silent is None else round(silent, 3),
+        lease_s=svc.settings.lease_s,
+    )
+    return JSONResponse(body.model_dump(), status_code=200 if healthy else 503)
 
 
-@router.get("/{worker_id}/logs", response_model=None)
+@router.get(
+    "/{worker_id}/logs",
+    response_model=None,
+    responses={
+        200: sse_answer(WorkerLogsOut, "for as long as the client listens"),
+        **answers(404, 422),
+    },
+)
 async def logs(
     worker_id: IdPath,
     svc: Svc,
@@ -147,8 +172,10 @@ async def logs(
     svc.lifecycle.get(worker_id)
     if stream == "events":
         if follow:
-            raise InvalidInputError("follow is available for stdout and stderr only")
-        rows = await svc.db.read(svc.db.logs.list, worker_id, limit=tail)
+            problem = {"loc": ("query", "follow"), "msg": FOLLOW_EVENTS, "type": "value_error"}
+            raise RequestValidationError([problem])
+        # tail=0 asks for no line: the store takes no empty limit.
+        rows = await svc.db.read(svc.db.logs.list, worker_id, limit=tail) if tail else []
         lines = [f"{r.at.isoformat()} {r.level} {r.kind}: {r.message}" for r in reversed(rows)]
         return JSONResponse({"worker_id": worker_id, "stream": stream, "lines": lines})
     if follow:

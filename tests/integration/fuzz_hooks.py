@@ -1,0 +1,83 @@
+"""Schemathesis hooks of the fuzz run: nothing it sends may start a worker or hang.
+
+And one check: valid jobs are accepted unless the fleet of the moment cannot run them.
+"""
+
+from typing import Any
+
+import schemathesis
+from schemathesis import Case, CheckContext, HookContext, Response
+
+# What a query string's boolean reads as true.
+TRUE = {"true", "1", "yes", "on", "t", "y"}
+SUBMIT_PATHS = ("/api/v1/jobs", "/api/v1/jobs/batch")
+
+
+@schemathesis.hook
+def before_call(context: HookContext, case: Case[Any], kwargs: dict[str, Any]) -> None:
+    """Make the request harmless and finite before it is sent."""
+    never_local(case)
+    no_follow(case)
+    no_wait(case)
+
+
+def never_local(case: Case[Any]) -> None:
+    """Make every worker config the fuzzer writes an SSH one: this master cannot start those.
+
+    A new config without a type (absent or null) is a local one; a change without one
+    keeps the type the config has.
+    """
+    body = case.body
+    if not case.path.startswith("/api/v1/worker-configs") or not isinstance(body, dict):
+        return
+    kind = body.get("deployment_type")
+    if kind == "local" or (kind is None and case.method.upper() == "POST"):
+        body["deployment_type"] = "ssh"
+
+
+def no_follow(case: Case[Any]) -> None:
+    """Ask the logs routes for the last lines, never for the stream that follows them.
+
+    With follow=true a job's log streams until the job ends (fuzzed jobs never run
+    here) and a worker's until the client leaves.
+    """
+    query = case.query if isinstance(case.query, dict) else {}
+    if str(query.get("follow")).lower() in TRUE:
+        case.query = {**query, "follow": "false"}
+
+
+def no_wait(case: Case[Any]) -> None:
+    """Make the wait route answer at once, unless its timeout is the invalid part of the case.
+
+    Fuzzed jobs never finish here: a valid wait would last its whole timeout (30 s by default).
+    """
+    if not case.path.endswith("/wait"):
+        return
+    query = case.query if isinstance(case.query, dict) else {}
+    value = query.get("timeout_s", 0)
+    try:
+        timeout = float(value)
+    except (TypeError, ValueError):
+        return
+    if not isinstance(value, bool) and 0 <= timeout <= 60:
+        case.query = {**query, "timeout_s": 0}
+
+
+@schemathesis.check
+def valid_jobs_are_accepted(ctx: CheckContext, response: Response, case: Case[Any]) -> None:
+    """Positive data acceptance for job submissions, but for the refusals the fleet decides.
+
+    Whether a job fits some configured worker (its CPUs, labels, account) depends on the
+    configs of the moment, which no document can say: those refusals are a 422 whose
+    every problem is of the kind ``invalid_input``; any other refusal is a failure.
+    """
+    if case.method.upper() != "POST" or case.path not in SUBMIT_PATHS:
+        return
+    if case.meta is None or not case.meta.generation.mode.is_positive:
+        return
+    if response.status_code in (200, 201):
+        return
+    body = response.json() if response.status_code == 422 else {}
+    kinds = {problem.get("type") for problem in body.get("detail", [])}
+    if kinds != {"invalid_input"}:
+        raise AssertionError(f"a valid submission was refused: {response.status_code} {body}")
