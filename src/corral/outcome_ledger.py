@@ -64,9 +64,7 @@ class OutcomeLedger:
         kept = self.unacknowledged.values()
         text = "".join(json.dumps(r, separators=(",", ":")) + "\n" for r in kept)
         with contextlib.suppress(OSError):
-            temp = self.path.with_suffix(".tmp")
-            temp.write_text(text)
-            os.replace(temp, self.path)
+            replace_private(self.path, text)
             os.close(self._fd)
             self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CLOEXEC)
             self._acknowledged = 0
@@ -75,6 +73,15 @@ class OutcomeLedger:
         """Close the file; what it still holds is for the master to read."""
         with contextlib.suppress(OSError):
             os.close(self._fd)
+
+
+def replace_private(path: Path, text: str) -> None:
+    """Replace a file's content at once (write beside it, then rename), mode 0600."""
+    temp = path.with_suffix(".tmp")
+    fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(text)
+    os.replace(temp, path)
 
 
 def take_outcomes(path: Path) -> dict[Key, dict[str, Any]]:

@@ -9,7 +9,7 @@ master's statement watchdog, see master.database).
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, make_url
 
 SQLITE_BUSY_TIMEOUT_MS = 1000
 PG_CONNECT_TIMEOUT_S = 3
@@ -20,6 +20,14 @@ PG_LOCK_TIMEOUT_MS = 3000
 def sqlite_url(data_dir: Path) -> str:
     """The URL of the embedded database inside a data folder."""
     return f"sqlite:///{(data_dir / 'corral.db').resolve()}"
+
+
+def sqlite_path(url: str) -> Path | None:
+    """The file of a SQLite URL (None for another backend or an in-memory database)."""
+    parsed = make_url(normalise_url(url))
+    if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
+        return None
+    return Path(parsed.database)
 
 
 def normalise_url(url: str) -> str:

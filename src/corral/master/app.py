@@ -11,6 +11,7 @@ from typing import Any
 from fastapi import FastAPI
 
 from corral import __version__
+from corral.db.engine import sqlite_path
 from corral.domain.workers import DeploymentType
 from corral.launchers.local import LocalLauncher
 from corral.master.api import agent, jobs, worker_configs, workers
@@ -18,6 +19,8 @@ from corral.master.api.body_limit import BodyLimitMiddleware
 from corral.master.api.exchange_lane import ExchangeLane
 from corral.master.api.http_errors import install_error_handlers
 from corral.master.background import Background, Fatal
+from corral.master.data_folder import create_private
+from corral.master.data_folder import secure as secure_data_folder
 from corral.master.database import Database
 from corral.master.jobs.output import JobOutput
 from corral.master.jobs.recovery import RecoveryManager
@@ -39,7 +42,10 @@ API_PREFIX = "/api/v1"
 
 async def open_services(settings: MasterSettings, on_fatal: Fatal) -> Services:
     """Open the database, restore every worker, and return the running services."""
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    secure_data_folder(settings.data_dir)
+    sqlite_file = sqlite_path(settings.db_url)
+    if sqlite_file is not None:
+        create_private(sqlite_file)  # before SQLite makes it: its WAL and SHM copy the mode
     db = Database.open(settings.db_url)
     writer = Writer(db)
     output = JobOutput(settings.data_dir / "jobs", settings.job_output_max_bytes)

@@ -38,7 +38,7 @@ class _LogFile:
         self._path = path
         self._max_bytes = max_bytes
         self._backups = backups
-        self._fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | _OPEN_FLAGS, 0o640)
+        self._fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | _OPEN_FLAGS, 0o600)
         self._size = os.fstat(self._fd).st_size
 
     def write(self, data: bytes) -> None:
@@ -63,7 +63,7 @@ class _LogFile:
             os.replace(self._path, _backup(self._path, 1))
         else:
             flags |= os.O_TRUNC
-        self._fd = os.open(self._path, flags, 0o640)
+        self._fd = os.open(self._path, flags, 0o600)
         self._size = 0
 
 
@@ -94,7 +94,7 @@ class WorkerLogFiles:
         follow_queue: int = 1000,
     ) -> None:
         self._root = Path(log_dir).resolve()
-        self._root.mkdir(parents=True, exist_ok=True)
+        self._root.mkdir(mode=0o700, parents=True, exist_ok=True)
         self._max_bytes = max_bytes
         self._backups = backups
         self._files: dict[Key, _LogFile] = {}
@@ -111,7 +111,7 @@ class WorkerLogFiles:
         log_file = self._files.get(key)
         if log_file is None:
             worker_dir = self._checked(self._root / worker_id)
-            worker_dir.mkdir(mode=0o750, exist_ok=True)
+            worker_dir.mkdir(mode=0o700, exist_ok=True)
             self._checked(worker_dir)  # It may have appeared as a symlink meanwhile.
             path = self._checked(worker_dir / f"{stream}.log")
             log_file = self._files[key] = _LogFile(path, self._max_bytes, self._backups)

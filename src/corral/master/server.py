@@ -12,6 +12,7 @@ from types import FrameType
 import uvicorn
 from fastapi import FastAPI
 
+from corral.hardening import make_undumpable
 from corral.master.app import create_app
 from corral.master.hard_stop import kill_everything
 from corral.master.services import Services
@@ -88,6 +89,8 @@ def run_master(settings: MasterSettings, banner: bool = True) -> int:
     Raises MasterStartError, before touching the database or any worker, when
     another master holds the data folder or the database, or the port is taken.
     """
+    # Its environment and memory (the database URL, keys once read) closed to its jobs.
+    make_undumpable()
     with claim(settings) as (settings, sock):
         app = create_app(settings)
         config = uvicorn.Config(

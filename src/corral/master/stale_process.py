@@ -12,7 +12,7 @@ from corral.domain.jobs import Job
 from corral.domain.worker_states import ACTIVE_STATES
 from corral.domain.workers import WorkerRuntime
 from corral.procfs import process_start_time
-from corral.protocol import ENV_JOB_ID, ENV_WORKER_ID
+from corral.protocol import ENV_JOB_ID
 
 log = logging.getLogger("corral.master")
 
@@ -33,8 +33,17 @@ def kill_group_if(pid: int, variable: str, value: str) -> bool:
 
 
 def kill_stale_worker(pid: int, worker_id: str) -> bool:
-    """SIGKILL the group of a worker process a previous master left; True if killed."""
-    killed = kill_group_if(pid, ENV_WORKER_ID, worker_id)
+    """SIGKILL the group of a worker process a previous master left; True if killed.
+
+    Recognised by its command line, which anyone may read: a worker is non-dumpable,
+    so its environment is closed even to its own user.
+    """
+    try:
+        argv = psutil.Process(pid).cmdline()
+    except psutil.Error:
+        return False
+    ours = "corral.worker" in argv and _option(argv, "--worker-id") == worker_id
+    killed = ours and _killpg(pid)
     if killed:
         log.warning("%s: killed process group %d left by the previous master", worker_id, pid)
     return killed
@@ -56,6 +65,14 @@ def kill_job_process(job: Job) -> bool:
     if killed:
         log.warning("job %d: killed process group %d left by its worker", job.id, pid)
     return killed
+
+
+def _option(argv: list[str], name: str) -> str | None:
+    """The value given to an option in a command line, if any."""
+    for index, arg in enumerate(argv[:-1]):
+        if arg == name:
+            return argv[index + 1]
+    return None
 
 
 def _killpg(pid: int) -> bool:

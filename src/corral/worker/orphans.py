@@ -17,6 +17,7 @@ import signal
 from collections.abc import Mapping
 from pathlib import Path
 
+from corral.outcome_ledger import replace_private
 from corral.procfs import process_start_time
 from corral.protocol import ENV_STATE_DIR
 
@@ -69,9 +70,9 @@ class JobLedger:
 
     def _rewrite(self) -> None:
         """Replace the file by the live entries only."""
-        temp = self.path.with_suffix(".tmp")
-        temp.write_text("".join(f"{pid} {started}\n" for pid, started in self.live.items()))
-        os.replace(temp, self.path)
+        replace_private(
+            self.path, "".join(f"{pid} {started}\n" for pid, started in self.live.items())
+        )
         os.close(self._fd)
         self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND)
         self._ended = 0

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import ctypes
 import logging
 import os
 import signal
-import sys
+
+from corral.hardening import PR_SET_PDEATHSIG, error_text, prctl
 
 log = logging.getLogger(__name__)
 
-PR_SET_PDEATHSIG = 1
 # A signal of its own, not SIGTERM: the kernel sends it each time the thread that
 # forked us exits (its children pass to a sibling thread, then to init), so a dying
 # master may send it once or several times and it cannot be counted like an
@@ -26,18 +25,9 @@ def arm_parent_death_signal(parent_pid: int) -> bool:
     request was made: then we were already re-parented and no signal will come.
     Install the handler first: the signal's default action would leave the jobs behind.
     """
-    if sys.platform.startswith("linux"):
-        _prctl_pdeathsig(PARENT_DEATH_SIGNAL)
-    else:
-        log.debug("no parent-death signal on %s; relying on the parent pid check", sys.platform)
+    result = prctl(PR_SET_PDEATHSIG, PARENT_DEATH_SIGNAL)
+    if result < 0:
+        log.warning(
+            "no parent-death signal (%s); relying on the parent pid check", error_text(result)
+        )
     return os.getppid() == parent_pid
-
-
-def _prctl_pdeathsig(signum: int) -> None:
-    """prctl(PR_SET_PDEATHSIG, signum) through libc."""
-    # The running interpreter already links libc; looking it up by name would
-    # spawn ldconfig and cost tens of milliseconds.
-    libc = ctypes.CDLL(None, use_errno=True)
-    if libc.prctl(PR_SET_PDEATHSIG, signum, 0, 0, 0) != 0:
-        errno = ctypes.get_errno()
-        log.warning("prctl(PR_SET_PDEATHSIG) failed: %s", os.strerror(errno))

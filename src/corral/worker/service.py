@@ -14,6 +14,7 @@ import signal
 import time
 from functools import partial
 
+from corral.hardening import make_undumpable
 from corral.worker.agent import Agent
 from corral.worker.cpus import usable_cpus
 from corral.worker.daemon import DaemonThread
@@ -99,6 +100,9 @@ class WorkerService:
     def run(self) -> int:
         """Clean up, register, serve until told to stop, and shut down."""
         with self._signals:
+            # Its token and environment closed to its jobs, even those of its own user.
+            if not make_undumpable():
+                log.warning("cannot mark the worker non-dumpable: its jobs may read its memory")
             parent_pid = self.settings.parent_pid
             if parent_pid is not None and not arm_parent_death_signal(parent_pid):
                 log.error("launching process %d is gone; exiting", parent_pid)

@@ -35,7 +35,7 @@ class JobOutput:
 
     def __init__(self, root: Path, max_bytes: int = 64 * 1024 * 1024) -> None:
         self._root = root
-        self._root.mkdir(parents=True, exist_ok=True)
+        self._root.mkdir(mode=0o700, parents=True, exist_ok=True)
         self.max_bytes = max_bytes
         self._sizes: dict[Key, int] = {}
         self._received: dict[Key, int] = {}  # bytes of the current attempt taken so far
@@ -89,7 +89,7 @@ class JobOutput:
         path = self.path(*key)
         size = self._size(key)
         try:
-            path.parent.mkdir(exist_ok=True)
+            path.parent.mkdir(mode=0o700, exist_ok=True)
             fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o600)
             try:
                 view = memoryview(data)
@@ -125,7 +125,7 @@ class JobOutput:
             bases[stream] = self._size(key)
         if attempt > 1:
             with contextlib.suppress(OSError):
-                self.path(job_id, "stdout").parent.mkdir(exist_ok=True)
+                self.path(job_id, "stdout").parent.mkdir(mode=0o700, exist_ok=True)
                 (self._root / str(job_id) / BASES_NAME).write_text(json.dumps(bases))
 
     def begun(self, job_id: int, attempt: int) -> bool:
