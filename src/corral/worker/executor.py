@@ -78,6 +78,8 @@ class Executor(DaemonThread):
         # The reporter made room for an attempt whose pipes we stopped reading.
         outbox.on_room = self.resume
         outbox.on_end_delivered = self._delivered
+        if files is not None:
+            outbox.before_ends_leave = files.outcomes.sync
 
     # Called from other threads: each queues a command for the loop.
 
