@@ -33,6 +33,7 @@ EMPTY_TIMEOUT_S = 0.1
 # How long a kill waits for a group to freeze before it kills what it sees.
 FREEZE_TIMEOUT_S = 0.1
 POLL_S = 0.001
+READ_SIZE = 64 * 1024
 JOB_SUFFIX = re.compile(r"\d+\.\d+")
 
 
@@ -47,10 +48,20 @@ class Usage:
 
 def read_text(path: Path) -> str | None:
     """A cgroup file's content; None when it is missing or unreadable."""
+    # Plain system calls: a job's end reads several of these on the executor's thread.
     try:
-        return path.read_text()
+        fd = os.open(path, os.O_RDONLY)
     except OSError:
         return None
+    chunks = []
+    try:
+        while chunk := os.read(fd, READ_SIZE):
+            chunks.append(chunk)
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
+    return b"".join(chunks).decode()
 
 
 def read_int(path: Path) -> int | None:
