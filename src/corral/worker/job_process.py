@@ -154,11 +154,16 @@ class JobProcess:
         self._files.pop(fd).close()
 
     def signal_group(self, signum: int) -> None:
-        """Send ``signum`` to the job's process group and to everything in its cgroup."""
-        # The leader is unreaped until the group is killed, so its pid (the
-        # group id) cannot have been reused by another process.
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(self.pid, signum)
+        """Send ``signum`` to every process of the job: its cgroup, else its process group.
+
+        Each process gets a catchable signal once (some programs take a second SIGTERM
+        as "now"); SIGKILL goes to the process group as well, for good measure.
+        """
+        if self.cgroup is None or signum == signal.SIGKILL:
+            # The leader is unreaped until the group is killed, so its pid (the
+            # group id) cannot have been reused by another process.
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(self.pid, signum)
         if self.cgroup is not None:
             self.cgroup.signal(signum)
 

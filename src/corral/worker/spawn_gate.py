@@ -6,7 +6,8 @@ worker moves the shell's pid into the job's cgroup, writes the line and closes
 the pipe; the shell then replaces itself with the program, looked up in the job's
 PATH as subprocess would, with /dev/null as its stdin. Whatever the program forks
 is inside from its first instruction. Should the worker die first, the pipe closes
-without a line and the shell exits 125 without running anything.
+without a line and the shell exits 125 without running anything. The program's
+environment is the job's, plus the PWD the shell exports.
 
 The cost is one exec of the shell. The shell would report a missing program as
 exit code 127, too late for a clear ``spawn_failed``, so the worker looks the
