@@ -1,10 +1,10 @@
 """WorkerService: the worker's life from registration to exit, on the main thread.
 
 The main thread finds how it can contain jobs (cgroups or process groups), kills
-what a previous instance left, registers, starts the
-executor and the background loops (heartbeats, the job long-poll, the event
-reporter) and then sleeps until a signal or a fatal error wakes it. The
-shutdown itself (drain, flush, deregister) runs here, never in a signal handler.
+what a previous instance left, registers, starts the executor and the background
+loops (heartbeats, the job long-poll, the event reporter) and then sleeps until a
+signal or a fatal error wakes it. The shutdown itself (drain, flush, deregister)
+runs here, never in a signal handler.
 """
 
 from __future__ import annotations
