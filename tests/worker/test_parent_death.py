@@ -13,11 +13,11 @@ import pytest
 from corral.outcome_ledger import OUTCOMES_NAME
 from corral.protocol import EXCHANGE_PATH
 from leftovers import Leftovers
+from waiting import wait_for
 
 from .fake_master import TOKEN, FakeMaster, assignment
 from .jobs import STUBBORN, python, stubborn_pids
 from .procs import alive, wait_dead
-from .waiting import wait_for
 from .worker_process import clean_env
 
 pytestmark = pytest.mark.skipif(

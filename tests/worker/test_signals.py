@@ -12,8 +12,7 @@ from collections.abc import Iterator
 import pytest
 
 from corral.worker.signals import SignalHandler
-
-from .waiting import wait_for
+from waiting import wait_for
 
 
 @pytest.fixture

@@ -14,10 +14,10 @@ import pytest
 
 from corral import __version__
 from corral.protocol import DEREGISTER_PATH, HEARTBEAT_PATH, REGISTER_PATH
+from waiting import wait_for
 
 from .conftest import SpawnWorker
 from .fake_master import TOKEN, FakeMaster
-from .waiting import wait_for
 from .worker_process import clean_env
 
 
