@@ -4,6 +4,8 @@ import json
 import signal
 import subprocess
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import pytest
 
@@ -13,10 +15,15 @@ from waiting import wait_for
 from .conftest import RunCli
 
 
-def corral_process(master: MasterProcess, *args: str) -> subprocess.Popen[str]:
-    """The real ``corral`` command in its own process, its output captured."""
+@contextmanager
+def corral_process(master: MasterProcess, *args: str) -> Iterator[subprocess.Popen[str]]:
+    """The real ``corral`` command in its own process, its output captured; killed at the end."""
     argv = [sys.executable, "-m", "corral", "--url", master.url, *args]
-    return subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    with subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) as proc:
+        try:
+            yield proc
+        finally:
+            proc.kill()
 
 
 def finished(master: MasterProcess, job_id: int) -> str:
@@ -38,8 +45,8 @@ def test_submit_wait_streams_both_outputs_and_exits_with_the_jobs_code(
     master: MasterProcess,
 ) -> None:
     script = "echo to-out; echo to-err >&2; echo more-out; exit 3"
-    proc = corral_process(master, "submit", "--wait", "--", "/bin/sh", "-c", script)
-    out, err = proc.communicate(timeout=60)
+    with corral_process(master, "submit", "--wait", "--", "/bin/sh", "-c", script) as proc:
+        out, err = proc.communicate(timeout=60)
     assert proc.returncode == 3
     assert out == "to-out\nmore-out\n"
     assert err.startswith("to-err\n")
@@ -56,21 +63,21 @@ def test_submit_wait_streams_both_outputs_and_exits_with_the_jobs_code(
     ],
 )
 def test_submit_wait_exit_codes(master: MasterProcess, argv: list[str], code: int) -> None:
-    proc = corral_process(master, "submit", "--wait", *argv)
-    proc.communicate(timeout=60)
+    with corral_process(master, "submit", "--wait", *argv) as proc:
+        proc.communicate(timeout=60)
     assert proc.returncode == code
 
 
 def test_ctrl_c_while_waiting_cancels_the_job(master: MasterProcess) -> None:
-    proc = corral_process(master, "submit", "--wait", "--account", "ctrl-c", "sleep", "30")
-
     def running() -> int | None:
         jobs = master.api.get("/jobs", params={"account": "ctrl-c"}).json()["jobs"]
         return jobs[0]["id"] if jobs and jobs[0]["state"] == "running" else None
 
-    job_id = wait_for(running, timeout=30, what="the job running")
-    proc.send_signal(signal.SIGINT)
-    _, err = proc.communicate(timeout=30)
+    submit = ("submit", "--wait", "--account", "ctrl-c", "sleep", "30")
+    with corral_process(master, *submit) as proc:
+        job_id = wait_for(running, timeout=30, what="the job running")
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=30)
     assert proc.returncode == 130
     assert f"cancelling job {job_id}" in err
     assert finished(master, job_id) == "cancelled"

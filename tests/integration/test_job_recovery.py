@@ -10,7 +10,8 @@ import httpx
 
 from corral.master.tokens import Tokens
 from corral.protocol import REGISTER_PATH
-from master_process import JobsApi, MasterFactory, MasterProcess, process_alive
+from master_api import JobsApi
+from master_process import MasterFactory, MasterProcess, process_alive
 from waiting import wait_for
 
 # Exit code of a job that found another copy of itself running.

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import httpx
 
-from master_process import free_port, process_alive
+from master_process import ANNOUNCED, process_alive
 from waiting import wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -25,20 +25,25 @@ def local_1_running(api: httpx.Client) -> bool:
 
 
 def test_one_sigint_to_the_group_stops_gracefully(tmp_path: Path) -> None:
-    port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("CORRAL_", "VIRTUAL_ENV"))}
     # Its own environment: syncing without dev packages must not touch the one running us.
     env.update(UV_PROJECT_ENVIRONMENT=str(tmp_path / "venv"), UV_OFFLINE="1")
-    argv = [str(ROOT / "scripts" / "up"), "--data-dir", str(tmp_path / "data")]
-    argv += ["--port", str(port)]
+    argv = [str(ROOT / "scripts" / "up"), "--data-dir", str(tmp_path / "data"), "--port", "0"]
     output = tmp_path / "up.out"
     with output.open("wb") as out:
         # Its own process group, as a terminal gives a foreground command.
         up = subprocess.Popen(
             argv, stdout=out, stderr=subprocess.STDOUT, env=env, start_new_session=True
         )
-    api = httpx.Client(base_url=f"http://127.0.0.1:{port}/api/v1")
+    api = httpx.Client()
+
+    def announced() -> str | None:
+        found = ANNOUNCED.search(output.read_bytes()) if up.poll() is None else None
+        return found.group(1).decode() if found else None
+
     try:
+        url = wait_for(announced, timeout=INSTALL_AND_START_S, what="the master's URL")
+        api.base_url = httpx.URL(url + "/api/v1")
         wait_for(
             lambda: up.poll() is None and local_1_running(api),
             timeout=INSTALL_AND_START_S,

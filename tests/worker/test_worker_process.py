@@ -9,6 +9,7 @@ import socket
 import subprocess
 import sys
 import uuid
+from pathlib import Path
 
 import pytest
 
@@ -201,11 +202,11 @@ def test_keeps_heartbeating_through_an_outage(
     assert len(master.registrations()) == 1  # the same instance carries on
 
 
-def test_a_closed_log_pipe_does_not_break_the_shutdown(master: FakeMaster) -> None:
+def test_a_closed_log_pipe_does_not_break_the_shutdown(master: FakeMaster, tmp_path: Path) -> None:
     # When the master dies, the read end of the worker's stderr pipe goes with it.
     worker = subprocess.Popen(
         [sys.executable, "-m", "corral.worker", "--master", master.url, "--worker-id", "w1"],
-        env=clean_env(CORRAL_WORKER_TOKEN=TOKEN),
+        env=clean_env(CORRAL_WORKER_TOKEN=TOKEN, CORRAL_WORKER_STATE_DIR=str(tmp_path / "state")),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
     )
