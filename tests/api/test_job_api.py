@@ -8,6 +8,9 @@ import pytest
 
 from inprocess_master import InProcessMaster
 
+# The module's tests share one master: run them in one test process.
+pytestmark = pytest.mark.xdist_group("job-api-master")
+
 _accounts = itertools.count()
 
 

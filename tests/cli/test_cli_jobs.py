@@ -14,6 +14,9 @@ from waiting import wait_for
 
 from .conftest import RunCli
 
+# The package's tests share one master (conftest.py): run them in one test process.
+pytestmark = pytest.mark.xdist_group("cli-master")
+
 
 @contextmanager
 def corral_process(master: MasterProcess, *args: str) -> Iterator[subprocess.Popen[str]]:
