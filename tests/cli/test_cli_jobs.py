@@ -1,6 +1,7 @@
 """``corral submit`` and ``corral jobs`` against a real master and a real worker."""
 
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -22,11 +23,23 @@ pytestmark = pytest.mark.xdist_group("cli-master")
 def corral_process(master: MasterProcess, *args: str) -> Iterator[subprocess.Popen[str]]:
     """The real ``corral`` command in its own process, its output captured; killed at the end."""
     argv = [sys.executable, "-m", "corral", "--url", master.url, *args]
-    with subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) as proc:
+    env = dict(os.environ, PYTHONFAULTHANDLER="1")  # SIGABRT prints every thread's stack
+    pipe = subprocess.PIPE
+    with subprocess.Popen(argv, stdout=pipe, stderr=pipe, text=True, env=env) as proc:
         try:
             yield proc
         finally:
             proc.kill()
+
+
+def output_or_stacks(proc: subprocess.Popen[str], timeout: float) -> tuple[str, str]:
+    """Stdout and stderr once the process ends; if it hangs, fail showing where it is."""
+    try:
+        return proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.send_signal(signal.SIGABRT)
+        _, err = proc.communicate(timeout=10)
+        raise AssertionError(f"still running after {timeout} s, its stacks:\n{err}") from None
 
 
 def finished(master: MasterProcess, job_id: int) -> str:
@@ -80,7 +93,7 @@ def test_ctrl_c_while_waiting_cancels_the_job(master: MasterProcess) -> None:
     with corral_process(master, *submit) as proc:
         job_id = wait_for(running, timeout=30, what="the job running")
         proc.send_signal(signal.SIGINT)
-        _, err = proc.communicate(timeout=30)
+        _, err = output_or_stacks(proc, timeout=30)
     assert proc.returncode == 130
     assert f"cancelling job {job_id}" in err
     assert finished(master, job_id) == "cancelled"
