@@ -3,6 +3,7 @@
 import os
 import signal
 import subprocess
+import sys
 from pathlib import Path
 
 import httpx
@@ -26,6 +27,9 @@ def local_1_running(api: httpx.Client) -> bool:
 
 def test_one_sigint_to_the_group_stops_gracefully(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("CORRAL_", "VIRTUAL_ENV"))}
+    # A user's shell, not the tests' environment: `uv run` puts its bin folder first on PATH.
+    ours = Path(sys.prefix, "bin")
+    env["PATH"] = os.pathsep.join(p for p in env["PATH"].split(os.pathsep) if Path(p) != ours)
     # Its own environment: syncing without dev packages must not touch the one running us.
     env.update(UV_PROJECT_ENVIRONMENT=str(tmp_path / "venv"), UV_OFFLINE="1")
     argv = [str(ROOT / "scripts" / "up"), "--data-dir", str(tmp_path / "data"), "--port", "0"]
@@ -38,7 +42,9 @@ def test_one_sigint_to_the_group_stops_gracefully(tmp_path: Path) -> None:
     api = httpx.Client()
 
     def announced() -> str | None:
-        found = ANNOUNCED.search(output.read_bytes()) if up.poll() is None else None
+        said = output.read_text(errors="replace")
+        assert up.poll() is None, f"scripts/up exited {up.returncode}:\n{said}"
+        found = ANNOUNCED.search(said.encode())
         return found.group(1).decode() if found else None
 
     try:
