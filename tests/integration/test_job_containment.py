@@ -8,7 +8,8 @@ import pytest
 
 from corral.worker.cgroup_v1 import CgroupV1
 from corral.worker.containment import detect
-from master_process import JobsApi, MasterFactory, MasterProcess, process_alive
+from master_api import JobsApi
+from master_process import MasterFactory, MasterProcess, process_alive
 from waiting import wait_for
 
 V1 = isinstance(detect("corral-probe"), CgroupV1)

@@ -17,13 +17,13 @@ import corral
 from corral.protocol import Assignment, JobEvent
 from corral.worker.cgroup_v1 import CgroupV1
 from corral.worker.containment import cgroup_prefix, detect
+from waiting import wait_for
 
 from .conftest import SpawnWorker
 from .fake_master import TOKEN, FakeMaster, assignment
 from .job_runs import BUSY, ESCAPE
 from .jobs import python, wait_finished
 from .procs import alive, wait_dead
-from .waiting import wait_for
 from .worker_process import clean_env
 
 FAST = ("--kill-grace", "0.2")
