@@ -10,6 +10,7 @@ import pytest
 from corral.worker.master_client import MasterClient
 
 from .fake_master import TOKEN, FakeMaster
+from .job_runs import JobRuns, StartJob
 from .worker_process import WorkerProcess
 
 SpawnWorker = Callable[..., WorkerProcess]
@@ -28,6 +29,17 @@ def idle_master() -> Iterator[FakeMaster]:
 def master(idle_master: FakeMaster) -> FakeMaster:
     """A running fake master."""
     return idle_master.start()
+
+
+@pytest.fixture
+def start_job() -> Iterator[StartJob]:
+    """Start JobProcesses in the test's process; whatever is left of them is ended at teardown.
+
+    Request it after ``containment``: it is torn down first, while the cgroups still exist.
+    """
+    runs = JobRuns()
+    yield runs.start
+    runs.close()
 
 
 @pytest.fixture

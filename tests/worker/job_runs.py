@@ -25,10 +25,29 @@ def job(command: list[str], memory_mb: int | None = None, job_id: int = 1) -> As
     return made
 
 
-def start(spec: Assignment, containment: Containment | None) -> JobProcess:
-    """Spawn the job on every CPU this process may use, as the executor would."""
-    base = {"PATH": os.environ.get("PATH", os.defpath)}
-    return JobProcess(spec, [], base, os.sched_getaffinity(0), containment)
+class JobRuns:
+    """The jobs a test started; whatever the test left of them is ended at its teardown."""
+
+    def __init__(self) -> None:
+        self.started: list[JobProcess] = []
+
+    def start(self, spec: Assignment, containment: Containment | None) -> JobProcess:
+        """Spawn the job on every CPU this process may use, as the executor would."""
+        base = {"PATH": os.environ.get("PATH", os.defpath)}
+        running = JobProcess(spec, [], base, os.sched_getaffinity(0), containment)
+        self.started.append(running)
+        return running
+
+    def close(self) -> None:
+        """Kill and reap what still runs, remove its cgroup, close its pipes."""
+        for running in self.started:
+            if not running.exited:
+                running.reap()
+            running.release()
+            running.close()
+
+
+StartJob = Callable[[Assignment, Containment | None], JobProcess]
 
 
 def wait_exit(job: JobProcess, timeout: float = 10.0) -> int:

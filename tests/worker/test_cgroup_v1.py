@@ -14,7 +14,7 @@ from corral.worker.cgroups import write_text
 from corral.worker.containment import cgroup_prefix, detect
 from corral.worker.containment import own_cgroups as parse_own
 
-from .job_runs import BUSY, ESCAPE, all_stdout, job, start, stdout_line, wait_exit
+from .job_runs import BUSY, ESCAPE, StartJob, all_stdout, job, stdout_line, wait_exit
 from .procs import alive, wait_dead
 
 
@@ -48,9 +48,10 @@ def own_cgroups(path: str) -> dict[str, str]:
 
 def test_the_program_is_born_in_its_cgroups_and_the_spawner_goes_home(
     containment: CgroupV1,
+    start_job: StartJob,
 ) -> None:
     before = own_cgroups("/proc/thread-self/cgroup")
-    running = start(job(["cat", "/proc/self/cgroup"]), containment)
+    running = start_job(job(["cat", "/proc/self/cgroup"]), containment)
     assert own_cgroups("/proc/thread-self/cgroup") == before
     group = running.cgroup
     assert isinstance(group, V1Group) and set(group.dirs) == {"freezer", "memory", "cpuacct"}
@@ -63,8 +64,10 @@ def test_the_program_is_born_in_its_cgroups_and_the_spawner_goes_home(
     assert not any(path.exists() for path in group.dirs.values()), "cgroup removed"
 
 
-def test_what_left_the_process_group_dies_with_the_job(containment: CgroupV1) -> None:
-    running = start(job(["/bin/sh", "-c", ESCAPE + "exit 0"]), containment)
+def test_what_left_the_process_group_dies_with_the_job(
+    containment: CgroupV1, start_job: StartJob
+) -> None:
+    running = start_job(job(["/bin/sh", "-c", ESCAPE + "exit 0"]), containment)
     grandchild = int(stdout_line(running))
     assert alive(grandchild)
     assert wait_exit(running) == 0
@@ -72,9 +75,11 @@ def test_what_left_the_process_group_dies_with_the_job(containment: CgroupV1) ->
     running.release()
 
 
-def test_a_job_over_its_memory_limit_is_killed_and_called_oom(containment: CgroupV1) -> None:
+def test_a_job_over_its_memory_limit_is_killed_and_called_oom(
+    containment: CgroupV1, start_job: StartJob
+) -> None:
     hog = "x = b'x' * (200 << 20)\nprint('survived')\n"
-    running = start(job([sys.executable, "-c", hog], memory_mb=50), containment)
+    running = start_job(job([sys.executable, "-c", hog], memory_mb=50), containment)
     group = running.cgroup
     assert isinstance(group, V1Group)
     limit = (group.dirs["memory"] / "memory.limit_in_bytes").read_text()
@@ -86,16 +91,20 @@ def test_a_job_over_its_memory_limit_is_killed_and_called_oom(containment: Cgrou
     assert running.verdict(usage) == ("oom", "out of memory (limit 50 MB)")
 
 
-def test_a_shell_reporting_its_child_killed_out_of_memory_is_oom(containment: CgroupV1) -> None:
+def test_a_shell_reporting_its_child_killed_out_of_memory_is_oom(
+    containment: CgroupV1, start_job: StartJob
+) -> None:
     hog = f"{sys.executable} -c \"x = b'x' * (200 << 20)\""
-    running = start(job(["/bin/sh", "-c", hog], memory_mb=50), containment)
+    running = start_job(job(["/bin/sh", "-c", hog], memory_mb=50), containment)
     assert wait_exit(running) == 128 + 9
     assert running.verdict(running.release())[0] == "oom"
 
 
-def test_a_job_under_its_limit_runs_and_reports_what_it_used(containment: CgroupV1) -> None:
+def test_a_job_under_its_limit_runs_and_reports_what_it_used(
+    containment: CgroupV1, start_job: StartJob
+) -> None:
     code = BUSY + "x = b'x' * (20 << 20)\n"
-    running = start(job([sys.executable, "-c", code], memory_mb=100), containment)
+    running = start_job(job([sys.executable, "-c", code], memory_mb=100), containment)
     assert wait_exit(running) == 0
     usage = running.release()
     assert running.verdict(usage) == (None, None)
@@ -104,9 +113,9 @@ def test_a_job_under_its_limit_runs_and_reports_what_it_used(containment: Cgroup
 
 
 def test_sweep_kills_and_removes_only_this_workers_job_cgroups(
-    containment: CgroupV1, tmp_path: Path
+    containment: CgroupV1, start_job: StartJob, tmp_path: Path
 ) -> None:
-    left = start(job(["/bin/sh", "-c", ESCAPE + "sleep 300"]), containment)
+    left = start_job(job(["/bin/sh", "-c", ESCAPE + "sleep 300"]), containment)
     grandchild = int(stdout_line(left))
     group = left.cgroup
     assert isinstance(group, V1Group)

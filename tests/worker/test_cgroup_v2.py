@@ -21,7 +21,7 @@ from corral.worker.cgroups import Usage
 from corral.worker.containment import cgroup_prefix, own_cgroups
 from corral.worker.job_process import SpawnFailed
 
-from .job_runs import BUSY, ESCAPE, all_stdout, job, start, stdout_line, wait_exit
+from .job_runs import BUSY, ESCAPE, StartJob, all_stdout, job, stdout_line, wait_exit
 from .procs import alive, wait_dead
 
 
@@ -106,8 +106,10 @@ def containment(tmp_path: Path) -> Iterator[CgroupV2]:
 
 
 @needs_v2
-def test_the_gate_execs_the_program_inside_its_cgroup(containment: CgroupV2) -> None:
-    running = start(job(["cat", "/proc/self/cgroup"]), containment)
+def test_the_gate_execs_the_program_inside_its_cgroup(
+    containment: CgroupV2, start_job: StartJob
+) -> None:
+    running = start_job(job(["cat", "/proc/self/cgroup"]), containment)
     group = running.cgroup
     assert isinstance(group, V2Group) and group.path.is_dir()
     assert wait_exit(running) == 0
@@ -118,8 +120,10 @@ def test_the_gate_execs_the_program_inside_its_cgroup(containment: CgroupV2) -> 
 
 
 @needs_v2
-def test_what_left_the_process_group_dies_with_the_gated_job(containment: CgroupV2) -> None:
-    running = start(job(["/bin/sh", "-c", ESCAPE + "exit 0"]), containment)
+def test_what_left_the_process_group_dies_with_the_gated_job(
+    containment: CgroupV2, start_job: StartJob
+) -> None:
+    running = start_job(job(["/bin/sh", "-c", ESCAPE + "exit 0"]), containment)
     grandchild = int(stdout_line(running))
     assert alive(grandchild)
     assert wait_exit(running) == 0
@@ -129,8 +133,8 @@ def test_what_left_the_process_group_dies_with_the_gated_job(containment: Cgroup
 
 
 @needs_v2
-def test_cpu_time_comes_from_cpu_stat(containment: CgroupV2) -> None:
-    running = start(job([sys.executable, "-c", BUSY]), containment)
+def test_cpu_time_comes_from_cpu_stat(containment: CgroupV2, start_job: StartJob) -> None:
+    running = start_job(job([sys.executable, "-c", BUSY]), containment)
     group = running.cgroup
     assert isinstance(group, V2Group)
     assert wait_exit(running) == 0
@@ -140,9 +144,11 @@ def test_cpu_time_comes_from_cpu_stat(containment: CgroupV2) -> None:
 
 
 @needs_v2
-def test_a_missing_program_fails_to_spawn_and_leaves_no_cgroup(containment: CgroupV2) -> None:
+def test_a_missing_program_fails_to_spawn_and_leaves_no_cgroup(
+    containment: CgroupV2, start_job: StartJob
+) -> None:
     with pytest.raises(SpawnFailed, match="No such file or directory: /no/such/program"):
-        start(job(["/no/such/program"]), containment)
+        start_job(job(["/no/such/program"]), containment)
     with pytest.raises(SpawnFailed, match="No such file or directory: no-such-program"):
-        start(job(["no-such-program"]), containment)
+        start_job(job(["no-such-program"]), containment)
     assert containment.existing() == []
