@@ -7,10 +7,20 @@ from pathlib import Path
 
 import pytest
 
+from corral.master.single_master import FolderLock
 from master_process import MasterFactory, MasterProcess, process_alive
 
 # A refusal comes before migrations, workers or the web server: well under this.
 REFUSAL_S = 15.0
+# What a refusal must not wait to import: the web server and framework, the master's app.
+HEAVY = ("uvicorn", "fastapi", "corral.master.app")
+# `corral` saying, as it exits, which of HEAVY it imported.
+IMPORTS_SAID = (
+    "import atexit, sys\n"
+    f"atexit.register(lambda: print([m for m in {HEAVY!r} if m in sys.modules]))\n"
+    "from corral.cli import main\n"
+    "main()\n"
+)
 
 
 def start_second(
@@ -96,3 +106,15 @@ def test_the_data_folder_is_free_again_once_the_master_is_gone(
     second = running_up(start_master, tmp_path / "data", None)
     lock = (tmp_path / "data" / "master.lock").read_text()
     assert second.proc is not None and str(second.proc.pid) in lock and second.url in lock
+
+
+def test_a_refusal_comes_before_the_web_stack_is_imported(tmp_path: Path) -> None:
+    held = FolderLock(tmp_path / "data", "the data folder")
+    held.name_holder("pid 1, http://127.0.0.1:1, on here")
+    argv = [sys.executable, "-c", IMPORTS_SAID, "up", "--data-dir", str(tmp_path / "data")]
+    try:
+        done = subprocess.run(argv, capture_output=True, text=True, timeout=REFUSAL_S)
+    finally:
+        held.release()
+    assert done.returncode == 1 and "another corral master (pid 1," in done.stderr, done.stderr
+    assert done.stdout.strip() == "[]", "imported before refusing"

@@ -46,7 +46,7 @@ def _master_options(fn: click.decorators.FC) -> click.decorators.FC:
 
 def _serve(create_default: bool, **opts: object) -> None:
     """Build settings from env and flags, then run the master until signalled."""
-    from corral.master.server import run_master
+    from corral.master.main import run_master
 
     _setup_logging(bool(opts.pop("verbose")))
     try:

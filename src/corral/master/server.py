@@ -4,6 +4,7 @@ import asyncio
 import logging
 import os
 import signal
+import socket
 import sys
 from collections.abc import Generator
 from contextlib import contextmanager
@@ -12,11 +13,9 @@ from types import FrameType
 import uvicorn
 from fastapi import FastAPI
 
-from corral.hardening import make_undumpable
 from corral.master.app import create_app
 from corral.master.hard_stop import kill_everything
 from corral.master.services import Services
-from corral.master.single_master import claim
 from corral.settings import WILDCARD_HOSTS, MasterSettings
 
 log = logging.getLogger("corral.master")
@@ -83,32 +82,29 @@ class MasterServer(uvicorn.Server):
             self.should_exit = True
 
 
-def run_master(settings: MasterSettings, banner: bool = True) -> int:
-    """Serve the API until a signal arrives; return the exit code.
+def serve(settings: MasterSettings, sock: socket.socket, banner: bool = True) -> int:
+    """Serve the API on ``sock`` until a signal arrives; return the exit code.
 
-    Raises MasterStartError, before touching the database or any worker, when
-    another master holds the data folder or the database, or the port is taken.
+    The caller holds the master's claim (see ``corral.master.main``): ``settings``
+    carry the port actually bound.
     """
-    # Its environment and memory (the database URL, keys once read) closed to its jobs.
-    make_undumpable()
-    with claim(settings) as (settings, sock):
-        app = create_app(settings)
-        config = uvicorn.Config(
-            app,
-            host=settings.host,
-            port=settings.port,
-            log_level="warning",
-            access_log=False,
-            lifespan="on",
-            loop="uvloop",
-            http="httptools",
-            timeout_graceful_shutdown=5,
-        )
-        server = MasterServer(config, app)
-        if banner:
-            _print_banner(settings)
-        server.run(sockets=[sock])
-        return server.exit_code if server.started else 1
+    app = create_app(settings)
+    config = uvicorn.Config(
+        app,
+        host=settings.host,
+        port=settings.port,
+        log_level="warning",
+        access_log=False,
+        lifespan="on",
+        loop="uvloop",
+        http="httptools",
+        timeout_graceful_shutdown=5,
+    )
+    server = MasterServer(config, app)
+    if banner:
+        _print_banner(settings)
+    server.run(sockets=[sock])
+    return server.exit_code if server.started else 1
 
 
 def _print_banner(settings: MasterSettings) -> None:
