@@ -84,10 +84,15 @@ class MasterProcess(MasterApi):
         with self.output.open("ab") as out:
             self._output_start = out.tell()
             self.proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, env=self.env())
-        found = wait_for(self._announced, timeout=30, what="the master's URL")
-        self.url, self.port = found.group(1).decode(), int(found.group(2))
-        self.api.base_url = httpx.URL(self.url + "/api/v1")
-        wait_for(self._ready, timeout=30, what=f"master on {self.url}")
+        try:
+            found = wait_for(self._announced, timeout=30, what="the master's URL")
+            self.url, self.port = found.group(1).decode(), int(found.group(2))
+            self.api.base_url = httpx.URL(self.url + "/api/v1")
+            wait_for(self._ready, timeout=30, what=f"master on {self.url}")
+        except BaseException:
+            # The caller gets no master to stop: this one must not outlive the test.
+            self.stop()
+            raise
         return self
 
     def _said(self) -> bytes:
