@@ -86,7 +86,7 @@ def test_submit_wait_exit_codes(master: MasterProcess, argv: list[str], code: in
 
 def test_ctrl_c_while_waiting_cancels_the_job(master: MasterProcess) -> None:
     def running() -> int | None:
-        jobs = master.api.get("/jobs", params={"account": "ctrl-c"}).json()["jobs"]
+        jobs = master.read("/jobs", params={"account": "ctrl-c"})["jobs"]
         return jobs[0]["id"] if jobs and jobs[0]["state"] == "running" else None
 
     submit = ("submit", "--wait", "--account", "ctrl-c", "sleep", "30")

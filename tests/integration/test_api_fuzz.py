@@ -103,7 +103,7 @@ def test_every_operation_answers_as_its_document_says(
     run = subprocess.run(argv, env=env, cwd=tmp_path, capture_output=True, text=True, timeout=240)
     assert run.returncode == 0, run.stdout + run.stderr
     assert "Authentication failed" not in run.stdout, run.stdout
-    configs = fuzzed_master.api.get("/worker-configs").json()
+    configs = fuzzed_master.read("/worker-configs")
     assert not [c for c in configs if c["deployment_type"] == "local"], configs
-    overview = fuzzed_master.api.get("/workers/stats/overview").json()
+    overview = fuzzed_master.read("/workers/stats/overview")
     assert overview["by_state"]["running"] == overview["by_state"]["starting"] == 0

@@ -9,7 +9,7 @@ def test_up_creates_and_starts_local_1(start_master: MasterFactory, tmp_path: Pa
     master = start_master(tmp_path / "data", command="up")
     st = master.wait_state("local-1", "running")
     assert st["deployment_type"] == "local"
-    cfg = master.api.get("/worker-configs/local-1").json()
+    cfg = master.read("/worker-configs/local-1")
     assert cfg["auto_start"] and cfg["auto_restart"]
     assert (tmp_path / "data" / "corral.db").exists()
     assert f"http://127.0.0.1:{master.port}" in master.log()

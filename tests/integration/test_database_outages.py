@@ -37,7 +37,7 @@ def own_pg() -> Iterator[PgServer]:
 
 def degraded(master: MasterProcess) -> dict[str, object] | None:
     """The master's health while its database is away, else None."""
-    body: dict[str, object] = master.api.get("/health", timeout=5).json()
+    body: dict[str, object] = master.read("/health", timeout=5)
     return body if body["status"] == "degraded" else None
 
 
@@ -80,14 +80,14 @@ def run_through(master: MasterProcess, fault: Callable[[], None], heal: Callable
     finally:
         heal()
     wait_for(lambda: finished_count(master) == JOBS, timeout=120, what="every job done")
-    listed = master.api.get("/jobs", params={"limit": 1000}).json()["jobs"]
+    listed = master.read("/jobs", params={"limit": 1000})["jobs"]
     assert sorted(j["id"] for j in listed) == sorted(ids), "a refused submit created a job"
     for job in listed:
         assert (job["state"], job["attempt"], job["requeues"]) == ("succeeded", 1, 0), job
         out = master.data_dir / "jobs" / str(job["id"]) / "stdout.log"
         assert out.read_text() == f"job {job['id']}\n"
     assert jobs.get(ids[0])["state"] == "succeeded"
-    health = master.api.get("/health").json()
+    health = master.read("/health")
     assert health["status"] == "ok", health
 
 

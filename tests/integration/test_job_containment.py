@@ -27,7 +27,7 @@ def running_worker(master: MasterProcess) -> dict[str, Any]:
 
 def attempts(master: MasterProcess, job_id: int) -> list[dict[str, Any]]:
     """The job's ended attempts."""
-    rows: list[dict[str, Any]] = master.api.get(f"/jobs/{job_id}/attempts").json()["attempts"]
+    rows: list[dict[str, Any]] = master.read(f"/jobs/{job_id}/attempts")["attempts"]
     return rows
 
 

@@ -103,17 +103,14 @@ def test_chaos_random_worker_kills_lose_no_job(master: MasterProcess, tmp_path: 
     body = [{"command": [guarded(tmp_path, "true")], "shell": True, "max_attempts": 20}]
     ids: list[int] = []
     for _ in range(10):
-        r = master.api.post("/jobs/batch", json={"jobs": body * 100})
-        assert r.status_code == 201, r.text
-        ids += [j["id"] for j in r.json()["jobs"]]
+        ids += jobs.submit_batch(body * 100)
     rng = random.Random(7)
     kills = 0
 
     def all_done_or_kill_one() -> bool:
         """True once no job is unfinished; until then, SIGKILL a random running worker."""
         nonlocal kills
-        page = master.api.get("/jobs", params={"state": ["pending", "assigned", "running"]})
-        if not page.json()["jobs"]:
+        if not jobs.listed(state=["pending", "assigned", "running"]):
             return True
         victim = rng.choice(["w1", "w2"])
         status = master.status(victim)

@@ -14,7 +14,7 @@ JOBS = 300
 
 def finished(master: MasterProcess) -> int:
     """How many jobs have ended."""
-    jobs = master.api.get("/jobs", params={"limit": 1000}).json()["jobs"]
+    jobs = JobsApi(master).listed(limit=1000)
     return sum(j["state"] in ("succeeded", "failed", "cancelled") for j in jobs)
 
 
@@ -35,8 +35,7 @@ def test_three_master_kills_rerun_nothing_that_finished(
     )
     master = start_master(data)
     master.create_worker("w1", cpus=2)
-    body = {"jobs": [{"command": [script], "shell": True} for _ in range(JOBS)]}
-    assert master.api.post("/jobs/batch", json=body).status_code == 201
+    JobsApi(master).submit_batch([{"command": [script], "shell": True} for _ in range(JOBS)])
     for kill in (1, 2, 3):
         done_by = partial(at_least, master, kill * JOBS // 5)
         wait_for(done_by, timeout=90, what=f"{kill * JOBS // 5} jobs done")
@@ -44,17 +43,17 @@ def test_three_master_kills_rerun_nothing_that_finished(
         master.wait_exit()
         master = start_master(data)
     wait_for(lambda: finished(master) == JOBS, timeout=120, what="every job done")
-    jobs = master.api.get("/jobs", params={"limit": 1000}).json()["jobs"]
+    jobs = JobsApi(master).listed(limit=1000)
     assert len(jobs) == JOBS
     unlucky = [j["id"] for j in jobs if j["state"] != "succeeded"]
-    why = [master.api.get(f"/jobs/{job_id}/attempts").json() for job_id in unlucky]
+    why = [master.read(f"/jobs/{job_id}/attempts") for job_id in unlucky]
     assert Counter(j["state"] for j in jobs) == {"succeeded": JOBS}, why
     done = Counter(runs.read_text().split())
     assert len(done) == JOBS
     # A run can print its last line and die with its worker before it exits: that
     # attempt never finished, and runs again. One that finished never does.
     for job_id in (int(i) for i, n in done.items() if n > 1):
-        first = master.api.get(f"/jobs/{job_id}/attempts").json()["attempts"][0]
+        first = master.read(f"/jobs/{job_id}/attempts")["attempts"][0]
         assert first["reason"] == "startup_orphan" and first["requeued"], first
     for job in jobs:
         want = "".join(f"{i}\n" for i in range(1, job["id"] % 20 * 500 + 1))

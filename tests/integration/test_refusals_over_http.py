@@ -27,4 +27,4 @@ def test_bad_and_oversized_bodies_are_refused_over_http(master: MasterProcess) -
     token = {"Authorization": f"Bearer {Tokens(master.data_dir).worker_token('w1')}"}
     r = master.api.post(master.url + EXCHANGE_PATH, content=chunks(2 * MB), headers=token)
     assert r.status_code == 413
-    assert [c["worker_id"] for c in master.api.get("/worker-configs").json()] == ["w1"]
+    assert [c["worker_id"] for c in master.read("/worker-configs")] == ["w1"]

@@ -21,18 +21,18 @@ def test_release_data_folder_upgrades(release: Path, tmp_path: Path) -> None:
     master = MasterProcess(data).start()
     jobs = JobsApi(master)
     try:
-        listed = master.api.get("/jobs", params={"limit": 10}).json()["jobs"]
+        listed = master.read("/jobs", params={"limit": 10})["jobs"]
         states = {job["id"]: job["state"] for job in listed}
         assert states == {1: "succeeded", 2: "failed", 3: "cancelled", 4: "succeeded", 5: "pending"}
         assert jobs.get(2)["attempt"] == 2
         assert jobs.get(2)["exit_code"] == 3
         assert jobs.output(1) == ["héllo"]
         assert jobs.output(1, "stderr") == ["oops"]
-        w1 = master.api.get("/worker-configs/w1").json()
+        w1 = master.read("/worker-configs/w1")
         assert w1["labels"] == {"disk": "ssd"}
         assert w1["env"] == {"MODE": "fixture"}
         assert w1["secret_env_keys"] == ["API_KEY"]
-        idle = master.api.get("/worker-configs/idle").json()
+        idle = master.read("/worker-configs/idle")
         assert (idle["auto_start"], idle["max_restart_attempts"]) == (False, 2)
         # The job left pending by the old release runs once its worker is back.
         assert master.api.post("/workers/w1/start").status_code == 200

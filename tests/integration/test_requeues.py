@@ -28,7 +28,7 @@ def test_graceful_master_restarts_do_not_spend_attempts(
     done = jobs.wait(job_id, timeout=30)
     assert (done["state"], done["attempt"], done["requeues"]) == ("succeeded", 4, 3)
     assert jobs.output(job_id)[-1] == "done 4"
-    attempts = master.api.get(f"/jobs/{job_id}/attempts").json()["attempts"]
+    attempts = master.read(f"/jobs/{job_id}/attempts")["attempts"]
     # Drained, as a rule; lost with the master if the drain outlasted the stop timeout.
     assert [(a["attempt"], a["requeued"]) for a in attempts] == [
         (1, True),
@@ -48,7 +48,7 @@ def test_a_job_that_kills_its_worker_every_time_still_ends(start_master: MasterF
     done = jobs.wait(job_id, timeout=60)
     assert (done["state"], done["reason"], done["requeues"]) == ("failed", "worker_crashed", 2)
     assert done["reason_detail"] == "requeued 2 times, max_requeues 2"
-    attempts = master.api.get(f"/jobs/{job_id}/attempts").json()["attempts"]
+    attempts = master.read(f"/jobs/{job_id}/attempts")["attempts"]
     assert [(a["reason"], a["requeued"]) for a in attempts] == [
         ("worker_crashed", True),
         ("worker_crashed", True),
