@@ -92,6 +92,7 @@ def run_through(master: MasterProcess, fault: Callable[[], None], heal: Callable
 
 
 @pytest.mark.postgres
+@pytest.mark.timeout(300)  # a minute of outage on purpose, with 200 jobs around it
 def test_postgres_down_for_a_minute(
     start_master: MasterFactory, own_pg: PgServer, tmp_path: Path
 ) -> None:

@@ -12,7 +12,9 @@ from waiting import wait_for
 
 # A worker and its jobs must be gone this soon after their master is.
 GONE_S = 1.0
-TRIES = 20
+# Each try starts a master (1.5 s of CPU to import): more would not fit the test's
+# time on a loaded 2-core machine.
+TRIES = 10
 
 
 def running_job(master: MasterProcess, worker_id: str, leftovers: Leftovers) -> list[int]:
