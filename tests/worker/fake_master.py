@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import json
 import socket
+import sys
 import threading
 import time
 from collections.abc import Iterable
@@ -30,6 +31,15 @@ from corral.protocol import (
 )
 
 TOKEN = "test-token-5f3a9c"
+
+
+class _Server(ThreadingHTTPServer):
+    """The HTTP server, quiet about a worker that hung up: workers are killed mid-request."""
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """Print what went wrong, unless the peer went away."""
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)
 
 
 def assignment(
@@ -104,9 +114,7 @@ class FakeMaster:
         self._stopping = False
         self._lock = threading.Lock()
         self._work = threading.Condition(self._lock)
-        self._server = ThreadingHTTPServer(
-            ("127.0.0.1", 0), _handler_for(self), bind_and_activate=False
-        )
+        self._server = _Server(("127.0.0.1", 0), _handler_for(self), bind_and_activate=False)
         self._server.daemon_threads = True
         self._server.server_bind()
         self.port = self._server.server_address[1]
