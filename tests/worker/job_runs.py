@@ -59,7 +59,13 @@ def wait_exit(job: JobProcess, timeout: float = 10.0) -> int:
 
 def stdout_line(job: JobProcess, timeout: float = 10.0) -> str:
     """The first line the job printed, waiting for it."""
-    return _read_stdout(job, lambda data: b"\n" in data, timeout).split("\n", 1)[0]
+    return stdout_lines(job, 1, timeout)[0]
+
+
+def stdout_lines(job: JobProcess, count: int, timeout: float = 10.0) -> list[str]:
+    """The first ``count`` lines the job printed, waiting for them."""
+    text = _read_stdout(job, lambda data: data.count(b"\n") >= count, timeout)
+    return text.split("\n")[:count]
 
 
 def all_stdout(job: JobProcess, timeout: float = 10.0) -> str:

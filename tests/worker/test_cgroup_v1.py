@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import signal
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -14,7 +16,16 @@ from corral.worker.cgroups import write_text
 from corral.worker.containment import cgroup_prefix, detect
 from corral.worker.containment import own_cgroups as parse_own
 
-from .job_runs import BUSY, ESCAPE, StartJob, all_stdout, job, stdout_line, wait_exit
+from .job_runs import (
+    BUSY,
+    ESCAPE,
+    StartJob,
+    all_stdout,
+    job,
+    stdout_line,
+    stdout_lines,
+    wait_exit,
+)
 from .procs import alive, wait_dead
 
 
@@ -140,6 +151,42 @@ def test_sweep_kills_and_removes_only_this_workers_job_cgroups(
         left.reap()
         not_a_job.rmdir()
         other.release(bystander)
+    left.cgroup = None  # swept already
+
+
+# A job slow to freeze and die: nine processes at nice 19 on one CPU with a busy
+# process of their session, which gets some 70 times their share (the scheduler shares
+# CPU time fairly between sessions first); it prints the busy one's pid. The sweep
+# takes tenths of a second to end them, past a job's end's 0.1 s.
+SLOW_TO_DIE = """
+import os, subprocess, sys
+os.sched_setaffinity(0, {int(sys.argv[1])})
+hog = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+print(hog.pid, flush=True)
+os.nice(19)
+nine = "for i in 1 2 3 4 5 6 7 8; do sleep 300 & done; echo go; wait"
+os.execv("/bin/sh", ["sh", "-c", nine])
+"""
+
+
+def test_the_sweep_waits_for_leftovers_slow_to_die_and_removes_their_cgroup(
+    containment: CgroupV1, start_job: StartJob
+) -> None:
+    cpu = str(min(os.sched_getaffinity(0)))
+    left = start_job(job([sys.executable, "-c", SLOW_TO_DIE, cpu]), containment)
+    hog, said = stdout_lines(left, 2)
+    try:
+        assert said == "go"
+        # Out of the job's cgroups, not of its session: it runs on while they freeze.
+        for home in containment.homes.values():
+            write_text(home / "cgroup.procs", hog)
+        successor = v1_containment(containment.prefix)
+        assert successor is not None
+        assert successor.sweep() == 1
+        assert successor.existing() == [], "removed at once, not when a job ends"
+    finally:
+        os.kill(int(hog), signal.SIGKILL)
+    wait_exit(left)
     left.cgroup = None  # swept already
 
 

@@ -30,6 +30,10 @@ log = logging.getLogger(__name__)
 # How long ending a job may wait for its killed processes to leave the cgroup; past
 # it the cgroup is removed later (the executor's thread must not stall on it).
 EMPTY_TIMEOUT_S = 0.1
+# How long the sweep at start waits, in all, for the processes it killed to leave:
+# no job runs yet, and a cgroup it cannot remove now stays until a job ends. Killed
+# processes take more than EMPTY_TIMEOUT_S to exit on a loaded machine.
+SWEEP_TIMEOUT_S = 5.0
 # How long a kill waits for a group to freeze before it kills what it sees.
 FREEZE_TIMEOUT_S = 0.1
 POLL_S = 0.001
@@ -221,9 +225,12 @@ class Containment(ABC):
                 stale.remove()
             return self.make(name, memory)
 
-    def release(self, group: JobCgroup) -> Usage:
-        """Kill what is left of a job, read what it used, and remove its cgroup."""
-        group.empty(EMPTY_TIMEOUT_S)
+    def release(self, group: JobCgroup, timeout: float = EMPTY_TIMEOUT_S) -> Usage:
+        """Kill what is left of a job, read what it used, and remove its cgroup.
+
+        A cgroup whose processes have not left within ``timeout`` is removed later.
+        """
+        group.empty(timeout)
         usage = group.usage()
         self.unremoved = [g for g in self.unremoved if not g.remove()]
         if not group.remove():
@@ -232,10 +239,13 @@ class Containment(ABC):
 
     def sweep(self) -> int:
         """Kill and remove what a previous instance left; how many still had processes."""
-        found = 0
-        for group in self.existing():
-            found += bool(group.pids())
-            self.release(group)
+        groups = self.existing()
+        found = sum(bool(group.pids()) for group in groups)
+        for group in groups:
+            group.kill()  # all at once: they die side by side
+        deadline = time.monotonic() + SWEEP_TIMEOUT_S
+        for group in groups:
+            self.release(group, max(EMPTY_TIMEOUT_S, deadline - time.monotonic()))
         if found:
             log.warning("killed the processes of %d job cgroup(s) left by a previous run", found)
         return found
