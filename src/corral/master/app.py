@@ -14,7 +14,9 @@ from corral import __version__
 from corral.db.engine import sqlite_path
 from corral.domain.workers import DeploymentType
 from corral.launchers.local import LocalLauncher
-from corral.master.api import agent, jobs, worker_configs, workers
+from corral.master.api import agent, audit, jobs, worker_configs, workers
+from corral.master.api.audit import AuditMiddleware
+from corral.master.api.auth import AuthMiddleware
 from corral.master.api.body_limit import BodyLimitMiddleware
 from corral.master.api.exchange_lane import ExchangeLane
 from corral.master.api.http_errors import install_error_handlers
@@ -129,6 +131,11 @@ def create_app(settings: MasterSettings) -> FastAPI:
         log.info(
             "master listening on %s; local clients use %s", settings.listen_address, settings.url
         )
+        if settings.insecure_no_auth:
+            log.warning("serving WITHOUT tokens: any local user can run jobs as this user")
+        on_ready = getattr(app.state, "on_ready", None)
+        if on_ready is not None:
+            on_ready(svc)
         try:
             yield
         finally:
@@ -137,6 +144,8 @@ def create_app(settings: MasterSettings) -> FastAPI:
 
     app = FastAPI(title="corral", version=__version__, lifespan=lifespan)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(AuthMiddleware, services=lambda: app.state.services)
+    app.add_middleware(AuditMiddleware, services=lambda: app.state.services)
     # Outermost: the workers' exchange skips the framework (see exchange_lane).
     app.add_middleware(
         ExchangeLane, services=lambda: app.state.services, max_bytes=settings.max_body_bytes
@@ -144,7 +153,7 @@ def create_app(settings: MasterSettings) -> FastAPI:
     install_error_handlers(app)
     # Routes are matched in order: the workers' exchange and job submission first.
     app.include_router(agent.router)
-    for module in (jobs, worker_configs, workers):
+    for module in (jobs, worker_configs, workers, audit):
         app.include_router(module.router, prefix=API_PREFIX)
 
     @app.get(API_PREFIX + "/health", tags=["master"])
