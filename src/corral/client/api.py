@@ -198,6 +198,14 @@ class Client:
                 return
             params["before_id"] = page["next_before_id"]
 
+    def audit(self, limit: int = 100, actor: str | None = None) -> list[dict[str, Any]]:
+        """The newest entries of the audit trail: who changed what, and the answer."""
+        params: dict[str, Any] = {"limit": limit}
+        if actor is not None:
+            params["actor"] = actor
+        entries: list[dict[str, Any]] = self.request("GET", "/audit", params=params)["entries"]
+        return entries
+
     def attempts(self, job_id: int) -> list[dict[str, Any]]:
         """How each ended attempt of a job went, oldest first."""
         attempts: list[dict[str, Any]] = self.request("GET", f"/jobs/{job_id}/attempts")["attempts"]

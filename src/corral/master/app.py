@@ -15,7 +15,9 @@ from corral.db.engine import sqlite_path
 from corral.domain.workers import DeploymentType
 from corral.launchers.base import Launcher
 from corral.launchers.local import LocalLauncher
-from corral.master.api import agent, jobs, worker_configs, workers
+from corral.master.api import agent, audit, jobs, worker_configs, workers
+from corral.master.api.audit import AuditMiddleware
+from corral.master.api.auth import AuthMiddleware
 from corral.master.api.body_limit import BodyLimitMiddleware
 from corral.master.api.exchange_lane import ExchangeLane
 from corral.master.api.http_errors import install_error_handlers
@@ -140,6 +142,11 @@ def create_app(
         log.info(
             "master listening on %s; local clients use %s", settings.listen_address, settings.url
         )
+        if settings.insecure_no_auth:
+            log.warning("serving WITHOUT tokens: any local user can run jobs as this user")
+        on_ready = getattr(app.state, "on_ready", None)
+        if on_ready is not None:
+            on_ready(svc)
         try:
             yield
         finally:
@@ -148,6 +155,8 @@ def create_app(
 
     app = FastAPI(title="corral", version=__version__, lifespan=lifespan)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(AuthMiddleware, services=lambda: app.state.services)
+    app.add_middleware(AuditMiddleware, services=lambda: app.state.services)
     # Outermost: the workers' exchange skips the framework (see exchange_lane).
     app.add_middleware(
         ExchangeLane, services=lambda: app.state.services, max_bytes=settings.max_body_bytes
@@ -155,7 +164,7 @@ def create_app(
     install_error_handlers(app)
     # Routes are matched in order: the workers' exchange and job submission first.
     app.include_router(agent.router)
-    for module in (jobs, worker_configs, workers):
+    for module in (jobs, worker_configs, workers, audit):
         app.include_router(module.router, prefix=API_PREFIX)
 
     @app.get(API_PREFIX + "/health", tags=["master"])

@@ -4,7 +4,12 @@ import hashlib
 import hmac
 import os
 import secrets
+import time
 from pathlib import Path
+
+SESSION_COOKIE = "corral_session"
+# How long a dashboard login lasts.
+SESSION_S = 7 * 86400.0
 
 
 def _read_or_create(path: Path) -> str:
@@ -27,6 +32,8 @@ class Tokens:
         self._secret = _read_or_create(data_dir / "secret.key").encode()
         # Tokens of the workers this master launched, derived once: they call often.
         self._issued: dict[str, str] = {}
+        # The one-time login link of this run of the master.
+        self.login_token: str | None = secrets.token_urlsafe(24)
 
     def worker_token(self, worker_id: str) -> str:
         """The token a worker presents; derived, so it survives master restarts."""
@@ -36,12 +43,34 @@ class Tokens:
         return token
 
     def _derive(self, worker_id: str) -> str:
-        digest = hmac.new(self._secret, b"worker:" + worker_id.encode(), hashlib.sha256)
-        return digest.hexdigest()
+        return self._mac("worker:" + worker_id)
 
     def is_admin(self, presented: str | None) -> bool:
         """Constant-time check of the admin token."""
         return presented is not None and hmac.compare_digest(presented, self.admin_token)
+
+    def use_login(self, presented: str) -> bool:
+        """Whether a login may proceed: the one-time token (then spent) or the admin token."""
+        once = self.login_token
+        if once is not None and hmac.compare_digest(presented, once):
+            self.login_token = None
+            return True
+        return self.is_admin(presented)
+
+    def new_session(self) -> str:
+        """A session cookie's value: when it was issued, signed; it survives restarts."""
+        issued = str(int(time.time()))
+        return f"{issued}.{self._mac('session:' + issued)}"
+
+    def is_session(self, value: str) -> bool:
+        """Constant-time check of a session cookie's value, and of its age."""
+        issued, _, mac = value.partition(".")
+        if not issued.isdigit() or time.time() - int(issued) > SESSION_S:
+            return False
+        return hmac.compare_digest(mac, self._mac("session:" + issued))
+
+    def _mac(self, text: str) -> str:
+        return hmac.new(self._secret, text.encode(), hashlib.sha256).hexdigest()
 
     def is_worker(self, worker_id: str, presented: str | None) -> bool:
         """Constant-time check of a worker's token."""
