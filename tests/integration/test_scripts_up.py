@@ -50,6 +50,8 @@ def test_one_sigint_to_the_group_stops_gracefully(tmp_path: Path) -> None:
     try:
         url = wait_for(announced, timeout=INSTALL_AND_START_S, what="the master's URL")
         api.base_url = httpx.URL(url + "/api/v1")
+        token = (tmp_path / "data" / "admin.token").read_text().strip()
+        api.headers["Authorization"] = f"Bearer {token}"
         wait_for(
             lambda: up.poll() is None and local_1_running(api),
             timeout=INSTALL_AND_START_S,

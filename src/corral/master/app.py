@@ -154,13 +154,14 @@ def create_app(
             log.info("master stopped")
 
     app = FastAPI(title="corral", version=__version__, lifespan=lifespan)
+    # The last added is the outermost: audit, then auth before any body is read; the
+    # workers' exchange then skips the framework (see exchange_lane).
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
-    app.add_middleware(AuthMiddleware, services=lambda: app.state.services)
-    app.add_middleware(AuditMiddleware, services=lambda: app.state.services)
-    # Outermost: the workers' exchange skips the framework (see exchange_lane).
     app.add_middleware(
         ExchangeLane, services=lambda: app.state.services, max_bytes=settings.max_body_bytes
     )
+    app.add_middleware(AuthMiddleware, services=lambda: app.state.services)
+    app.add_middleware(AuditMiddleware, services=lambda: app.state.services)
     install_error_handlers(app)
     # Routes are matched in order: the workers' exchange and job submission first.
     app.include_router(agent.router)

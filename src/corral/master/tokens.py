@@ -13,14 +13,25 @@ SESSION_S = 7 * 86400.0
 
 
 def _read_or_create(path: Path) -> str:
-    """Read a secret file, creating it (mode 0600) with fresh random bytes if missing."""
+    """Read a secret file, creating it (mode 0600) with fresh random bytes if missing.
+
+    It is written aside and linked into place, so a client never reads half a token,
+    and a second master racing for the same name keeps the first one's.
+    """
     if path.exists():
         return path.read_text().strip()
     path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     value = secrets.token_urlsafe(32)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    aside = path.with_name(f".{path.name}.{os.getpid()}")
+    fd = os.open(aside, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as f:
         f.write(value + "\n")
+    try:
+        os.link(aside, path)
+    except FileExistsError:
+        return path.read_text().strip()
+    finally:
+        aside.unlink()
     return value
 
 

@@ -4,8 +4,8 @@ The admin token comes as ``Authorization: Bearer``. A browser logs in once throu
 ``/login`` (the one-time link the master prints at start, or the admin token) and gets
 an HttpOnly, SameSite=Strict session cookie; a state-changing request made with that
 cookie must come from the master's own origin. The workers' routes check their own
-tokens. Failures are logged with the peer's address, and a peer that keeps failing
-is refused for a while without its tokens even being looked at.
+tokens. Failures are logged with the peer's address; a peer that keeps failing gets
+429 for a while, though a right token still gets in.
 """
 
 import json
@@ -22,7 +22,7 @@ from corral.master.api.deps import ACTOR, bearer_of
 from corral.master.api.error_answers import error
 from corral.master.services import Services
 from corral.master.tokens import SESSION_COOKIE
-from corral.protocol import AGENT_PREFIX
+from corral.protocol import AGENT_PREFIX, WORKER_HEADER
 
 log = logging.getLogger("corral.master")
 LOGIN_PATH = "/login"
@@ -68,7 +68,7 @@ class FailedLogins:
 
 
 class AuthMiddleware:
-    """ASGI middleware: authenticates every HTTP request but the workers' own."""
+    """ASGI middleware: authenticates every HTTP request before anything reads its body."""
 
     def __init__(self, app: ASGIApp, services: Callable[[], Services]) -> None:
         self.app = app
@@ -82,24 +82,26 @@ class AuthMiddleware:
             return
         svc = self.services()
         path: str = scope["path"]
-        if svc.settings.insecure_no_auth or path.startswith(AGENT_PREFIX):
-            # The workers' routes check each worker's own token.
+        headers = Headers(scope=scope)
+        if path.startswith(AGENT_PREFIX):
+            # A worker's own token, whatever the master's setting; each route then checks
+            # that the body speaks for that same worker.
+            worker = headers.get(WORKER_HEADER, "")
+            if svc.tokens.is_worker(worker, bearer_of(headers.get("authorization", ""))):
+                await self.app(scope, receive, send)
+            else:
+                await self._refuse(scope, send, _peer(scope), "missing or wrong worker token")
+            return
+        if svc.settings.insecure_no_auth:
             await self.app(scope, receive, send)
             return
         peer = _peer(scope)
-        now = time.monotonic()
-        wait = self.failures.blocked_for(peer, now)
-        if wait > 0:
-            await _answer(send, 429, "too many failed attempts: try again later", wait)
-            return
         if path == LOGIN_PATH:
-            await self._login(scope, send, svc, peer, now)
+            await self._login(scope, send, svc, peer)
             return
-        headers = Headers(scope=scope)
         actor = _actor(svc, headers)
         if actor is None:
-            self._failed(peer, now, scope)
-            await _answer(send, 401, "missing or wrong admin token")
+            await self._refuse(scope, send, peer, "missing or wrong admin token")
             return
         if actor == "session" and scope["method"] not in SAFE_METHODS and not _same_origin(headers):
             await _answer(send, 403, "cross-origin request refused", code="forbidden")
@@ -107,13 +109,12 @@ class AuthMiddleware:
         scope[ACTOR] = actor
         await self.app(scope, receive, send)
 
-    async def _login(self, scope: Scope, send: Send, svc: Services, peer: str, now: float) -> None:
+    async def _login(self, scope: Scope, send: Send, svc: Services, peer: str) -> None:
         """Trade the one-time login token (or the admin token) for a session cookie."""
         query = parse_qs(scope.get("query_string", b"").decode(errors="replace"))
         token = (query.get("token") or [""])[0]
         if not svc.tokens.use_login(token):
-            self._failed(peer, now, scope)
-            await _answer(send, 401, "this login link was used already or is wrong")
+            await self._refuse(scope, send, peer, "this login link was used already or is wrong")
             return
         secure = "; Secure" if scope.get("scheme") == "https" else ""
         cookie = f"{SESSION_COOKIE}={svc.tokens.new_session()}; HttpOnly; SameSite=Strict; Path=/"
@@ -127,13 +128,23 @@ class AuthMiddleware:
         await send({"type": "http.response.start", "status": 303, "headers": headers})
         await send({"type": "http.response.body", "body": b""})
 
-    def _failed(self, peer: str, now: float, scope: Scope) -> None:
+    async def _refuse(self, scope: Scope, send: Send, peer: str, detail: str) -> None:
+        """Answer a failed attempt: 401, or 429 once the peer keeps failing.
+
+        A right token always gets in, so a noisy neighbour on the same address cannot
+        lock the owner out; only further guesses are slowed down, and logged until then.
+        """
+        now = time.monotonic()
+        wait = self.failures.blocked_for(peer, now)
+        if wait > 0:
+            await _answer(send, 429, "too many failed attempts: try again later", wait)
+            return
         count = self.failures.failed(peer, now)
-        if count <= self.failures.limit:
-            what = f"{scope['method']} {scope['path']}"
-            log.warning("authentication failed from %s: %s (%d in a minute)", peer, what, count)
+        what = f"{scope['method']} {scope['path']}"
+        log.warning("authentication failed from %s: %s (%d in a minute)", peer, what, count)
         if count == self.failures.limit:
-            log.warning("%s refused for a while: too many failed attempts", peer)
+            log.warning("%s: further failed attempts refused for a while", peer)
+        await _answer(send, 401, detail)
 
 
 def _actor(svc: Services, headers: Headers) -> str | None:
