@@ -17,8 +17,9 @@ from corral.launchers.base import Launcher
 from corral.launchers.local import LocalLauncher
 from corral.master.api import agent, audit, jobs, worker_configs, workers
 from corral.master.api.audit import AuditMiddleware
-from corral.master.api.auth import AuthMiddleware
+from corral.master.api.auth import AuthMiddleware, document_security
 from corral.master.api.body_limit import BodyLimitMiddleware
+from corral.master.api.error_answers import answers
 from corral.master.api.exchange_lane import ExchangeLane
 from corral.master.api.http_errors import install_error_handlers
 from corral.master.background import Background, Fatal
@@ -163,12 +164,13 @@ def create_app(
     app.add_middleware(AuthMiddleware, services=lambda: app.state.services)
     app.add_middleware(AuditMiddleware, services=lambda: app.state.services)
     install_error_handlers(app)
+    document_security(app)
     # Routes are matched in order: the workers' exchange and job submission first.
     app.include_router(agent.router)
     for module in (jobs, worker_configs, workers, audit):
         app.include_router(module.router, prefix=API_PREFIX)
 
-    @app.get(API_PREFIX + "/health", tags=["master"])
+    @app.get(API_PREFIX + "/health", tags=["master"], responses=answers(401))
     async def master_health() -> dict[str, Any]:
         """The master answers; "degraded" says what it cannot do now, and why."""
         return health_of(app.state.services)

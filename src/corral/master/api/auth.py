@@ -13,8 +13,10 @@ import logging
 import time
 from collections import OrderedDict, deque
 from collections.abc import Callable
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from fastapi import FastAPI
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -29,6 +31,15 @@ LOGIN_PATH = "/login"
 # Where a browser lands once logged in.
 AFTER_LOGIN = "/docs"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+SECURITY_SCHEMES: dict[str, Any] = {
+    "admin": {"type": "http", "scheme": "bearer", "description": "DATA/admin.token"},
+    "session": {"type": "apiKey", "in": "cookie", "name": SESSION_COOKIE},
+    "worker": {
+        "type": "http",
+        "scheme": "bearer",
+        "description": f"the worker's own token, its id in {WORKER_HEADER}",
+    },
+}
 # A peer failing this often within the window is refused until the window moves on.
 MAX_FAILURES = 10
 WINDOW_S = 60.0
@@ -145,6 +156,25 @@ class AuthMiddleware:
         if count == self.failures.limit:
             log.warning("%s: further failed attempts refused for a while", peer)
         await _answer(send, 401, detail)
+
+
+def document_security(app: FastAPI) -> None:
+    """Say in the OpenAPI document how each route authenticates (the docs page's Authorize)."""
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = build()
+            schema.setdefault("components", {})["securitySchemes"] = SECURITY_SCHEMES
+            schema["security"] = [{"admin": []}, {"session": []}]
+            for path, operations in schema["paths"].items():
+                if path.startswith(AGENT_PREFIX):
+                    for operation in operations.values():
+                        operation["security"] = [{"worker": []}]
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
 
 def _actor(svc: Services, headers: Headers) -> str | None:
