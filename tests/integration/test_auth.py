@@ -7,6 +7,7 @@ import httpx
 import pytest
 
 from master_process import MasterFactory, MasterProcess
+from other_user import as_other_user
 
 LOGIN_LINK = re.compile(r"open once in a browser: (\S+/login\?token=\S+)")
 METHODS = ("get", "post", "put", "patch", "delete")
@@ -25,11 +26,19 @@ def routes(master: MasterProcess) -> list[tuple[str, str]]:
 def test_every_route_refuses_a_missing_or_wrong_token(start_master: MasterFactory) -> None:
     master = start_master()
     master.create_worker("w1", auto_start=False)
-    documented = routes(master)
+    documented = [*routes(master), ("GET", "/docs"), ("GET", "/openapi.json")]
     assert len(documented) > 20
+    # Another local user, without the token: one curl per method, every route in it.
+    for method in {method for method, _ in documented}:
+        urls = [master.url + path for m, path in documented if m == method]
+        curl = ["curl", "-s", "-w", "%{http_code}\n", "-X", method]
+        curl += ["-H", "content-type: application/json", "-d", "{}"]
+        curl += [arg for url in urls for arg in ("-o", "/dev/null", url)]
+        answered = as_other_user(*curl).stdout.split()
+        assert len(answered) == len(urls) and set(answered) <= {"401", "429"}, (urls, answered)
     stranger = httpx.Client(base_url=master.url, timeout=10)
-    for method, path in [*documented, ("GET", "/docs"), ("GET", "/openapi.json")]:
-        for headers in ({}, {"Authorization": "Bearer wrong"}, {"Cookie": "corral_session=1.x"}):
+    for method, path in documented:
+        for headers in ({"Authorization": "Bearer wrong"}, {"Cookie": "corral_session=1.x"}):
             r = stranger.request(method, path, headers=headers, json={})
             assert r.status_code in (401, 429), (method, path, r.status_code, r.text)
     stranger.close()

@@ -11,8 +11,7 @@ import pytest
 
 from master_api import JobsApi
 from master_process import MasterFactory
-
-OTHER_USER = "nobody"
+from other_user import as_other_user
 
 
 @pytest.fixture
@@ -35,15 +34,6 @@ def loose(folder: Path) -> list[str]:
             if not path.is_symlink() and stat.S_IMODE(path.lstat().st_mode) & 0o077:
                 found.append(f"{path} {oct(path.lstat().st_mode)}")
     return found
-
-
-def as_other_user(*argv: str) -> subprocess.CompletedProcess[str]:
-    """Run a command as an unprivileged user."""
-    if os.geteuid() != 0:
-        pytest.skip("switching to another user needs root")
-    return subprocess.run(
-        ["runuser", "-u", OTHER_USER, "--", *argv], capture_output=True, text=True, check=False
-    )
 
 
 def test_the_data_folder_and_all_it_holds_are_closed(
