@@ -16,8 +16,12 @@ ROOT = Path(__file__).resolve().parents[2]
 INSTALL_AND_START_S = 120.0
 
 
-def local_1_running(api: httpx.Client) -> bool:
+def local_1_running(api: httpx.Client, data_dir: Path) -> bool:
     """Whether the embedded mode's worker is up; False while the master is not."""
+    token_file = data_dir / "admin.token"
+    if not token_file.exists():
+        return False  # written once the master's services open
+    api.headers["Authorization"] = f"Bearer {token_file.read_text().strip()}"
     try:
         r = api.get("/workers/local-1/status", timeout=1.0)
     except httpx.TransportError:
@@ -50,10 +54,8 @@ def test_one_sigint_to_the_group_stops_gracefully(tmp_path: Path) -> None:
     try:
         url = wait_for(announced, timeout=INSTALL_AND_START_S, what="the master's URL")
         api.base_url = httpx.URL(url + "/api/v1")
-        token = (tmp_path / "data" / "admin.token").read_text().strip()
-        api.headers["Authorization"] = f"Bearer {token}"
         wait_for(
-            lambda: up.poll() is None and local_1_running(api),
+            lambda: up.poll() is None and local_1_running(api, tmp_path / "data"),
             timeout=INSTALL_AND_START_S,
             what=f"local-1 running under scripts/up:\n{output.read_text(errors='replace')}",
         )
