@@ -41,6 +41,8 @@ class MasterSettings:
     create_default_worker: bool = False
     # Every route needs a token unless this is set, which only a loopback master may do.
     insecure_no_auth: bool = False
+    # Failed token attempts a peer may make in a minute before further ones get 429.
+    auth_failures_per_minute: int = 10
 
     @property
     def db_url(self) -> str:
@@ -54,6 +56,8 @@ class MasterSettings:
 
     def check(self) -> None:
         """Refuse settings that cannot be run: ValueError says why."""
+        if self.auth_failures_per_minute < 1:
+            raise ValueError("auth_failures_per_minute must be at least 1")
         if self.insecure_no_auth and not is_loopback(self.host):
             raise ValueError(
                 f"--insecure-no-auth is for a master on loopback only, not on {self.host}"

@@ -161,7 +161,11 @@ def create_app(
     app.add_middleware(
         ExchangeLane, services=lambda: app.state.services, max_bytes=settings.max_body_bytes
     )
-    app.add_middleware(AuthMiddleware, services=lambda: app.state.services)
+    app.add_middleware(
+        AuthMiddleware,
+        services=lambda: app.state.services,
+        failures_per_minute=settings.auth_failures_per_minute,
+    )
     app.add_middleware(AuditMiddleware, services=lambda: app.state.services)
     install_error_handlers(app)
     document_security(app)

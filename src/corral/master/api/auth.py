@@ -40,8 +40,7 @@ SECURITY_SCHEMES: dict[str, Any] = {
         "description": f"the worker's own token, its id in {WORKER_HEADER}",
     },
 }
-# A peer failing this often within the window is refused until the window moves on.
-MAX_FAILURES = 10
+# A peer failing too often within the window is refused until the window moves on.
 WINDOW_S = 60.0
 MAX_PEERS = 10_000
 
@@ -49,7 +48,7 @@ MAX_PEERS = 10_000
 class FailedLogins:
     """Authentication failures per peer, in a sliding window; bounded in memory."""
 
-    def __init__(self, limit: int = MAX_FAILURES, window_s: float = WINDOW_S) -> None:
+    def __init__(self, limit: int, window_s: float = WINDOW_S) -> None:
         self.limit = limit
         self.window_s = window_s
         self._by_peer: OrderedDict[str, deque[float]] = OrderedDict()
@@ -81,10 +80,12 @@ class FailedLogins:
 class AuthMiddleware:
     """ASGI middleware: authenticates every HTTP request before anything reads its body."""
 
-    def __init__(self, app: ASGIApp, services: Callable[[], Services]) -> None:
+    def __init__(
+        self, app: ASGIApp, services: Callable[[], Services], failures_per_minute: int
+    ) -> None:
         self.app = app
         self.services = services
-        self.failures = FailedLogins()
+        self.failures = FailedLogins(failures_per_minute)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Let through what is authenticated; answer the rest."""
