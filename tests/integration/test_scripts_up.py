@@ -36,6 +36,7 @@ def test_one_sigint_to_the_group_stops_gracefully(tmp_path: Path) -> None:
     env["PATH"] = os.pathsep.join(p for p in env["PATH"].split(os.pathsep) if Path(p) != ours)
     # Its own environment: syncing without dev packages must not touch the one running us.
     env.update(UV_PROJECT_ENVIRONMENT=str(tmp_path / "venv"), UV_OFFLINE="1")
+    env["CORRAL_BIN_DIR"] = str(tmp_path / "bin")  # instead of ~/.local/bin
     argv = [str(ROOT / "scripts" / "up"), "--data-dir", str(tmp_path / "data"), "--port", "0"]
     output = tmp_path / "up.out"
     with output.open("wb") as out:
@@ -59,6 +60,11 @@ def test_one_sigint_to_the_group_stops_gracefully(tmp_path: Path) -> None:
             timeout=INSTALL_AND_START_S,
             what=f"local-1 running under scripts/up:\n{output.read_text(errors='replace')}",
         )
+        # corral is on PATH from then on: linked, and the script says how to reach the link.
+        link = tmp_path / "bin" / "corral"
+        assert link.resolve() == (tmp_path / "venv" / "bin" / "corral").resolve()
+        said = output.read_text(errors="replace")
+        assert f"corral: add {tmp_path / 'bin'} to PATH to run corral from any folder" in said
         worker_pid = api.get("/workers/local-1/status").json()["pid"]
         os.killpg(up.pid, signal.SIGINT)  # what Ctrl-C does: the whole foreground group
         assert up.wait(timeout=30) == 0, output.read_text(errors="replace")

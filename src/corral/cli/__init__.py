@@ -20,7 +20,7 @@ from corral.cli.workers import workers
 @click.option(
     "--token",
     envvar="CORRAL_TOKEN",
-    help="Admin token (env CORRAL_TOKEN) [default: read from $CORRAL_DATA_DIR/admin.token]",
+    help="Admin token (env CORRAL_TOKEN) [default: from $CORRAL_DATA_DIR, or the nearest .corral]",
 )
 @click.pass_context
 def main(ctx: click.Context, url: str | None, token: str | None) -> None:
