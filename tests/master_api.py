@@ -6,6 +6,8 @@ from typing import Any
 
 import httpx
 
+from corral.master.tokens import Tokens
+from corral.protocol import WORKER_HEADER
 from waiting import wait_for
 
 # How long a helper waits out a busy master, as long as the product's client does
@@ -40,6 +42,12 @@ def expect(response: httpx.Response, status: int) -> Any:
         f"{request.method} {request.url}: {response.status_code} {response.text}"
     )
     return response.json()
+
+
+def as_worker(data_dir: Path, worker_id: str, token: str | None = None) -> dict[str, str]:
+    """The headers a worker sends: its id, and its own token unless another is given."""
+    token = token or Tokens(data_dir).worker_token(worker_id)
+    return {"Authorization": f"Bearer {token}", WORKER_HEADER: worker_id}
 
 
 class MasterApi:
