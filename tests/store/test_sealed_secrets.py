@@ -3,9 +3,11 @@
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, select, update
+from sqlalchemy import Engine, select, text, update
 
 from corral.db import models
+from corral.db.engine import make_engine
+from corral.db.migrate import upgrade
 from corral.domain.jobs import Job, JobSpec
 from corral.domain.workers import WorkerConfig
 from corral.sealing import DataKey, KeyRing, SealError
@@ -13,6 +15,7 @@ from corral.store.configs import ConfigStore
 from corral.store.jobs import JobStore
 from corral.store.resealing import reseal, reseal_all
 from corral.store.secret_env import UnopenedSecrets, unopened
+from pgserver import PgServer
 from store.test_job_store import T0
 
 SECRET = "v3ry-s3cret-7f1c"
@@ -141,3 +144,19 @@ def test_a_value_that_does_not_open_shows_its_names_and_fails_when_used(
     assert raw_env(engine, models.worker_configs, "w1")["API_KEY"].endswith("AAAA"), (
         "left as it was"
     )
+
+
+def test_a_pass_leaves_no_earlier_row_version_in_postgresql_s_files(
+    pg_url: str, pg_server: PgServer, ring: KeyRing
+) -> None:
+    engine = make_engine(pg_url)
+    upgrade(engine)
+    ConfigStore(engine, ring).create(WorkerConfig("w1", "One"))
+    set_raw_env(engine, models.worker_configs, "w1", {"API_KEY": SECRET})
+    reseal_all(engine, ring)
+    with engine.connect() as conn:
+        conn.execute(text("CHECKPOINT"))  # the table's pages on disk, to be read there
+        path = conn.execute(text("SELECT pg_relation_filepath('worker_configs')")).scalar_one()
+    engine.dispose()
+    on_disk = (pg_server.data_dir / path).read_bytes()
+    assert b"API_KEY" in on_disk and SECRET.encode() not in on_disk
