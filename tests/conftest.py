@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from corral.db.engine import sqlite_url
+from job_cgroups import sweep_job_cgroups
 from leftovers import Leftovers
 from pgserver import (
     DISABLED_REASON,
@@ -29,6 +30,13 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
     """Skip PostgreSQL tests only when asked to; missing binaries fail them instead."""
     if item.get_closest_marker("postgres") and postgres_disabled():
         pytest.skip(DISABLED_REASON)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _job_cgroups_swept(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """At the end of the session, no job cgroup of a test's worker is left on the host."""
+    yield
+    sweep_job_cgroups(tmp_path_factory.getbasetemp())
 
 
 @pytest.fixture(scope="session")

@@ -1,6 +1,8 @@
-"""A real master in a subprocess, with an HTTP client and helpers to wait on workers."""
+"""A real master in a subprocess, with an HTTP client and the helpers of MasterApi."""
 
+import itertools
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -12,9 +14,13 @@ from typing import Any
 
 import httpx
 
+from master_api import MasterApi
 from waiting import wait_for
 
 HOOKS = str(Path(__file__).resolve().parent / "worker_hooks")
+# What the master prints once it holds its port: how a test learns the port it picked.
+ANNOUNCED = re.compile(rb"local clients: (http://127\.0\.0\.1:(\d+))")
+_outputs = itertools.count(1)
 
 
 def misbehave(**flags: str) -> dict[str, str]:
@@ -23,14 +29,23 @@ def misbehave(**flags: str) -> dict[str, str]:
 
 
 def free_port() -> int:
-    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    """A TCP port on 127.0.0.1 that nothing listens on right now (it may be taken later)."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port: int = s.getsockname()[1]
         return port
 
 
-class MasterProcess:
+@contextmanager
+def refusing_port() -> Iterator[int]:
+    """A loopback port held bound but not listening: connections to it are refused."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        yield port
+
+
+class MasterProcess(MasterApi):
     """Runs ``corral master`` (or ``up``) and talks to it."""
 
     def __init__(
@@ -46,11 +61,12 @@ class MasterProcess:
         self.command = command
         self.settings = {"heartbeat_interval_s": 0.2, "lease_s": 2.0, "stop_timeout_s": 5.0}
         self.settings.update(settings)
-        self.port = port or free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
+        self.port = port or 0  # 0: the master takes a free port and says which
+        self.url = ""
+        self.api = httpx.Client(timeout=30.0)
         self.proc: subprocess.Popen[bytes] | None = None
-        self.output = data_dir / f"master-{self.port}.out"
-        self.api = httpx.Client(base_url=self.url + "/api/v1", timeout=30.0)
+        self.output = data_dir / f"master-{next(_outputs)}.out"
+        self._output_start = 0
 
     def env(self) -> dict[str, str]:
         """The master's environment: test timings as CORRAL_* variables."""
@@ -61,28 +77,40 @@ class MasterProcess:
         return env
 
     def start(self) -> "MasterProcess":
-        """Start the master and wait until its API answers."""
-        argv = [
-            sys.executable,
-            "-m",
-            "corral",
-            self.command,
-            "--data-dir",
-            str(self.data_dir),
-            "--port",
-            str(self.port),
-        ]
+        """Start the master, learn its URL, and wait until its API answers."""
+        argv = [sys.executable, "-m", "corral", self.command, "--data-dir", str(self.data_dir)]
+        argv += ["--port", str(self.port)]
         self.data_dir.mkdir(parents=True, exist_ok=True)
         with self.output.open("ab") as out:
+            self._output_start = out.tell()
             self.proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, env=self.env())
+        found = wait_for(self._announced, timeout=30, what="the master's URL")
+        self.url, self.port = found.group(1).decode(), int(found.group(2))
+        self.api.base_url = httpx.URL(self.url + "/api/v1")
         wait_for(self._ready, timeout=30, what=f"master on {self.url}")
         return self
 
-    def _ready(self) -> bool:
-        """Whether the API answers; fails fast if the master died."""
+    def _said(self) -> bytes:
+        """What this start of the master printed so far."""
+        with self.output.open("rb") as out:
+            out.seek(self._output_start)
+            return out.read()
+
+    def _announced(self) -> re.Match[bytes] | None:
+        """The line giving the master's URL; fails fast if the master died."""
+        self._check_alive()
+        return ANNOUNCED.search(self._said())
+
+    def _check_alive(self) -> None:
+        """Fail with the master's output if it has exited."""
         assert self.proc is not None
         if self.proc.poll() is not None:
-            raise AssertionError(f"master exited {self.proc.returncode}:\n{self.log()}")
+            said = self._said().decode(errors="replace")
+            raise AssertionError(f"master exited {self.proc.returncode}:\n{said}")
+
+    def _ready(self) -> bool:
+        """Whether the API answers; fails fast if the master died."""
+        self._check_alive()
         try:
             return self.api.get("/health", timeout=1.0).status_code == 200
         except httpx.TransportError:
@@ -103,7 +131,8 @@ class MasterProcess:
         return self.proc.wait(timeout=timeout)
 
     def stop(self) -> None:
-        """SIGTERM, then SIGKILL if it lingers."""
+        """SIGTERM, then SIGKILL if it lingers; the API client is closed."""
+        self.api.close()
         if self.proc is None or self.proc.poll() is not None:
             return
         self.proc.send_signal(signal.SIGTERM)
@@ -112,42 +141,6 @@ class MasterProcess:
         except subprocess.TimeoutExpired:
             self.proc.kill()
             self.proc.wait()
-
-    # Worker helpers
-
-    def create_worker(self, worker_id: str, **fields: Any) -> dict[str, Any]:
-        """POST a worker config (local by default) and return the created body."""
-        body = {"worker_id": worker_id, "deployment_type": "local", **fields}
-        r = self.api.post("/worker-configs", json=body)
-        assert r.status_code == 201, r.text
-        created: dict[str, Any] = r.json()
-        return created
-
-    def status(self, worker_id: str) -> dict[str, Any]:
-        """The worker's status body."""
-        r = self.api.get(f"/workers/{worker_id}/status")
-        assert r.status_code == 200, r.text
-        body: dict[str, Any] = r.json()
-        return body
-
-    def wait_state(
-        self, worker_id: str, state: str, timeout: float = 15.0, **expected: Any
-    ) -> dict[str, Any]:
-        """Wait until the worker is in ``state`` (and its status has the ``expected`` values)."""
-
-        def probe() -> dict[str, Any] | None:
-            st = self.status(worker_id)
-            ok = st["state"] == state and all(st.get(k) == v for k, v in expected.items())
-            return st if ok else None
-
-        return wait_for(probe, timeout=timeout, what=f"{worker_id} {state} {expected}")
-
-    def events(self, worker_id: str, tail: int = 200) -> list[str]:
-        """The worker's lifecycle events, oldest first."""
-        r = self.api.get(f"/workers/{worker_id}/logs", params={"stream": "events", "tail": tail})
-        assert r.status_code == 200, r.text
-        lines: list[str] = r.json()["lines"]
-        return lines
 
 
 def process_alive(pid: int) -> bool:
@@ -175,47 +168,3 @@ def master_with_worker(
         yield master
     finally:
         master.stop()
-
-
-class JobsApi:
-    """Job helpers over a master's API."""
-
-    def __init__(self, master: MasterProcess) -> None:
-        self.api = master.api
-
-    def submit(self, command: list[str], **fields: Any) -> dict[str, Any]:
-        """POST a job and return it."""
-        r = self.api.post("/jobs", json={"command": command, **fields})
-        assert r.status_code == 201, r.text
-        job: dict[str, Any] = r.json()
-        return job
-
-    def get(self, job_id: int) -> dict[str, Any]:
-        """One job."""
-        r = self.api.get(f"/jobs/{job_id}")
-        assert r.status_code == 200, r.text
-        job: dict[str, Any] = r.json()
-        return job
-
-    def wait(
-        self, job_id: int, *states: str, timeout: float = 20.0, **expected: Any
-    ) -> dict[str, Any]:
-        """Wait until the job is in one of ``states`` (finished ones by default)."""
-        wanted = states or FINISHED
-
-        def probe() -> dict[str, Any] | None:
-            job = self.get(job_id)
-            ok = job["state"] in wanted and all(job.get(k) == v for k, v in expected.items())
-            return job if ok else None
-
-        return wait_for(probe, timeout=timeout, what=f"job {job_id} in {wanted} {expected}")
-
-    def output(self, job_id: int, stream: str = "stdout") -> list[str]:
-        """The job's output lines."""
-        r = self.api.get(f"/jobs/{job_id}/logs", params={"stream": stream, "tail": 1000})
-        assert r.status_code == 200, r.text
-        lines: list[str] = r.json()["lines"]
-        return lines
-
-
-FINISHED = ("succeeded", "failed", "timed_out", "cancelled")

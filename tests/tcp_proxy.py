@@ -9,19 +9,17 @@ import selectors
 import socket
 import threading
 
-from master_process import free_port
-
 
 class TcpProxy:
     """Forwards 127.0.0.1:``port`` to ``target_port``; ``blackhole`` stops every byte."""
 
     def __init__(self, target_port: int) -> None:
         self.target_port = target_port
-        self.port = free_port()
         self.passing = threading.Event()
         self.passing.set()
         self._stop = threading.Event()
-        self._listener = socket.create_server(("127.0.0.1", self.port))
+        self._listener = socket.create_server(("127.0.0.1", 0))
+        self.port: int = self._listener.getsockname()[1]
         self._threads: list[threading.Thread] = []
         self._spawn(self._accept)
 

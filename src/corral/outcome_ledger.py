@@ -1,6 +1,6 @@
 """The ledger of finished attempts a local worker has not yet seen acknowledged.
 
-The worker appends each outcome here, synced to disk, before it reports it, and drops
+The worker appends each outcome here, synced to disk before it is reported, and drops
 it once the master has acknowledged it (which the master does only once it has stored
 it). When the worker dies with its reports unsent (its master was killed, or it was),
 the master reads the ledger before it calls the worker's jobs orphans: a finished
@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -37,27 +38,46 @@ class OutcomeLedger:
         self.path = path
         self.unacknowledged: dict[tuple[int, int], dict[str, Any]] = {}
         self._acknowledged = 0
+        self._unsynced = False
+        self._lock = threading.Lock()
         # Appended to, never truncated here: what a dead instance left is the master's.
         self._fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o600)
 
     def record(self, record: dict[str, Any]) -> bool:
-        """Append one outcome and sync it; False (and nothing kept) if the disk refused."""
+        """Append one outcome (``sync`` makes it durable); False if the disk refused it."""
         line = json.dumps(record, separators=(",", ":")).encode() + b"\n"
-        try:
-            os.write(self._fd, line)
-            os.fsync(self._fd)
-        except OSError:
-            return False
-        self.unacknowledged[key_of(record)[:2]] = record
+        with self._lock:  # the reporter's thread may be emptying the file
+            try:
+                os.write(self._fd, line)
+            except OSError:
+                return False
+            self._unsynced = True
+            self.unacknowledged[key_of(record)[:2]] = record
         return True
+
+    def sync(self) -> None:
+        """Make what was recorded durable: once per report, however many outcomes it holds."""
+        if self._unsynced:
+            self._unsynced = False
+            with contextlib.suppress(OSError):
+                os.fsync(self._fd)
 
     def acknowledged(self, job_id: int, attempt: int) -> None:
         """The master has stored the outcome of this attempt."""
-        if self.unacknowledged.pop((job_id, attempt), None) is None:
-            return
-        self._acknowledged += 1
-        if not self.unacknowledged or self._acknowledged >= REWRITE_AFTER:
-            self._rewrite()
+        with self._lock:
+            if self.unacknowledged.pop((job_id, attempt), None) is None:
+                return
+            self._acknowledged += 1
+            if not self.unacknowledged:
+                self._empty()
+            elif self._acknowledged >= REWRITE_AFTER:
+                self._rewrite()
+
+    def _empty(self) -> None:
+        """Nothing left to keep: the file starts over (appends go to its new end)."""
+        with contextlib.suppress(OSError):
+            os.ftruncate(self._fd, 0)
+            self._acknowledged = 0
 
     def _rewrite(self) -> None:
         """Keep only what is not acknowledged yet (nothing, most of the time)."""

@@ -31,12 +31,14 @@ class Spool:
         self.folder = folder
         folder.mkdir(mode=0o700, exist_ok=True)
         self._broken: set[tuple[int, int]] = set()
+        self._files: set[tuple[int, int, str]] = set()  # the files made, to remove
 
     def write(self, job_id: int, attempt: int, stream: str, data: bytes) -> None:
         """Append output; an attempt's spool the disk refused is given up (a gap is no use)."""
         if not data or (job_id, attempt) in self._broken:
             return
         path = spool_path(self.folder, job_id, attempt, stream)
+        self._files.add((job_id, attempt, stream))
         try:
             fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o600)
             try:
@@ -56,8 +58,10 @@ class Spool:
 
     def _remove(self, job_id: int, attempt: int) -> None:
         for stream in STREAMS:
-            with contextlib.suppress(OSError):
-                spool_path(self.folder, job_id, attempt, stream).unlink()
+            if (job_id, attempt, stream) in self._files:
+                self._files.discard((job_id, attempt, stream))
+                with contextlib.suppress(OSError):
+                    spool_path(self.folder, job_id, attempt, stream).unlink()
 
 
 def read_spool(folder: Path, job_id: int, attempt: int, stream: str, offset: int) -> bytes:

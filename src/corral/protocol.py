@@ -38,6 +38,8 @@ class RegisterRequest(TypedDict):
     version: str
     # Job process groups of the previous instance this one killed at its start.
     orphans_killed: NotRequired[int]
+    # How jobs are contained: "cgroup v2", "cgroup v1" or "process groups".
+    containment: NotRequired[str]
 
 
 class RegisterResponse(TypedDict):
@@ -96,6 +98,8 @@ class Assignment(TypedDict):
     account: str | None
     # Output kept per stream; the worker cuts there and says how much it left out.
     output_max_bytes: NotRequired[int]
+    # The job's memory limit, held where the worker runs jobs in cgroups.
+    memory_mb: NotRequired[int | None]
 
 
 class AttemptRef(TypedDict):

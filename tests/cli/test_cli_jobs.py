@@ -1,9 +1,12 @@
 """``corral submit`` and ``corral jobs`` against a real master and a real worker."""
 
 import json
+import os
 import signal
 import subprocess
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import pytest
 
@@ -12,11 +15,31 @@ from waiting import wait_for
 
 from .conftest import RunCli
 
+# The package's tests share one master (conftest.py): run them in one test process.
+pytestmark = pytest.mark.xdist_group("cli-master")
 
-def corral_process(master: MasterProcess, *args: str) -> subprocess.Popen[str]:
-    """The real ``corral`` command in its own process, its output captured."""
+
+@contextmanager
+def corral_process(master: MasterProcess, *args: str) -> Iterator[subprocess.Popen[str]]:
+    """The real ``corral`` command in its own process, its output captured; killed at the end."""
     argv = [sys.executable, "-m", "corral", "--url", master.url, *args]
-    return subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    env = dict(os.environ, PYTHONFAULTHANDLER="1")  # SIGABRT prints every thread's stack
+    pipe = subprocess.PIPE
+    with subprocess.Popen(argv, stdout=pipe, stderr=pipe, text=True, env=env) as proc:
+        try:
+            yield proc
+        finally:
+            proc.kill()
+
+
+def output_or_stacks(proc: subprocess.Popen[str], timeout: float) -> tuple[str, str]:
+    """Stdout and stderr once the process ends; if it hangs, fail showing where it is."""
+    try:
+        return proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.send_signal(signal.SIGABRT)
+        _, err = proc.communicate(timeout=10)
+        raise AssertionError(f"still running after {timeout} s, its stacks:\n{err}") from None
 
 
 def finished(master: MasterProcess, job_id: int) -> str:
@@ -38,8 +61,8 @@ def test_submit_wait_streams_both_outputs_and_exits_with_the_jobs_code(
     master: MasterProcess,
 ) -> None:
     script = "echo to-out; echo to-err >&2; echo more-out; exit 3"
-    proc = corral_process(master, "submit", "--wait", "--", "/bin/sh", "-c", script)
-    out, err = proc.communicate(timeout=60)
+    with corral_process(master, "submit", "--wait", "--", "/bin/sh", "-c", script) as proc:
+        out, err = proc.communicate(timeout=60)
     assert proc.returncode == 3
     assert out == "to-out\nmore-out\n"
     assert err.startswith("to-err\n")
@@ -56,21 +79,21 @@ def test_submit_wait_streams_both_outputs_and_exits_with_the_jobs_code(
     ],
 )
 def test_submit_wait_exit_codes(master: MasterProcess, argv: list[str], code: int) -> None:
-    proc = corral_process(master, "submit", "--wait", *argv)
-    proc.communicate(timeout=60)
+    with corral_process(master, "submit", "--wait", *argv) as proc:
+        proc.communicate(timeout=60)
     assert proc.returncode == code
 
 
 def test_ctrl_c_while_waiting_cancels_the_job(master: MasterProcess) -> None:
-    proc = corral_process(master, "submit", "--wait", "--account", "ctrl-c", "sleep", "30")
-
     def running() -> int | None:
         jobs = master.api.get("/jobs", params={"account": "ctrl-c"}).json()["jobs"]
         return jobs[0]["id"] if jobs and jobs[0]["state"] == "running" else None
 
-    job_id = wait_for(running, timeout=30, what="the job running")
-    proc.send_signal(signal.SIGINT)
-    _, err = proc.communicate(timeout=30)
+    submit = ("submit", "--wait", "--account", "ctrl-c", "sleep", "30")
+    with corral_process(master, *submit) as proc:
+        job_id = wait_for(running, timeout=30, what="the job running")
+        proc.send_signal(signal.SIGINT)
+        _, err = output_or_stacks(proc, timeout=30)
     assert proc.returncode == 130
     assert f"cancelling job {job_id}" in err
     assert finished(master, job_id) == "cancelled"

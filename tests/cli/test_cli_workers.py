@@ -2,9 +2,14 @@
 
 import json
 
+import pytest
+
 from master_process import MasterProcess
 
 from .conftest import RunCli
+
+# The package's tests share one master (conftest.py): run them in one test process.
+pytestmark = pytest.mark.xdist_group("cli-master")
 
 
 def test_workers_lists_one_tab_separated_row_per_worker(corral: RunCli) -> None:

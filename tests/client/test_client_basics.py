@@ -8,7 +8,7 @@ import corral
 from corral.client import ApiError, Client, Job, MasterUnreachableError
 from corral.client.errors import format_detail
 from corral.client.sse import events
-from master_process import free_port
+from master_process import refusing_port
 
 
 def test_url_and_token_come_from_arguments_then_environment_then_data_dir(
@@ -52,7 +52,8 @@ def test_client_is_exported_lazily_from_the_package() -> None:
 
 def test_a_closed_port_is_reported_as_unreachable() -> None:
     with (
-        Client(f"http://127.0.0.1:{free_port()}", token="t") as client,
+        refusing_port() as port,
+        Client(f"http://127.0.0.1:{port}", token="t") as client,
         pytest.raises(MasterUnreachableError, match="cannot reach the master"),
     ):
         client.get(1)

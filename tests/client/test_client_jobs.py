@@ -4,6 +4,9 @@ import pytest
 
 from corral.client import ApiError, Client
 
+# The package's tests share one master (conftest.py): run them in one test process.
+pytestmark = pytest.mark.xdist_group("client-master")
+
 SH = "/bin/sh"
 
 

@@ -8,6 +8,9 @@ from corral.client import ApiError, Client
 from master_process import MasterProcess
 from waiting import wait_for
 
+# The package's tests share one master (conftest.py): run them in one test process.
+pytestmark = pytest.mark.xdist_group("client-master")
+
 
 def test_workers_status_and_overview(client: Client) -> None:
     assert "w1" in [c["worker_id"] for c in client.workers()]

@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from master_process import JobsApi, MasterFactory
+from master_api import JobsApi
+from master_process import MasterFactory
 
 OTHER_USER = "nobody"
 

@@ -12,7 +12,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from master_process import JobsApi, MasterFactory, MasterProcess
+from master_api import JobsApi
+from master_process import MasterFactory, MasterProcess
 from pgserver import PgServer, find_bindir
 from tcp_proxy import TcpProxy
 from waiting import wait_for
@@ -140,7 +141,9 @@ def test_sqlite_locked_by_another_process(start_master: MasterFactory, tmp_path:
         proc = subprocess.Popen(
             [sys.executable, "-c", hold, str(db)], stdout=subprocess.PIPE, text=True
         )
-        assert proc.stdout is not None and proc.stdout.readline().strip() == "locked"
+        assert proc.stdout is not None
+        with proc.stdout:  # it prints nothing more
+            assert proc.stdout.readline().strip() == "locked"
         holder.append(proc)
 
     def unlock() -> None:

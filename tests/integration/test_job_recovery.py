@@ -4,14 +4,14 @@ import contextlib
 import os
 import random
 import signal
-import time
 from pathlib import Path
 
 import httpx
 
 from corral.master.tokens import Tokens
 from corral.protocol import REGISTER_PATH
-from master_process import JobsApi, MasterFactory, MasterProcess, process_alive
+from master_api import JobsApi
+from master_process import MasterFactory, MasterProcess, process_alive
 from waiting import wait_for
 
 # Exit code of a job that found another copy of itself running.
@@ -108,11 +108,13 @@ def test_chaos_random_worker_kills_lose_no_job(master: MasterProcess, tmp_path: 
         ids += [j["id"] for j in r.json()["jobs"]]
     rng = random.Random(7)
     kills = 0
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
+
+    def all_done_or_kill_one() -> bool:
+        """True once no job is unfinished; until then, SIGKILL a random running worker."""
+        nonlocal kills
         page = master.api.get("/jobs", params={"state": ["pending", "assigned", "running"]})
         if not page.json()["jobs"]:
-            break
+            return True
         victim = rng.choice(["w1", "w2"])
         status = master.status(victim)
         if status["state"] == "running" and process_alive(status["pid"]):
@@ -120,6 +122,9 @@ def test_chaos_random_worker_kills_lose_no_job(master: MasterProcess, tmp_path: 
                 os.kill(status["pid"], signal.SIGKILL)
                 kills += 1
         master.wait_state(victim, "running", timeout=30)
+        return False
+
+    wait_for(all_done_or_kill_one, timeout=120, interval=0, what="every job to finish")
     finished = [jobs.get(i) for i in ids]
     states = {j["state"] for j in finished}
     assert states <= {"succeeded", "failed"}, states

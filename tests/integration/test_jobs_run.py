@@ -6,7 +6,8 @@ from datetime import datetime
 import httpx
 import pytest
 
-from master_process import JobsApi, MasterProcess, process_alive
+from master_api import JobsApi
+from master_process import MasterProcess, process_alive
 from waiting import wait_for
 
 TWO_CPUS = len(os.sched_getaffinity(0)) >= 2

@@ -5,7 +5,8 @@ from collections import Counter
 from functools import partial
 from pathlib import Path
 
-from master_process import JobsApi, MasterFactory, MasterProcess
+from master_api import JobsApi
+from master_process import MasterFactory, MasterProcess
 from waiting import wait_for
 
 JOBS = 300

@@ -1,6 +1,8 @@
-"""Master shutdown and restart: desired state survives, no worker outlives the master."""
+"""Master shutdown and restart: desired state survives, no worker outlives the master.
 
-import re
+The edges each worker takes meanwhile are checked in tests/supervision/test_lifecycle.py.
+"""
+
 import signal
 from pathlib import Path
 
@@ -34,9 +36,6 @@ def test_restart_restores_exactly_what_was_running(
     assert second.status("halted")["state"] == "stopped"
     assert second.status("halted")["desired_state"] == "stopped"
     assert second.status("idle")["state"] == "stopped"
-    events = "\n".join(second.events("keep"))
-    assert "stopping -> stopped" in events and "master shutting down" in events
-    assert "restored at master start" in events
 
 
 def test_sigterm_leaves_no_worker_behind(start_master: MasterFactory) -> None:
@@ -54,10 +53,7 @@ def test_second_signal_stops_at_once(start_master: MasterFactory) -> None:
     master.create_worker("stubborn", env=misbehave(ignore_sigterm="1"))
     pid = master.wait_state("stubborn", "running")["pid"]
     master.signal(signal.SIGTERM)
-    wait_for(
-        lambda: "running -> stopping: master shutting down" in master.log(),
-        what="graceful stop under way",
-    )
+    master.wait_state("stubborn", "stopping")  # the API serves while the workers drain
     master.signal(signal.SIGTERM)
     assert master.wait_exit(timeout=10) == 128 + signal.SIGTERM
     wait_for(lambda: not process_alive(pid), what="stubborn worker killed")
@@ -73,8 +69,4 @@ def test_master_killed_takes_its_local_workers_along(
     master.wait_exit()
     wait_for(lambda: not process_alive(pid), what="worker ends with its master")
     again = start_master(tmp_path / "data")
-    st = again.wait_state("w1", "running")
-    assert st["pid"] != pid
-    # Its last state may still have been on its way to the database: starting or running.
-    events = "\n".join(again.events("w1"))
-    assert re.search("the previous master stopped while the worker was (starting|running)", events)
+    assert again.wait_state("w1", "running")["pid"] != pid

@@ -6,7 +6,8 @@ from pathlib import Path
 import pytest
 
 from leftovers import Leftovers
-from master_process import JobsApi, MasterFactory, MasterProcess, process_alive
+from master_api import JobsApi
+from master_process import MasterFactory, MasterProcess, process_alive
 from waiting import wait_for
 
 # A worker and its jobs must be gone this soon after their master is.

@@ -5,7 +5,8 @@ from pathlib import Path
 
 import pytest
 
-from master_process import JobsApi, MasterFactory, MasterProcess
+from master_api import JobsApi
+from master_process import MasterFactory, MasterProcess
 
 
 def stored(master: MasterProcess, job_id: int, stream: str = "stdout") -> bytes:

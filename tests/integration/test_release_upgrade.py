@@ -5,7 +5,8 @@ from pathlib import Path
 
 import pytest
 
-from master_process import JobsApi, MasterProcess
+from master_api import JobsApi
+from master_process import MasterProcess
 
 RELEASES = Path(__file__).resolve().parents[1] / "fixtures" / "releases"
 FOLDERS = sorted(p for p in RELEASES.iterdir() if (p / "corral.db").is_file())

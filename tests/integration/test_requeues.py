@@ -3,7 +3,8 @@
 import signal
 from pathlib import Path
 
-from master_process import JobsApi, MasterFactory
+from master_api import JobsApi
+from master_process import MasterFactory
 
 # Sleeps through its first three attempts, then succeeds.
 THIRD_TIME_LUCKY = (

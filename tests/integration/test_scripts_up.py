@@ -3,11 +3,12 @@
 import os
 import signal
 import subprocess
+import sys
 from pathlib import Path
 
 import httpx
 
-from master_process import free_port, process_alive
+from master_process import ANNOUNCED, process_alive
 from waiting import wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -25,20 +26,30 @@ def local_1_running(api: httpx.Client) -> bool:
 
 
 def test_one_sigint_to_the_group_stops_gracefully(tmp_path: Path) -> None:
-    port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("CORRAL_", "VIRTUAL_ENV"))}
+    # A user's shell, not the tests' environment: `uv run` puts its bin folder first on PATH.
+    ours = Path(sys.prefix, "bin")
+    env["PATH"] = os.pathsep.join(p for p in env["PATH"].split(os.pathsep) if Path(p) != ours)
     # Its own environment: syncing without dev packages must not touch the one running us.
     env.update(UV_PROJECT_ENVIRONMENT=str(tmp_path / "venv"), UV_OFFLINE="1")
-    argv = [str(ROOT / "scripts" / "up"), "--data-dir", str(tmp_path / "data")]
-    argv += ["--port", str(port)]
+    argv = [str(ROOT / "scripts" / "up"), "--data-dir", str(tmp_path / "data"), "--port", "0"]
     output = tmp_path / "up.out"
     with output.open("wb") as out:
         # Its own process group, as a terminal gives a foreground command.
         up = subprocess.Popen(
             argv, stdout=out, stderr=subprocess.STDOUT, env=env, start_new_session=True
         )
-    api = httpx.Client(base_url=f"http://127.0.0.1:{port}/api/v1")
+    api = httpx.Client()
+
+    def announced() -> str | None:
+        said = output.read_text(errors="replace")
+        assert up.poll() is None, f"scripts/up exited {up.returncode}:\n{said}"
+        found = ANNOUNCED.search(said.encode())
+        return found.group(1).decode() if found else None
+
     try:
+        url = wait_for(announced, timeout=INSTALL_AND_START_S, what="the master's URL")
+        api.base_url = httpx.URL(url + "/api/v1")
         wait_for(
             lambda: up.poll() is None and local_1_running(api),
             timeout=INSTALL_AND_START_S,

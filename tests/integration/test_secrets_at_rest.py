@@ -12,7 +12,8 @@ from sqlalchemy.engine import make_url
 from corral.db import models
 from corral.db.engine import normalise_url
 from corral.master.data_key import data_key_path, load_ring
-from master_process import JobsApi, MasterFactory, MasterProcess
+from master_api import JobsApi
+from master_process import MasterFactory, MasterProcess
 from pgserver import PgServer
 
 CFG_SECRET = "cfg-4b9e-hush"

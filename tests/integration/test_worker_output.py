@@ -5,6 +5,7 @@ import re
 import httpx
 
 from master_process import MasterProcess
+from waiting import wait_for
 
 STAMP = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z ")
 
@@ -12,11 +13,16 @@ STAMP = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z ")
 def test_tail_returns_timestamped_lines(master: MasterProcess) -> None:
     master.create_worker("w1")
     master.wait_state("w1", "running")
-    r = master.api.get("/workers/w1/logs", params={"stream": "stderr", "tail": 50})
-    assert r.status_code == 200, r.text
-    lines = r.json()["lines"]
-    assert lines and all(STAMP.match(line) for line in lines), lines
-    assert any("regist" in line for line in lines), lines
+
+    def registration_logged() -> list[str] | None:
+        # The worker says so after it registered: its line may still be in the pipe.
+        r = master.api.get("/workers/w1/logs", params={"stream": "stderr", "tail": 50})
+        assert r.status_code == 200, r.text
+        lines: list[str] = r.json()["lines"]
+        return lines if any("regist" in line for line in lines) else None
+
+    lines = wait_for(registration_logged, what="the registration in the worker's stderr")
+    assert all(STAMP.match(line) for line in lines), lines
     r = master.api.get("/workers/w1/logs", params={"stream": "stderr", "tail": 1})
     assert len(r.json()["lines"]) == 1
     log_file = master.data_dir / "logs" / "w1" / "stderr.log"

@@ -1,4 +1,4 @@
-"""Shared pieces of the launcher tests: a recording sink, condition waits, /proc checks."""
+"""Shared pieces of the launcher tests: a recording sink, the stand-in worker, /proc checks."""
 
 import asyncio
 import sys
@@ -31,14 +31,6 @@ class RecordingSink:
     def has(self, stream: str, line: bytes) -> bool:
         """Whether ``line`` was written to ``stream``."""
         return line in self.lines[stream]
-
-
-async def wait_until(condition: Callable[[], bool], timeout_s: float = DEADLINE_S) -> None:
-    """Return once ``condition()`` holds; fail after ``timeout_s``."""
-    async with asyncio.timeout(timeout_s):
-        # Polled: /proc and other processes offer nothing to await.
-        while not condition():  # noqa: ASYNC110
-            await asyncio.sleep(0.01)
 
 
 def spec(mode: str) -> LaunchSpec:

@@ -9,8 +9,9 @@ from pathlib import Path
 from corral.launchers.base import ExitStatus
 from corral.launchers.local import LocalLauncher
 from corral.master.log_files import WorkerLogFiles
-from launchers.launcher_helpers import DEADLINE_S, RecordingSink, Run, alive, running, wait_until
+from launchers.launcher_helpers import DEADLINE_S, RecordingSink, Run, alive, running
 from launchers.worker_stand_in import LONG_LINE
+from waiting import wait_for_async
 
 STAMP = r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z"
 
@@ -67,7 +68,7 @@ def test_output_lands_in_log_files_with_timestamps(run: Run, tmp_path: Path) -> 
 def test_handle_properties(run: Run) -> None:
     async def scenario() -> None:
         async with running("default-term") as (handle, sink):
-            await wait_until(lambda: sink.has("stdout", b"ready"))
+            await wait_for_async(lambda: sink.has("stdout", b"ready"))
             assert handle.pid is not None
             assert os.getpgid(handle.pid) == handle.pid  # It leads its own group.
             assert handle.container_id is None
@@ -78,7 +79,7 @@ def test_handle_properties(run: Run) -> None:
 def test_exit_by_outside_signal_is_noticed(run: Run) -> None:
     async def scenario() -> None:
         async with running("default-term") as (handle, sink):
-            await wait_until(lambda: sink.has("stdout", b"ready"))
+            await wait_for_async(lambda: sink.has("stdout", b"ready"))
             assert handle.pid is not None
             os.kill(handle.pid, signal.SIGKILL)
             status = await asyncio.wait_for(handle.wait(), DEADLINE_S)
@@ -93,12 +94,12 @@ def test_exit_is_noticed_while_a_child_holds_the_pipes(run: Run) -> None:
         async with running("exit-leaving-child", launcher=launcher) as (handle, sink):
             status = await asyncio.wait_for(handle.wait(), DEADLINE_S)
             assert status == ExitStatus(exit_code=0)
-            await wait_until(
+            await wait_for_async(
                 lambda: any(line.startswith(b"child ") for line in sink.lines["stdout"])
             )
             child = _child_pid(sink)
             assert alive(child)  # wait() only watches; it kills nothing.
             handle.kill()  # Still reaches the group the leader left behind.
-            await wait_until(lambda: not alive(child))
+            await wait_for_async(lambda: not alive(child))
 
     run(scenario())

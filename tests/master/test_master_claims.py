@@ -9,7 +9,8 @@ from corral.errors import AnotherMasterError, MasterStartError
 from corral.master.database_lock import PostgresLock
 from corral.master.single_master import FolderLock, claim, holder_name
 from corral.settings import MasterSettings
-from pgserver import PgServer, free_port
+from master_process import refusing_port
+from pgserver import PgServer
 
 
 def test_a_held_folder_is_refused_with_its_holder_named(tmp_path: Path) -> None:
@@ -67,9 +68,8 @@ def test_one_master_per_postgresql_database(pg_server: PgServer) -> None:
 
 
 def test_an_unreachable_database_is_a_clear_refusal_without_its_password() -> None:
-    url = f"postgresql://corral:s3cret-pw@127.0.0.1:{free_port()}/corral"
-    with pytest.raises(MasterStartError) as refused:
-        PostgresLock(url, "pid 1")
+    with refusing_port() as port, pytest.raises(MasterStartError) as refused:
+        PostgresLock(f"postgresql://corral:s3cret-pw@127.0.0.1:{port}/corral", "pid 1")
     message = str(refused.value)
     assert message.startswith("cannot lock the database postgresql://corral:***@127.0.0.1:")
     assert "s3cret-pw" not in message

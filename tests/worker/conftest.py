@@ -7,10 +7,13 @@ from pathlib import Path
 
 import pytest
 
+from corral.worker.master_client import MasterClient
+
 from .fake_master import TOKEN, FakeMaster
 from .worker_process import WorkerProcess
 
 SpawnWorker = Callable[..., WorkerProcess]
+NewClient = Callable[..., MasterClient]
 
 
 @pytest.fixture
@@ -25,6 +28,21 @@ def idle_master() -> Iterator[FakeMaster]:
 def master(idle_master: FakeMaster) -> FakeMaster:
     """A running fake master."""
     return idle_master.start()
+
+
+@pytest.fixture
+def new_client() -> Iterator[NewClient]:
+    """MasterClients with the test token; their connections are closed at teardown."""
+    clients: list[MasterClient] = []
+
+    def new(url: str, token: str = TOKEN, **options: float) -> MasterClient:
+        client = MasterClient(url, token, **options)
+        clients.append(client)
+        return client
+
+    yield new
+    for client in clients:
+        client.close()
 
 
 @pytest.fixture

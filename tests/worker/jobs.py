@@ -5,9 +5,9 @@ from __future__ import annotations
 import sys
 
 from corral.protocol import JobEvent
+from waiting import wait_for
 
 from .fake_master import FakeMaster
-from .waiting import wait_for
 
 # Ignores SIGTERM (and so does its forked child), prints "leader child", waits.
 STUBBORN = (

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .waiting import wait_for
+from waiting import wait_for
 
 
 def alive(pid: int) -> bool:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import pytest
 
@@ -10,14 +11,14 @@ from corral.protocol import FENCE_LEASE_FRACTION, JobEvent
 from corral.worker.agent import Agent, backoff_delays, is_fatal
 from corral.worker.master_client import (
     Conflict,
-    MasterClient,
     MasterUnreachable,
     NotFound,
     Unauthorized,
 )
 from corral.worker.metrics import Sample
 
-from .fake_master import TOKEN, FakeMaster, assignment
+from .conftest import NewClient
+from .fake_master import FakeMaster, assignment
 
 SAMPLE = Sample(cpu_percent=1.5, memory_bytes=1024)
 
@@ -30,9 +31,20 @@ class FakeClock:
         return self.now
 
 
-def make_agent(url: str, clock: FakeClock | None = None, interval: float | None = None) -> Agent:
-    client = MasterClient(url, TOKEN, timeout=1)
-    return Agent(client, "w1", [0, 1], heartbeat_interval_s=interval, clock=clock or FakeClock())
+MakeAgent = Callable[..., Agent]
+
+
+@pytest.fixture
+def make_agent(new_client: NewClient) -> MakeAgent:
+    """Agents for worker w1 with CPUs 0 and 1, each on a client closed at teardown."""
+
+    def make(url: str, clock: FakeClock | None = None, interval: float | None = None) -> Agent:
+        client = new_client(url, timeout=1)
+        return Agent(
+            client, "w1", [0, 1], heartbeat_interval_s=interval, clock=clock or FakeClock()
+        )
+
+    return make
 
 
 def test_backoff_doubles_up_to_the_cap() -> None:
@@ -40,7 +52,7 @@ def test_backoff_doubles_up_to_the_cap() -> None:
     assert [next(delays) for _ in range(7)] == [0.1, 0.2, 0.4, 0.8, 1.6, 2.0, 2.0]
 
 
-def test_register_adopts_the_masters_timing(master: FakeMaster) -> None:
+def test_register_adopts_the_masters_timing(master: FakeMaster, make_agent: MakeAgent) -> None:
     master.heartbeat_interval_s, master.lease_s = 0.5, 3.0
     agent = make_agent(master.url)
     agent.register()
@@ -49,13 +61,15 @@ def test_register_adopts_the_masters_timing(master: FakeMaster) -> None:
     assert master.current == {"w1": agent.instance_id}
 
 
-def test_command_line_interval_wins(master: FakeMaster) -> None:
+def test_command_line_interval_wins(master: FakeMaster, make_agent: MakeAgent) -> None:
     agent = make_agent(master.url, interval=0.2)
     agent.register()
     assert agent.heartbeat_interval_s == 0.2
 
 
-def test_stale_heartbeat_renews_the_instance_and_registers(master: FakeMaster) -> None:
+def test_stale_heartbeat_renews_the_instance_and_registers(
+    master: FakeMaster, make_agent: MakeAgent
+) -> None:
     agent = make_agent(master.url)
     agent.register()
     old = agent.instance_id
@@ -72,7 +86,9 @@ def test_stale_heartbeat_renews_the_instance_and_registers(master: FakeMaster) -
     }
 
 
-def test_seconds_since_contact_follows_successful_requests(master: FakeMaster) -> None:
+def test_seconds_since_contact_follows_successful_requests(
+    master: FakeMaster, make_agent: MakeAgent
+) -> None:
     clock = FakeClock()
     agent = make_agent(master.url, clock)
     assert agent.seconds_since_contact() == math.inf
@@ -91,7 +107,9 @@ def test_seconds_since_contact_follows_successful_requests(master: FakeMaster) -
     assert agent.seconds_since_contact() == 0
 
 
-def test_register_until_done_stops_when_asked(idle_master: FakeMaster) -> None:
+def test_register_until_done_stops_when_asked(
+    idle_master: FakeMaster, make_agent: MakeAgent
+) -> None:
     agent = make_agent(idle_master.url)
     waits: list[float] = []
 
@@ -104,14 +122,14 @@ def test_register_until_done_stops_when_asked(idle_master: FakeMaster) -> None:
     assert not agent.registered
 
 
-def test_register_until_done_raises_when_refused(master: FakeMaster) -> None:
+def test_register_until_done_raises_when_refused(master: FakeMaster, make_agent: MakeAgent) -> None:
     master.token = "other"
     agent = make_agent(master.url)
     with pytest.raises(Unauthorized):
         agent.register_until_done(lambda delay: False)
 
 
-def test_deregister(master: FakeMaster) -> None:
+def test_deregister(master: FakeMaster, make_agent: MakeAgent) -> None:
     agent = make_agent(master.url)
     assert agent.deregister() is False  # never registered: nothing to say
     agent.register()
@@ -126,7 +144,9 @@ def test_fatal_and_transient_errors() -> None:
     assert not is_fatal(MasterUnreachable("down"))
 
 
-def test_no_heartbeat_or_reregistration_after_deregister(master: FakeMaster) -> None:
+def test_no_heartbeat_or_reregistration_after_deregister(
+    master: FakeMaster, make_agent: MakeAgent
+) -> None:
     agent = make_agent(master.url)
     agent.register()
     agent.deregister()
@@ -138,7 +158,7 @@ def test_no_heartbeat_or_reregistration_after_deregister(master: FakeMaster) -> 
 
 @pytest.mark.parametrize(("capacity", "used"), [(None, [0, 1]), (1, [0]), (5, [0, 1]), (0, [0, 1])])
 def test_capacity_from_the_master_cuts_the_usable_cpus(
-    master: FakeMaster, capacity: int | None, used: list[int]
+    master: FakeMaster, capacity: int | None, used: list[int], make_agent: MakeAgent
 ) -> None:
     master.capacity = capacity
     agent = make_agent(master.url)
@@ -148,7 +168,7 @@ def test_capacity_from_the_master_cuts_the_usable_cpus(
 
 
 def test_fence_deadline_is_a_share_of_the_lease_after_the_last_contact(
-    master: FakeMaster,
+    master: FakeMaster, make_agent: MakeAgent
 ) -> None:
     clock = FakeClock()
     agent = make_agent(master.url, clock)
@@ -157,7 +177,9 @@ def test_fence_deadline_is_a_share_of_the_lease_after_the_last_contact(
     assert agent.fence_deadline() == pytest.approx(100.0 + 1.0 * FENCE_LEASE_FRACTION)
 
 
-def test_exchange_carries_events_and_returns_the_work(master: FakeMaster) -> None:
+def test_exchange_carries_events_and_returns_the_work(
+    master: FakeMaster, make_agent: MakeAgent
+) -> None:
     agent = make_agent(master.url)
     master.assign(assignment(1, ["true"]))
     master.cancel(2)
@@ -177,7 +199,9 @@ def test_exchange_carries_events_and_returns_the_work(master: FakeMaster) -> Non
     }
 
 
-def test_a_stale_exchange_renews_the_instance_once(master: FakeMaster) -> None:
+def test_a_stale_exchange_renews_the_instance_once(
+    master: FakeMaster, make_agent: MakeAgent
+) -> None:
     agent = make_agent(master.url)
     renewals: list[str] = []
     agent.on_new_instance.append(lambda: renewals.append(agent.instance_id))

@@ -5,8 +5,7 @@ from __future__ import annotations
 import threading
 
 from corral.worker.daemon import DaemonThread
-
-from .waiting import wait_for
+from waiting import wait_for
 
 
 class Counter(DaemonThread):

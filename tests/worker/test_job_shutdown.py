@@ -7,12 +7,12 @@ import time
 from pathlib import Path
 
 from corral.protocol import DEREGISTER_PATH
+from waiting import wait_for
 
 from .conftest import SpawnWorker
 from .fake_master import FakeMaster, assignment
 from .jobs import STUBBORN, python, stubborn_pids, wait_finished
 from .procs import alive, wait_dead
-from .waiting import wait_for
 
 
 def test_drain_lets_short_jobs_finish_and_ends_long_ones(

@@ -6,12 +6,12 @@ import os
 from pathlib import Path
 
 from corral.protocol import EXCHANGE_PATH, JobEvent
+from waiting import wait_for
 
 from .conftest import SpawnWorker
 from .fake_master import TOKEN, FakeMaster, assignment
 from .jobs import STUBBORN, gate, python, stubborn_pids, wait_finished
 from .procs import alive, wait_dead
-from .waiting import wait_for
 
 FAST = ("--kill-grace", "0.2")
 

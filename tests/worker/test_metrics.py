@@ -7,8 +7,7 @@ import sys
 import time
 
 from corral.worker.metrics import ProcessTreeSampler
-
-from .waiting import wait_for
+from waiting import wait_for
 
 
 def test_memory_includes_children() -> None:

@@ -20,9 +20,12 @@ def test_state_dir_is_private_and_follows_the_environment(tmp_path: Path) -> Non
     assert state_dir("w1", {"CORRAL_WORKER_STATE_DIR": str(configured)}) == configured
     assert configured.stat().st_mode & 0o777 == 0o700
     default = state_dir("../odd/id", {})
-    assert default.parent == Path(f"/tmp/corral-{os.getuid()}")
-    assert default.name == "_odd_id"
-    assert default.stat().st_mode & 0o777 == 0o700
+    try:
+        assert default.parent == Path(f"/tmp/corral-{os.getuid()}")
+        assert default.name == "_odd_id"
+        assert default.stat().st_mode & 0o777 == 0o700
+    finally:
+        default.rmdir()  # the shared parent stays: real workers may use it
 
 
 def test_ledger_appends_and_rewrites_to_the_live_entries(

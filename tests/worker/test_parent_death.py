@@ -13,11 +13,11 @@ import pytest
 from corral.outcome_ledger import OUTCOMES_NAME
 from corral.protocol import EXCHANGE_PATH
 from leftovers import Leftovers
+from waiting import wait_for
 
 from .fake_master import TOKEN, FakeMaster, assignment
 from .jobs import STUBBORN, python, stubborn_pids
 from .procs import alive, wait_dead
-from .waiting import wait_for
 from .worker_process import clean_env
 
 pytestmark = pytest.mark.skipif(
@@ -58,7 +58,8 @@ def launch(master: FakeMaster, threads: int, state: Path) -> tuple[subprocess.Po
         text=True,
     )
     assert parent.stdout is not None
-    return parent, int(parent.stdout.readline())
+    with parent.stdout:  # the launcher prints nothing more
+        return parent, int(parent.stdout.readline())
 
 
 @pytest.mark.parametrize("threads", [0, 8])
@@ -76,12 +77,16 @@ def test_parent_death_kills_the_jobs_and_exits_at_once(
     assert master.deregistrations() == []  # no drain, no goodbye: the master is gone
 
 
-def test_sighup_without_a_parent_to_watch_keeps_its_default(master: FakeMaster) -> None:
+def test_sighup_without_a_parent_to_watch_keeps_its_default(
+    master: FakeMaster, tmp_path: Path
+) -> None:
     # A remote worker started under nohup must keep ignoring SIGHUP: only a local
     # worker, whose parent is its master, takes SIGHUP as the parent-death signal.
+    state = str(tmp_path / "state")
+    env = clean_env(CORRAL_WORKER_TOKEN=TOKEN, CORRAL_WORKER_ID="w1", CORRAL_WORKER_STATE_DIR=state)
     worker = subprocess.Popen(
         ["nohup", sys.executable, "-m", "corral.worker", "--master", master.url],
-        env=clean_env(CORRAL_WORKER_TOKEN=TOKEN, CORRAL_WORKER_ID="w1"),
+        env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )

@@ -12,8 +12,7 @@ from collections.abc import Iterator
 import pytest
 
 from corral.worker.signals import SignalHandler
-
-from .waiting import wait_for
+from waiting import wait_for
 
 
 @pytest.fixture
@@ -88,14 +87,13 @@ def test_default_second_signal_exit_code_in_a_real_process() -> None:
         "print('draining', flush=True)\n"
         "h.on_shutdown(lambda: time.sleep(30)).run_callbacks()\n"
     )
-    child = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
-    try:
-        assert child.stdout is not None
-        assert child.stdout.readline() == "ready\n"
-        child.send_signal(signal.SIGTERM)
-        assert child.stdout.readline() == "draining\n"
-        child.send_signal(signal.SIGTERM)
-        assert child.wait(5) == 128 + signal.SIGTERM
-    finally:
-        child.kill()
-        child.wait()
+    with subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True) as child:
+        try:
+            assert child.stdout is not None
+            assert child.stdout.readline() == "ready\n"
+            child.send_signal(signal.SIGTERM)
+            assert child.stdout.readline() == "draining\n"
+            child.send_signal(signal.SIGTERM)
+            assert child.wait(5) == 128 + signal.SIGTERM
+        finally:
+            child.kill()

@@ -9,15 +9,16 @@ import socket
 import subprocess
 import sys
 import uuid
+from pathlib import Path
 
 import pytest
 
 from corral import __version__
 from corral.protocol import DEREGISTER_PATH, HEARTBEAT_PATH, REGISTER_PATH
+from waiting import wait_for
 
 from .conftest import SpawnWorker
 from .fake_master import TOKEN, FakeMaster
-from .waiting import wait_for
 from .worker_process import clean_env
 
 
@@ -201,11 +202,11 @@ def test_keeps_heartbeating_through_an_outage(
     assert len(master.registrations()) == 1  # the same instance carries on
 
 
-def test_a_closed_log_pipe_does_not_break_the_shutdown(master: FakeMaster) -> None:
+def test_a_closed_log_pipe_does_not_break_the_shutdown(master: FakeMaster, tmp_path: Path) -> None:
     # When the master dies, the read end of the worker's stderr pipe goes with it.
     worker = subprocess.Popen(
         [sys.executable, "-m", "corral.worker", "--master", master.url, "--worker-id", "w1"],
-        env=clean_env(CORRAL_WORKER_TOKEN=TOKEN),
+        env=clean_env(CORRAL_WORKER_TOKEN=TOKEN, CORRAL_WORKER_STATE_DIR=str(tmp_path / "state")),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
     )

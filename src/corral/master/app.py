@@ -2,7 +2,7 @@
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from functools import partial
 from pathlib import Path
@@ -13,6 +13,7 @@ from fastapi import FastAPI
 from corral import __version__
 from corral.db.engine import sqlite_path
 from corral.domain.workers import DeploymentType
+from corral.launchers.base import Launcher
 from corral.launchers.local import LocalLauncher
 from corral.master.api import agent, jobs, worker_configs, workers
 from corral.master.api.body_limit import BodyLimitMiddleware
@@ -42,8 +43,15 @@ log = logging.getLogger("corral.master")
 API_PREFIX = "/api/v1"
 
 
-async def open_services(settings: MasterSettings, on_fatal: Fatal) -> Services:
-    """Open the database, restore every worker, and return the running services."""
+async def open_services(
+    settings: MasterSettings,
+    on_fatal: Fatal,
+    launchers: Mapping[DeploymentType, Launcher] | None = None,
+) -> Services:
+    """Open the database, restore every worker, and return the running services.
+
+    ``launchers`` replaces the local launcher, e.g. by one whose workers a test controls.
+    """
     secure_data_folder(settings.data_dir)
     sqlite_file = sqlite_path(settings.db_url)
     if sqlite_file is not None:
@@ -62,7 +70,7 @@ async def open_services(settings: MasterSettings, on_fatal: Fatal) -> Services:
         writer=writer,
         tokens=Tokens(settings.data_dir),
         log_files=WorkerLogFiles(settings.log_dir, settings.log_max_bytes, settings.log_backups),
-        launchers={DeploymentType.LOCAL: LocalLauncher()},
+        launchers=launchers or {DeploymentType.LOCAL: LocalLauncher()},
         scheduler=Scheduler(writer, output),
     )
     svc.background = background = Background(on_fatal)
@@ -134,12 +142,15 @@ def _log_fatal(reason: str) -> None:
     log.critical("master cannot go on: %s", reason)
 
 
-def create_app(settings: MasterSettings) -> FastAPI:
-    """Build the master's application for ``settings``."""
+def create_app(
+    settings: MasterSettings, launchers: Mapping[DeploymentType, Launcher] | None = None
+) -> FastAPI:
+    """Build the master's application for ``settings`` (and ``launchers``, see open_services)."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        svc = await open_services(settings, getattr(app.state, "on_fatal", _log_fatal))
+        on_fatal = getattr(app.state, "on_fatal", _log_fatal)
+        svc = await open_services(settings, on_fatal, launchers)
         app.state.services = svc
         log.info(
             "master listening on %s; local clients use %s", settings.listen_address, settings.url

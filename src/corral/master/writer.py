@@ -69,6 +69,7 @@ class Writer:
         self._wake = asyncio.Event()
         self._busy = False
         self._in_flight = Writes()  # the batch being committed
+        self._in_flight_waiters: list[asyncio.Future[None]] = []
         # One connection kept for the writes, on the database thread: checking one
         # out of the pool and resetting it costs more than a small commit.
         self._conn: Connection | None = None
@@ -159,8 +160,12 @@ class Writer:
         if not self._writes and not self._inserts and not self._busy:
             return True
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._waiters.append(future)
-        self._wake.set()
+        if self._writes or self._inserts:
+            self._waiters.append(future)
+            self._wake.set()
+        else:
+            # All it waits for is in the batch being committed: no need for another.
+            self._in_flight_waiters.append(future)
         if deadline_s is None:
             await future
             return True
@@ -196,6 +201,7 @@ class Writer:
         writes, self._writes = self._writes, Writes()
         inserts, self._inserts = [p for p in self._inserts if not p.withdrawn], []
         waiters, self._waiters = self._waiters, []
+        self._in_flight_waiters = waiters
         not_kept = dict(self._logs_not_kept)
         for pending in inserts:
             pending.committing = True
@@ -204,7 +210,8 @@ class Writer:
             jobs = [p.jobs for p in inserts]
             results = await self._db.run(self._commit, jobs, writes, _markers(not_kept))
         except UnavailableError as exc:
-            self._keep(writes, inserts, waiters, exc)
+            self._keep(writes, inserts, self._in_flight_waiters, exc)
+            self._in_flight_waiters = []
             return False
         except Exception as exc:
             # A batch the database refuses for its content cannot be retried: memory is
@@ -220,9 +227,10 @@ class Writer:
         if results is not None:
             for pending, result in zip(inserts, results, strict=True):
                 pending.future.set_result(result)
-        for waiter in waiters:
+        for waiter in self._in_flight_waiters:
             if not waiter.done():
                 waiter.set_result(None)
+        self._in_flight_waiters = []
         return True
 
     def _keep(

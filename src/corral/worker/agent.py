@@ -27,6 +27,7 @@ from corral.protocol import (
     JobEvent,
     RegisterRequest,
 )
+from corral.worker.containment import PROCESS_GROUPS
 from corral.worker.master_client import (
     Conflict,
     MasterBusy,
@@ -88,6 +89,7 @@ class Agent:
         self.registered = False
         self.leaving = False  # set by deregister: no heartbeat or registration after it
         self.orphans_killed = 0  # reported with the next registration
+        self.containment = PROCESS_GROUPS  # how jobs are contained, told at registration
         self.lease_s = DEFAULT_LEASE_S
         self._interval_override = heartbeat_interval_s
         self.heartbeat_interval_s = heartbeat_interval_s or DEFAULT_HEARTBEAT_INTERVAL_S
@@ -121,6 +123,7 @@ class Agent:
                 "cpu_ids": self.usable_cpu_ids,
                 "version": __version__,
                 "orphans_killed": self.orphans_killed,
+                "containment": self.containment,
             }
             answer = self._post(REGISTER_PATH, request)
             self.orphans_killed = 0  # told once

@@ -22,6 +22,7 @@ from collections.abc import Callable, Iterable, Mapping
 
 from corral.procfs import process_start_time
 from corral.protocol import Assignment, AttemptRef, JobEvent
+from corral.worker.cgroups import Containment, JobCgroup
 from corral.worker.daemon import DaemonThread
 from corral.worker.job_events import finished_event, started_event
 from corral.worker.job_process import JobProcess, SpawnFailed, base_environment
@@ -52,6 +53,7 @@ class Executor(DaemonThread):
         files: StateFiles | None = None,
         instance_id: Callable[[], str] = lambda: "",
         environ: Mapping[str, str] = os.environ,
+        containment: Containment | None = None,
     ) -> None:
         super().__init__(0.0, name="executor")
         self.tracker = tracker
@@ -60,11 +62,13 @@ class Executor(DaemonThread):
         self.fence_deadline = fence_deadline
         self.files = files
         self.instance_id = instance_id
+        self.containment = containment  # the jobs' cgroups; None: process groups only
         self.draining = False
         self.abandoned = False  # the master is gone: nobody to send to, nothing to pause for
         self.jobs: dict[AttemptKey, JobProcess] = {}
         self.waiting = WaitingJobs()  # assignments waiting for CPUs
-        self.group_pids: dict[int, None] = {}  # unreaped leaders, read by the signal path
+        # Unreaped leaders and their cgroups, read by the signal path.
+        self.group_pids: dict[int, JobCgroup | None] = {}
         self._base_env = base_environment(environ)
         self._mask = os.sched_getaffinity(0) if hasattr(os, "sched_getaffinity") else None
         self._commands: deque[Command] = deque()
@@ -78,6 +82,8 @@ class Executor(DaemonThread):
         # The reporter made room for an attempt whose pipes we stopped reading.
         outbox.on_room = self.resume
         outbox.on_end_delivered = self._delivered
+        if files is not None:
+            outbox.before_ends_leave = files.outcomes.sync
 
     # Called from other threads: each queues a command for the loop.
 
@@ -124,10 +130,12 @@ class Executor(DaemonThread):
             return self._cond.wait_for(lambda: not self._busy, timeout)
 
     def kill_groups_now(self) -> None:
-        """SIGKILL every job's group from any context, a signal handler included."""
-        for pid in list(self.group_pids):
+        """SIGKILL every job's group and cgroup from any context, a signal handler included."""
+        for pid, cgroup in list(self.group_pids.items()):
             with contextlib.suppress(OSError):
                 os.killpg(pid, signal.SIGKILL)
+            if cgroup is not None:
+                cgroup.kill()
 
     def stop(self, timeout: float | None = None) -> None:
         """End the loop; jobs still running are killed by it on the way out."""
@@ -226,13 +234,13 @@ class Executor(DaemonThread):
     def _spawn(self, assignment: Assignment, cpu_ids: list[int]) -> None:
         key = attempt_of(assignment)
         try:
-            job = JobProcess(assignment, cpu_ids, self._base_env, self._mask)
+            job = JobProcess(assignment, cpu_ids, self._base_env, self._mask, self.containment)
         except SpawnFailed as exc:
             self.tracker.release(key)
             self._report_end(finished_event(key, None, "spawn_failed", str(exc)))
             return
         self.jobs[key] = job
-        self.group_pids[job.pid] = None
+        self.group_pids[job.pid] = job.cgroup
         timeout = assignment["timeout_s"]
         job.deadline = time.monotonic() + timeout if timeout is not None else math.inf
         for fd in (*job.streams, job.pidfd):
@@ -298,11 +306,14 @@ class Executor(DaemonThread):
             if not job.paused:
                 self._selector.unregister(fd)
         job.close()
+        usage = job.release()
         del self.jobs[job.key]
         if job.report:
             for stream, marker in job.cut_markers():
                 self._emit(job.key, stream, marker)
-            self._report_end(finished_event(job.key, job.returncode, job.reason), job.kept)
+            reason, detail = job.verdict(usage)
+            event = finished_event(job.key, job.returncode, reason, detail, usage)
+            self._report_end(event, job.kept)
 
     def _report_end(self, event: JobEvent, sent: Mapping[str, int] | None = None) -> None:
         """Record the outcome durably, then queue it for the master."""
@@ -402,6 +413,7 @@ class Executor(DaemonThread):
                 job.reap()
                 self.tracker.release(job.key)
             job.close()
+            job.release()
         self.jobs.clear()
         self.group_pids.clear()
         self._selector.close()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 
 from corral.protocol import JobEvent
+from corral.worker.cgroups import Usage
 from corral.worker.outbox import AttemptKey
 
 
@@ -26,9 +27,13 @@ def started_event(
 
 
 def finished_event(
-    key: AttemptKey, returncode: int | None, reason: str | None, detail: str | None = None
+    key: AttemptKey,
+    returncode: int | None,
+    reason: str | None,
+    detail: str | None = None,
+    usage: Usage | None = None,
 ) -> JobEvent:
-    """A ``finished`` event: exit code or signal number, and the worker's reason."""
+    """A ``finished`` event: exit code or signal number, the worker's reason, what it used."""
     exited = returncode is not None and returncode >= 0
     event: JobEvent = {
         "type": "finished",
@@ -41,4 +46,7 @@ def finished_event(
     }
     if detail is not None:
         event["detail"] = detail
+    if usage is not None:
+        event["max_rss_bytes"] = usage.max_rss_bytes
+        event["cpu_seconds"] = usage.cpu_seconds
     return event

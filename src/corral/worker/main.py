@@ -24,6 +24,11 @@ from corral.worker.service import (
     WorkerSettings,
 )
 
+# Turns the job cgroups off when set to off (or 0, no, false).
+ENV_CGROUPS = "CORRAL_WORKER_CGROUPS"
+_ON = frozenset({"on", "1", "yes", "true", "auto"})
+_OFF = frozenset({"off", "0", "no", "false"})
+
 
 def build_parser() -> argparse.ArgumentParser:
     """The worker's command line; the token is deliberately not an option."""
@@ -66,6 +71,14 @@ def build_parser() -> argparse.ArgumentParser:
         ),
     )
     parser.add_argument(
+        "--no-cgroups",
+        action="store_true",
+        help=(
+            "contain jobs by their process groups only, even where cgroups are available "
+            f"(also: {ENV_CGROUPS}=off)"
+        ),
+    )
+    parser.add_argument(
         "--log-level",
         default="INFO",
         choices=["DEBUG", "INFO", "WARNING", "ERROR"],
@@ -100,6 +113,7 @@ def parse_settings(
         parent_pid=_parent_pid(parser, environ.get(ENV_PARENT_PID)),
         drain_timeout_s=_drain_timeout(parser, args.drain_timeout, environ.get(ENV_DRAIN_TIMEOUT)),
         kill_grace_s=args.kill_grace,
+        cgroups=not args.no_cgroups and _cgroups_on(parser, environ.get(ENV_CGROUPS)),
     )
     return settings, str(args.log_level)
 
@@ -149,6 +163,16 @@ def _drain_timeout(parser: argparse.ArgumentParser, given: float | None, text: s
         return _non_negative_float(text)
     except argparse.ArgumentTypeError as exc:
         parser.error(f"{ENV_DRAIN_TIMEOUT}: {exc}")
+
+
+def _cgroups_on(parser: argparse.ArgumentParser, text: str | None) -> bool:
+    """Whether the environment leaves cgroups on (the default)."""
+    value = (text or "on").strip().lower()
+    if value in _ON:
+        return True
+    if value in _OFF:
+        return False
+    parser.error(f"{ENV_CGROUPS} must be on or off, not {text!r}")
 
 
 def _parent_pid(parser: argparse.ArgumentParser, text: str | None) -> int | None:

@@ -5,6 +5,8 @@ Each group is recorded as "pid start-time" when its job starts; the next start
 of the same worker kills every recorded group whose leader still has that start
 time (a recycled pid has another one, so it is never touched). Lines are
 appended, never synced; ended jobs are dropped by an occasional rewrite.
+Where jobs run in cgroups, the worker then sweeps those too (``Containment.sweep``):
+that also ends what left its job's process group, and removes the cgroups.
 """
 
 from __future__ import annotations

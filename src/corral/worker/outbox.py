@@ -113,6 +113,8 @@ class Outbox:
         self.on_room: Callable[[AttemptKey], None] = lambda key: None
         # Called with the attempt whose end the master has acknowledged.
         self.on_end_delivered: Callable[[AttemptKey], None] = lambda key: None
+        # Called before a batch carrying ends leaves: they must be on disk by then.
+        self.before_ends_leave: Callable[[], None] = lambda: None
         self._attempts: dict[AttemptKey, _Attempt] = {}
         self._in_flight: list[tuple[AttemptKey, JobEvent]] | None = None
         self._cond = threading.Condition()
@@ -203,7 +205,10 @@ class Outbox:
             self._cond.wait_for(lambda: self._has_finished() or until(), timeout=self.linger_s)
             picked = self._pick()
             self._in_flight = picked
-            return [event for _, event in picked]
+        batch = [event for _, event in picked]
+        if any(event["type"] == "finished" for event in batch):
+            self.before_ends_leave()
+        return batch
 
     def _pick(self) -> list[tuple[AttemptKey, JobEvent]]:
         """State events first, then output oldest attempt first, within the byte budget."""

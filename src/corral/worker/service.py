@@ -1,9 +1,10 @@
 """WorkerService: the worker's life from registration to exit, on the main thread.
 
-The main thread kills what a previous instance left, registers, starts the
-executor and the background loops (heartbeats, the job long-poll, the event
-reporter) and then sleeps until a signal or a fatal error wakes it. The
-shutdown itself (drain, flush, deregister) runs here, never in a signal handler.
+The main thread finds how it can contain jobs (cgroups or process groups), kills
+what a previous instance left, registers, starts the executor and the background
+loops (heartbeats, the job long-poll, the event reporter) and then sleeps until a
+signal or a fatal error wakes it. The shutdown itself (drain, flush, deregister)
+runs here, never in a signal handler.
 """
 
 from __future__ import annotations
@@ -13,15 +14,19 @@ import os
 import signal
 import time
 from functools import partial
+from pathlib import Path
 
 from corral.hardening import make_undumpable
 from corral.worker.agent import Agent
+from corral.worker.cgroups import Containment
+from corral.worker.containment import PROCESS_GROUPS, cgroup_prefix, detect
 from corral.worker.cpus import usable_cpus
 from corral.worker.daemon import DaemonThread
 from corral.worker.executor import DEFAULT_GRACE_S, Executor
 from corral.worker.heartbeat import HeartbeatThread
 from corral.worker.job_loop import Poller, Reporter
 from corral.worker.master_client import MasterClient, MasterError
+from corral.worker.orphans import state_dir
 from corral.worker.outbox import Outbox
 from corral.worker.parent import PARENT_DEATH_SIGNAL, arm_parent_death_signal
 from corral.worker.resource_observers import AlertObserver, LoggingObserver, MetricsObserver
@@ -51,6 +56,7 @@ class WorkerSettings:
     """What a worker needs to start; the token never appears in its repr."""
 
     __slots__ = (
+        "cgroups",
         "drain_timeout_s",
         "heartbeat_interval_s",
         "kill_grace_s",
@@ -70,6 +76,7 @@ class WorkerSettings:
         parent_pid: int | None = None,
         drain_timeout_s: float = DEFAULT_DRAIN_TIMEOUT_S,
         kill_grace_s: float = DEFAULT_GRACE_S,
+        cgroups: bool = True,
     ) -> None:
         self.master_url = master_url
         self.worker_id = worker_id
@@ -78,6 +85,7 @@ class WorkerSettings:
         self.parent_pid = parent_pid
         self.drain_timeout_s = drain_timeout_s
         self.kill_grace_s = kill_grace_s
+        self.cgroups = cgroups  # False: contain jobs by process groups even where cgroups work
 
     def __repr__(self) -> str:
         return f"WorkerSettings(master_url={self.master_url!r}, worker_id={self.worker_id!r})"
@@ -90,6 +98,7 @@ class WorkerService:
         self.settings = settings
         self.agent: Agent | None = None
         self.executor: Executor | None = None
+        self.containment: Containment | None = None
         self.fatal_error: MasterError | None = None
         self.metrics = MetricsObserver()
         self._master_gone = False
@@ -108,6 +117,11 @@ class WorkerService:
                 log.error("launching process %d is gone; exiting", parent_pid)
                 return EXIT_PARENT_GONE
             files, orphans = open_state_files(self.settings.worker_id, os.environ)
+            self.containment = self._containment()
+            if self.containment is not None:
+                # Then whatever left its job's process group. Both sweeps find the same
+                # jobs (each had a cgroup): the larger count is how many were still running.
+                orphans = max(orphans, self.containment.sweep())
             client = MasterClient(self.settings.master_url, self.settings.token)
             self.agent = agent = Agent(
                 client,
@@ -116,6 +130,7 @@ class WorkerService:
                 heartbeat_interval_s=self.settings.heartbeat_interval_s,
             )
             agent.orphans_killed = orphans
+            agent.containment = self.containment.name if self.containment else PROCESS_GROUPS
             try:
                 if not agent.register_until_done(self._signals.wait):
                     log.info("stopped before registering")
@@ -124,6 +139,25 @@ class WorkerService:
                 log.error("master refused registration of %r: %s", agent.worker_id, exc)
                 return EXIT_REJECTED
             return self._serve(agent, files)
+
+    def _containment(self) -> Containment | None:
+        """Where the jobs' cgroups go; None when jobs have their process groups only."""
+        if not self.settings.cgroups:
+            log.info("cgroups turned off: jobs are contained by their process groups")
+            return None
+        containment = detect(cgroup_prefix(self.settings.worker_id, self._state_folder()))
+        if containment is None:
+            log.info("no cgroups available: jobs are contained by their process groups")
+            return None
+        log.info("jobs run in %s (%s)", containment.name, containment.describe())
+        return containment
+
+    def _state_folder(self) -> Path | None:
+        """The worker's state folder, whose path names its cgroups; None if it has none."""
+        try:
+            return state_dir(self.settings.worker_id, os.environ)
+        except OSError:
+            return None
 
     def _executor(self, agent: Agent, outbox: Outbox, files: StateFiles | None) -> Executor:
         """The executor over the CPUs the master lets this worker use."""
@@ -136,6 +170,7 @@ class WorkerService:
             fence_deadline=agent.fence_deadline,
             files=files,
             instance_id=lambda: agent.instance_id,
+            containment=self.containment,
         )
         # Jobs of an instance the master has forgotten are no longer its to run.
         agent.on_new_instance.append(executor.forget_all)
@@ -166,6 +201,8 @@ class WorkerService:
         finally:
             _stop_loops(loops, timeout=0)
             executor.stop(REAP_MARGIN_S)
+            if self.containment is not None and not executor.is_alive():
+                self.containment.close()
             log.info(
                 "stopped (%d jobs run, at most %d CPUs in use)",
                 self.metrics.allocations,

@@ -3,7 +3,7 @@
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, StringConstraints
 
 from corral.master.api.deps import require_worker, services
 from corral.master.api.error_answers import answers
@@ -11,6 +11,7 @@ from corral.master.api.schemas import (
     JSON_INT,
     MAX_ID,
     MAX_INT32,
+    NO_NUL,
     InstanceId,
     Strict,
     Text,
@@ -39,6 +40,8 @@ class Register(Strict):
     ]
     version: Text
     orphans_killed: Annotated[int, Field(ge=0, le=1_000_000), JSON_INT] = 0
+    # "cgroup v2", "cgroup v1" or "process groups"; free text for workers yet to come.
+    containment: Annotated[str, StringConstraints(max_length=40, pattern=NO_NUL)] | None = None
 
 
 class Heartbeat(Strict):
@@ -77,7 +80,7 @@ async def register(body: Register, request: Request, svc: Svc) -> dict[str, floa
     """Make the instance current; the worker counts as running from now on."""
     require_worker(request, svc, body.worker_id)
     sup = svc.lifecycle.get(body.worker_id)
-    cpus = sup.registered(body.instance_id, body.pid, body.hostname, body.cpu_ids)
+    cpus = sup.registered(body.instance_id, body.pid, body.hostname, body.cpu_ids, body.containment)
     if body.orphans_killed:
         what = f"killed {body.orphans_killed} job process groups its previous instance left"
         svc.writer.log(body.worker_id, what, "warning", "recovery")

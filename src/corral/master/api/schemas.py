@@ -185,6 +185,9 @@ class WorkerStatusOut(BaseModel):
     next_restart_at: datetime | None
     exit_code: int | None
     exit_signal: int | None
+    containment: str | None = Field(
+        description='how its jobs are contained: "cgroup v2", "cgroup v1" or "process groups"'
+    )
 
     @classmethod
     def of(cls, cfg: WorkerConfig, rt: WorkerRuntime) -> "WorkerStatusOut":

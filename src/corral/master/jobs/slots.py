@@ -37,6 +37,7 @@ class Mailbox:
                 timeout_s=spec.timeout_s,
                 account=spec.account,
                 output_max_bytes=output_max_bytes,
+                memory_mb=spec.memory_mb,
             )
         )
         self._ready.set()

@@ -227,7 +227,14 @@ class WorkerSupervisor:
             self._restart.cancel()
             self._restart = None
 
-    def registered(self, instance_id: str, pid: int, hostname: str, cpu_ids: list[int]) -> int:
+    def registered(
+        self,
+        instance_id: str,
+        pid: int,
+        hostname: str,
+        cpu_ids: list[int],
+        containment: str | None = None,
+    ) -> int:
         """A worker instance said hello: it counts as running; returns its CPU capacity."""
         if self.state not in (S.STARTING, S.RUNNING, S.LOST):
             raise ForbiddenError(f"worker {self.worker_id} is {self.state}: not expecting it")
@@ -237,7 +244,11 @@ class WorkerSupervisor:
         self.last_contact = time.monotonic()
         now = utcnow()
         fields: dict[str, Any] = dict(
-            instance_id=instance_id, hostname=hostname, cpu_ids=cpu_ids, last_heartbeat_at=now
+            instance_id=instance_id,
+            hostname=hostname,
+            cpu_ids=cpu_ids,
+            containment=containment,
+            last_heartbeat_at=now,
         )
         why = f"registered as instance {instance_id} (pid {pid})"
         if self.state is S.RUNNING:

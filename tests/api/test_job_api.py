@@ -1,4 +1,4 @@
-"""The jobs REST API of a real master with one configured worker (2 CPUs) that never runs."""
+"""The jobs REST API of a master with one configured worker (2 CPUs) that never runs."""
 
 import itertools
 from collections.abc import Iterator
@@ -6,20 +6,20 @@ from typing import Any
 
 import pytest
 
-from master_process import MasterProcess
+from inprocess_master import InProcessMaster
+
+# The module's tests share one master: run them in one test process.
+pytestmark = pytest.mark.xdist_group("job-api-master")
 
 _accounts = itertools.count()
 
 
 @pytest.fixture(scope="module")
-def master(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MasterProcess]:
+def master(tmp_path_factory: pytest.TempPathFactory) -> Iterator[InProcessMaster]:
     """One master for the module; jobs stay pending since its only worker is not started."""
-    m = MasterProcess(tmp_path_factory.mktemp("job-api") / "data").start()
-    try:
+    with InProcessMaster(tmp_path_factory.mktemp("job-api") / "data") as m:
         m.create_worker("two", cpus=2, auto_start=False)
         yield m
-    finally:
-        m.stop()
 
 
 def account() -> str:
@@ -27,21 +27,21 @@ def account() -> str:
     return f"acct-{next(_accounts)}"
 
 
-def submit(master: MasterProcess, **body: Any) -> dict[str, Any]:
+def submit(master: InProcessMaster, **body: Any) -> dict[str, Any]:
     r = master.api.post("/jobs", json={"command": ["true"], **body})
     assert r.status_code == 201, r.text
     job: dict[str, Any] = r.json()
     return job
 
 
-def total(master: MasterProcess) -> int:
+def total(master: InProcessMaster) -> int:
     """How many jobs the master holds (up to 1000)."""
     r = master.api.get("/jobs", params={"limit": 1000})
     assert r.status_code == 200, r.text
     return len(r.json()["jobs"])
 
 
-def test_submit_answers_201_with_the_whole_job(master: MasterProcess) -> None:
+def test_submit_answers_201_with_the_whole_job(master: InProcessMaster) -> None:
     body = {
         "command": ["python3", "-c", "print(1)"],
         "cpus": 2,
@@ -61,7 +61,7 @@ def test_submit_answers_201_with_the_whole_job(master: MasterProcess) -> None:
     assert got.status_code == 200 and got.json() == job
 
 
-def test_idempotency_key_returns_the_same_job(master: MasterProcess) -> None:
+def test_idempotency_key_returns_the_same_job(master: InProcessMaster) -> None:
     first = submit(master, idempotency_key="nightly-2026-05-01", command=["echo", "a"])
     again = master.api.post(
         "/jobs", json={"command": ["echo", "b"], "idempotency_key": "nightly-2026-05-01"}
@@ -70,7 +70,7 @@ def test_idempotency_key_returns_the_same_job(master: MasterProcess) -> None:
     assert again.json()["id"] == first["id"] and again.json()["command"] == ["echo", "a"]
 
 
-def test_batch_stores_all_in_order(master: MasterProcess) -> None:
+def test_batch_stores_all_in_order(master: InProcessMaster) -> None:
     acct = account()
     jobs = [{"command": ["echo", str(i)], "account": acct} for i in range(5)]
     r = master.api.post("/jobs/batch", json={"jobs": jobs})
@@ -102,7 +102,7 @@ def test_batch_stores_all_in_order(master: MasterProcess) -> None:
     ],
 )
 def test_bad_jobs_are_refused_and_nothing_is_stored(
-    master: MasterProcess, body: dict[str, Any], needle: str
+    master: InProcessMaster, body: dict[str, Any], needle: str
 ) -> None:
     before = total(master)
     r = master.api.post("/jobs", json={"command": ["true"], **body})
@@ -111,14 +111,14 @@ def test_bad_jobs_are_refused_and_nothing_is_stored(
     assert total(master) == before
 
 
-def test_a_bad_job_in_a_batch_refuses_the_whole_batch(master: MasterProcess) -> None:
+def test_a_bad_job_in_a_batch_refuses_the_whole_batch(master: InProcessMaster) -> None:
     before = total(master)
     r = master.api.post("/jobs/batch", json={"jobs": [{"command": ["true"]}, {"cpus": 1}]})
     assert r.status_code == 422, r.text
     assert total(master) == before
 
 
-def test_an_oversized_body_is_refused_with_413(master: MasterProcess) -> None:
+def test_an_oversized_body_is_refused_with_413(master: InProcessMaster) -> None:
     before = total(master)
     r = master.api.post("/jobs", json={"command": ["echo", "x" * 60_000] * 30})
     assert r.status_code == 413, r.text
@@ -126,7 +126,7 @@ def test_an_oversized_body_is_refused_with_413(master: MasterProcess) -> None:
     assert total(master) == before
 
 
-def test_more_cpus_than_any_configured_worker_is_refused(master: MasterProcess) -> None:
+def test_more_cpus_than_any_configured_worker_is_refused(master: InProcessMaster) -> None:
     before = total(master)
     r = master.api.post("/jobs", json={"command": ["true"], "cpus": 3})
     assert r.status_code == 422, r.text
@@ -139,7 +139,7 @@ def test_more_cpus_than_any_configured_worker_is_refused(master: MasterProcess) 
     assert total(master) == before
 
 
-def test_cancel_a_pending_job_then_again(master: MasterProcess) -> None:
+def test_cancel_a_pending_job_then_again(master: InProcessMaster) -> None:
     job = submit(master)
     r = master.api.post(f"/jobs/{job['id']}/cancel")
     assert r.status_code == 200, r.text
@@ -149,14 +149,14 @@ def test_cancel_a_pending_job_then_again(master: MasterProcess) -> None:
     assert again.status_code == 409 and "cancelled" in again.json()["detail"]
 
 
-def test_retry_a_pending_job_is_a_conflict(master: MasterProcess) -> None:
+def test_retry_a_pending_job_is_a_conflict(master: InProcessMaster) -> None:
     job = submit(master)
     r = master.api.post(f"/jobs/{job['id']}/retry")
     assert r.status_code == 409, r.text
     assert master.api.get(f"/jobs/{job['id']}").json()["state"] == "pending"
 
 
-def test_retry_a_cancelled_job_makes_it_pending(master: MasterProcess) -> None:
+def test_retry_a_cancelled_job_makes_it_pending(master: InProcessMaster) -> None:
     job = submit(master)
     master.api.post(f"/jobs/{job['id']}/cancel")
     r = master.api.post(f"/jobs/{job['id']}/retry")
@@ -166,7 +166,7 @@ def test_retry_a_cancelled_job_makes_it_pending(master: MasterProcess) -> None:
     assert master.api.get(f"/jobs/{job['id']}").json()["state"] == "pending"
 
 
-def test_unknown_job_is_404(master: MasterProcess) -> None:
+def test_unknown_job_is_404(master: InProcessMaster) -> None:
     for r in (
         master.api.get("/jobs/987654321"),
         master.api.post("/jobs/987654321/cancel"),
@@ -178,7 +178,7 @@ def test_unknown_job_is_404(master: MasterProcess) -> None:
     assert master.api.get("/jobs/0").status_code == 422
 
 
-def test_list_pages_newest_first_with_filters(master: MasterProcess) -> None:
+def test_list_pages_newest_first_with_filters(master: InProcessMaster) -> None:
     acct = account()
     ids = [submit(master, account=acct, command=["echo", str(i)])["id"] for i in range(5)]
     master.api.post(f"/jobs/{ids[1]}/cancel")
@@ -206,7 +206,7 @@ def test_list_pages_newest_first_with_filters(master: MasterProcess) -> None:
     assert master.api.get("/jobs", params={"state": "sleeping"}).status_code == 422
 
 
-def test_wait_returns_at_once_for_a_finished_job(master: MasterProcess) -> None:
+def test_wait_returns_at_once_for_a_finished_job(master: InProcessMaster) -> None:
     job = submit(master)
     master.api.post(f"/jobs/{job['id']}/cancel")
     r = master.api.get(f"/jobs/{job['id']}/wait", params={"timeout_s": 30}, timeout=5.0)
@@ -214,7 +214,7 @@ def test_wait_returns_at_once_for_a_finished_job(master: MasterProcess) -> None:
     assert r.json()["state"] == "cancelled"
 
 
-def test_wait_gives_the_job_as_it_is_after_the_timeout(master: MasterProcess) -> None:
+def test_wait_gives_the_job_as_it_is_after_the_timeout(master: InProcessMaster) -> None:
     job = submit(master)
     r = master.api.get(f"/jobs/{job['id']}/wait", params={"timeout_s": 0.05}, timeout=5.0)
     assert r.status_code == 200 and r.json()["state"] == "pending"

@@ -2,20 +2,16 @@
 
 from typing import Any
 
-import httpx
 import pytest
 
-from master_process import MasterProcess
+from inprocess_master import InProcessMaster
 
 
 @pytest.fixture(scope="module")
 def document(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     """The document a master serves."""
-    master = MasterProcess(tmp_path_factory.mktemp("openapi")).start()
-    try:
-        r = httpx.get(master.url + "/openapi.json")
-    finally:
-        master.stop()
+    with InProcessMaster(tmp_path_factory.mktemp("openapi")) as master:
+        r = master.api.get(master.url + "/openapi.json")
     assert r.status_code == 200
     doc: dict[str, Any] = r.json()
     return doc
@@ -74,7 +70,7 @@ def test_errors_have_one_documented_shape(document: dict[str, Any]) -> None:
                     assert schema.endswith("/" + expected), (method, path, status)
 
 
-def test_every_refusal_has_that_shape(master: MasterProcess) -> None:
+def test_every_refusal_has_that_shape(master: InProcessMaster) -> None:
     master.create_worker("w1", auto_start=False, cpus=2)
     invalid = [
         master.api.post("/jobs", json={"command": ["true"], "cpus": 3}),  # a refusal of the fleet
@@ -99,7 +95,7 @@ def test_every_refusal_has_that_shape(master: MasterProcess) -> None:
         assert set(body) == {"detail", "code"} and isinstance(body["detail"], str), body
 
 
-def test_a_405_names_every_method_of_its_path(master: MasterProcess) -> None:
+def test_a_405_names_every_method_of_its_path(master: InProcessMaster) -> None:
     r = master.api.put("/jobs")
     assert r.status_code == 405
     assert r.headers["allow"] == "GET, POST"
@@ -135,7 +131,7 @@ def test_logs_routes_declare_their_event_stream(document: dict[str, Any], path: 
     assert set(logs["required"]) >= {"stream", "lines"}
 
 
-def test_following_a_finished_jobs_log_is_an_event_stream(master: MasterProcess) -> None:
+def test_following_a_finished_jobs_log_is_an_event_stream(master: InProcessMaster) -> None:
     job = master.api.post("/jobs", json={"command": ["true"]}).json()
     assert master.api.post(f"/jobs/{job['id']}/cancel").status_code == 200
     r = master.api.get(f"/jobs/{job['id']}/logs", params={"follow": "true"})

@@ -1,9 +1,9 @@
 """NUL characters in a job are refused: no argv, env or path can carry one."""
 
-from master_process import MasterProcess
+from inprocess_master import InProcessMaster
 
 
-def test_a_nul_byte_in_a_job_is_refused(master: MasterProcess) -> None:
+def test_a_nul_byte_in_a_job_is_refused(master: InProcessMaster) -> None:
     # No argv, env value or cwd can carry NUL to exec(); PostgreSQL's JSONB refuses it,
     # which fails the whole group commit (every change batched with it is lost).
     for body in (

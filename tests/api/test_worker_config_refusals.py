@@ -4,10 +4,10 @@ from typing import Any
 
 import pytest
 
-from master_process import MasterProcess
+from inprocess_master import InProcessMaster
 
 
-def _configs(master: MasterProcess) -> list[dict[str, Any]]:
+def _configs(master: InProcessMaster) -> list[dict[str, Any]]:
     r = master.api.get("/worker-configs")
     assert r.status_code == 200
     body: list[dict[str, Any]] = r.json()
@@ -32,7 +32,7 @@ def _configs(master: MasterProcess) -> list[dict[str, Any]]:
     ],
 )
 def test_invalid_configs_are_refused(
-    master: MasterProcess, body: dict[str, Any], needle: str
+    master: InProcessMaster, body: dict[str, Any], needle: str
 ) -> None:
     r = master.api.post("/worker-configs", json={"auto_start": False, **body})
     assert r.status_code == 422, r.text
@@ -40,7 +40,7 @@ def test_invalid_configs_are_refused(
     assert _configs(master) == []
 
 
-def test_malformed_json_and_huge_bodies_are_refused(master: MasterProcess) -> None:
+def test_malformed_json_and_huge_bodies_are_refused(master: InProcessMaster) -> None:
     r = master.api.post(
         "/worker-configs", content=b"{not json", headers={"content-type": "application/json"}
     )
@@ -53,14 +53,14 @@ def test_malformed_json_and_huge_bodies_are_refused(master: MasterProcess) -> No
     assert _configs(master) == []
 
 
-def test_duplicate_id_is_a_conflict(master: MasterProcess) -> None:
+def test_duplicate_id_is_a_conflict(master: InProcessMaster) -> None:
     master.create_worker("w1", auto_start=False, name="first")
     r = master.api.post("/worker-configs", json={"worker_id": "w1", "name": "second"})
     assert r.status_code == 409
     assert [c["name"] for c in _configs(master)] == ["first"]
 
 
-def test_unknown_workers_are_404(master: MasterProcess) -> None:
+def test_unknown_workers_are_404(master: InProcessMaster) -> None:
     for method, path in [
         ("GET", "/worker-configs/ghost"),
         ("PATCH", "/worker-configs/ghost"),
@@ -77,7 +77,7 @@ def test_unknown_workers_are_404(master: MasterProcess) -> None:
         assert "ghost" in r.json()["detail"]
 
 
-def test_patch_changes_only_given_fields_and_refuses_bad_ones(master: MasterProcess) -> None:
+def test_patch_changes_only_given_fields_and_refuses_bad_ones(master: InProcessMaster) -> None:
     master.create_worker("w1", auto_start=False, labels={"zone": "a"}, cpus=2)
     r = master.api.patch("/worker-configs/w1", json={"cpus": 4})
     assert r.status_code == 200 and r.json()["cpus"] == 4 and r.json()["labels"] == {"zone": "a"}
@@ -87,7 +87,7 @@ def test_patch_changes_only_given_fields_and_refuses_bad_ones(master: MasterProc
     assert master.api.get("/worker-configs/w1").json()["cpus"] == 4
 
 
-def test_secret_env_is_write_only(master: MasterProcess) -> None:
+def test_secret_env_is_write_only(master: InProcessMaster) -> None:
     secret = "hunter2-very-secret"
     created = master.create_worker("w1", auto_start=False, secret_env={"API_KEY": secret})
     assert created["secret_env_keys"] == ["API_KEY"]
@@ -99,7 +99,7 @@ def test_secret_env_is_write_only(master: MasterProcess) -> None:
     assert r.status_code == 422 and secret not in r.text
 
 
-def test_bad_log_requests_are_refused(master: MasterProcess) -> None:
+def test_bad_log_requests_are_refused(master: InProcessMaster) -> None:
     master.create_worker("w1", auto_start=False)
     for params in (
         {"stream": "../../etc/passwd"},
@@ -113,7 +113,7 @@ def test_bad_log_requests_are_refused(master: MasterProcess) -> None:
     assert master.api.get("/workers/..%2F..%2Fetc/logs").status_code in (404, 422)
 
 
-def test_stop_options_are_checked(master: MasterProcess) -> None:
+def test_stop_options_are_checked(master: InProcessMaster) -> None:
     master.create_worker("w1", auto_start=False)
     for bad in ({"timeout_s": -1}, {"graceful": "maybe"}, {"force": True}):
         assert master.api.post("/workers/w1/stop", json=bad).status_code == 422, bad

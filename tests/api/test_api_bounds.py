@@ -1,6 +1,7 @@
 """Input the database cannot hold gets a 422, on both backends, and changes nothing."""
 
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -8,15 +9,16 @@ import pytest
 
 from corral.master.tokens import Tokens
 from corral.protocol import EXCHANGE_PATH
-from master_process import MasterFactory, MasterProcess
+from inprocess_master import InProcessMaster
 
 LARGEST_ID = 2**63 - 1  # SQLite's integer and PostgreSQL's bigint both stop here
 
 
 @pytest.fixture
-def any_master(start_master: MasterFactory, db_url: str) -> MasterProcess:
+def any_master(db_url: str, tmp_path: Path) -> Iterator[InProcessMaster]:
     """A master on SQLite, then on PostgreSQL."""
-    return start_master(database_url=db_url)
+    with InProcessMaster(tmp_path / "data", database_url=db_url) as master:
+        yield master
 
 
 def _refused(r: httpx.Response, *where: str | int) -> None:
@@ -26,7 +28,7 @@ def _refused(r: httpx.Response, *where: str | int) -> None:
     assert [p["loc"] for p in body["detail"]] == [list(where)], body
 
 
-def test_ids_past_64_bits_are_refused(any_master: MasterProcess) -> None:
+def test_ids_past_64_bits_are_refused(any_master: InProcessMaster) -> None:
     api = any_master.api
     _refused(api.get("/jobs", params={"before_id": LARGEST_ID + 1}), "query", "before_id")
     assert api.get("/jobs", params={"before_id": LARGEST_ID}).status_code == 200
@@ -37,12 +39,12 @@ def test_ids_past_64_bits_are_refused(any_master: MasterProcess) -> None:
 
 
 @pytest.mark.parametrize("name", ["worker_id", "account"])
-def test_nul_in_a_filter_is_refused(any_master: MasterProcess, name: str) -> None:
+def test_nul_in_a_filter_is_refused(any_master: InProcessMaster, name: str) -> None:
     _refused(any_master.api.get("/jobs", params={name: "a\x00b"}), "query", name)
     assert any_master.api.get("/jobs", params={name: "a"}).status_code == 200
 
 
-def test_a_lone_surrogate_in_a_body_is_refused(any_master: MasterProcess) -> None:
+def test_a_lone_surrogate_in_a_body_is_refused(any_master: InProcessMaster) -> None:
     # JSON can spell half of a UTF-16 pair; no database or UTF-8 answer can hold it.
     headers = {"content-type": "application/json"}
     for path, raw in (
@@ -65,7 +67,7 @@ def _chunks(total: int) -> Iterator[bytes]:
 
 
 @pytest.mark.parametrize("path", ["/jobs", "/worker-configs", "/workers/batch"])
-def test_a_streamed_body_over_the_limit_gets_413(master: MasterProcess, path: str) -> None:
+def test_a_streamed_body_over_the_limit_gets_413(master: InProcessMaster, path: str) -> None:
     headers = {"content-type": "application/json"}
     r = master.api.post(path, content=_chunks(2 * 1024 * 1024), headers=headers)
     assert r.status_code == 413, r.text
@@ -73,15 +75,14 @@ def test_a_streamed_body_over_the_limit_gets_413(master: MasterProcess, path: st
     assert master.api.get("/jobs").json()["jobs"] == []
 
 
-def test_a_streamed_exchange_over_the_limit_gets_413(master: MasterProcess) -> None:
+def test_a_streamed_exchange_over_the_limit_gets_413(master: InProcessMaster) -> None:
     master.create_worker("w1", auto_start=False)
     token = Tokens(master.data_dir).worker_token("w1")
-    with httpx.Client(base_url=master.url, timeout=30) as c:
-        r = c.post(
-            EXCHANGE_PATH,
-            content=_chunks(2 * 1024 * 1024),
-            headers={"content-type": "application/json", "Authorization": f"Bearer {token}"},
-        )
+    r = master.api.post(
+        master.url + EXCHANGE_PATH,
+        content=_chunks(2 * 1024 * 1024),
+        headers={"content-type": "application/json", "Authorization": f"Bearer {token}"},
+    )
     assert r.status_code == 413, r.text
     assert r.json()["code"] == "too_large"
 
@@ -100,12 +101,12 @@ def test_a_streamed_exchange_over_the_limit_gets_413(master: MasterProcess) -> N
         ("shell", "false"),
     ],
 )
-def test_json_types_are_strict_in_a_job(master: MasterProcess, field: str, value: Any) -> None:
+def test_json_types_are_strict_in_a_job(master: InProcessMaster, field: str, value: Any) -> None:
     _refused(master.api.post("/jobs", json={"command": ["true"], field: value}), "body", field)
     assert master.api.get("/jobs").json()["jobs"] == []
 
 
-def test_a_whole_number_written_with_a_point_is_an_integer(master: MasterProcess) -> None:
+def test_a_whole_number_written_with_a_point_is_an_integer(master: InProcessMaster) -> None:
     # JSON and its schemas count 2.0 as the integer 2.
     r = master.api.post("/jobs", json={"command": ["true"], "cpus": 2.0, "priority": -1.0})
     assert r.status_code == 201, r.text
@@ -123,21 +124,21 @@ def test_a_whole_number_written_with_a_point_is_an_integer(master: MasterProcess
     ],
 )
 def test_json_types_are_strict_in_a_worker_config(
-    master: MasterProcess, body: dict[str, Any], field: str
+    master: InProcessMaster, body: dict[str, Any], field: str
 ) -> None:
     r = master.api.post("/worker-configs", json={"worker_id": "w1", **body})
     _refused(r, "body", field)
     assert master.api.get("/worker-configs").json() == []
 
 
-def test_json_types_are_strict_in_stop_options(master: MasterProcess) -> None:
+def test_json_types_are_strict_in_stop_options(master: InProcessMaster) -> None:
     master.create_worker("w1", auto_start=False)
     _refused(master.api.post("/workers/w1/stop", json={"graceful": 0}), "body", "graceful")
     _refused(master.api.post("/workers/w1/stop", json={"timeout_s": "5"}), "body", "timeout_s")
 
 
 @pytest.mark.parametrize("stream", ["stdout", "stderr", "events"])
-def test_a_tail_of_nothing_is_no_lines(master: MasterProcess, stream: str) -> None:
+def test_a_tail_of_nothing_is_no_lines(master: InProcessMaster, stream: str) -> None:
     master.create_worker("w1", auto_start=False)
     r = master.api.get("/workers/w1/logs", params={"stream": stream, "tail": 0})
     assert r.status_code == 200, r.text
