@@ -16,6 +16,8 @@ ENV_STATE_DIR = "CORRAL_WORKER_STATE_DIR"
 ENV_DRAIN_TIMEOUT = "CORRAL_DRAIN_TIMEOUT_S"
 
 AGENT_PREFIX = "/api/v1/agent"
+# Names the worker whose token the request carries, so it is checked before any body is read.
+WORKER_HEADER = "X-Corral-Worker"
 REGISTER_PATH = AGENT_PREFIX + "/register"
 HEARTBEAT_PATH = AGENT_PREFIX + "/heartbeat"
 DEREGISTER_PATH = AGENT_PREFIX + "/deregister"

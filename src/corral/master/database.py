@@ -26,6 +26,7 @@ from corral.db.migrate import upgrade
 from corral.errors import UnavailableError
 from corral.master.statement_watchdog import StatementWatchdog
 from corral.sealing import KeyRing
+from corral.store.audit import AuditStore
 from corral.store.configs import ConfigStore
 from corral.store.jobs import JobStore
 from corral.store.runtime import RuntimeStore
@@ -91,6 +92,7 @@ class Database:
         self.runtime = RuntimeStore(engine)
         self.logs = WorkerLogStore(engine)
         self.jobs = JobStore(engine, ring)
+        self.audit = AuditStore(engine)
         self.health = Health()
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="corral-db")
         self.watchdog = StatementWatchdog(engine)
