@@ -210,6 +210,12 @@ class PgServer:
             conn.execute(query)
         return name
 
+    def dump(self, name: str) -> str:
+        """The SQL text of one database, as pg_dump of the cluster's own version writes it."""
+        proc = self._run("pg_dump", "-h", "127.0.0.1", "-p", str(self.port), "-U", "postgres", name)
+        self._check("pg_dump", proc)
+        return proc.stdout
+
     def drop_database(self, name: str) -> None:
         """Drop a database, closing whatever connections a test left open on it."""
         with self._admin() as conn:

@@ -32,11 +32,18 @@ def test_release_data_folder_upgrades(release: Path, tmp_path: Path) -> None:
         assert w1["labels"] == {"disk": "ssd"}
         assert w1["env"] == {"MODE": "fixture"}
         assert w1["secret_env_keys"] == ["API_KEY"]
+        # The secret the old release kept in plain text is sealed, in every file.
+        stored = b"".join(p.read_bytes() for p in data.glob("corral.db*"))
+        assert b"API_KEY" in stored and b"fixture-secret" not in stored
         idle = master.read("/worker-configs/idle")
         assert (idle["auto_start"], idle["max_restart_attempts"]) == (False, 2)
         # The job left pending by the old release runs once its worker is back.
         assert master.api.post("/workers/w1/start").status_code == 200
         jobs.wait(5, "succeeded")
         assert jobs.output(5) == ["never ran"]
+        # ...and still reaches the worker, whose jobs inherit it.
+        job = jobs.submit(["sh", "-c", 'echo "key=$API_KEY"'])
+        jobs.wait(job["id"], "succeeded")
+        assert jobs.output(job["id"]) == ["key=fixture-secret"]
     finally:
         master.stop()

@@ -23,6 +23,7 @@ from corral.master.jobs.scheduler import Scheduler
 from corral.master.jobs.slots import WorkerSlot
 from corral.master.writer import Writer
 from corral.protocol import JobEvent
+from corral.sealing import DataKey, KeyRing
 from corral.store.writes import Writes, apply_writes
 
 J = JobState
@@ -54,7 +55,7 @@ def apply_batch(engine: Engine, writes: Writes) -> None:
 @asynccontextmanager
 async def rig(tmp_path: Path, url: str | None = None) -> AsyncIterator[Rig]:
     """A scheduler and its writer on the database at ``url`` (SQLite in tmp_path by default)."""
-    db = Database.open(url or sqlite_url(tmp_path))
+    db = Database.open(url or sqlite_url(tmp_path), KeyRing([DataKey.generate()]))
     writer = Writer(db)
     loop = asyncio.create_task(writer.run())
     try:

@@ -7,6 +7,7 @@ from sqlalchemy import Engine
 
 from corral.db.engine import make_engine
 from corral.db.migrate import upgrade
+from corral.sealing import DataKey, KeyRing
 from corral.store.writes import Writes, apply_writes
 
 
@@ -17,6 +18,12 @@ def engine(db_url: str) -> Iterator[Engine]:
     upgrade(engine)
     yield engine
     engine.dispose()
+
+
+@pytest.fixture
+def ring() -> KeyRing:
+    """A ring of one fresh key, as a master has after its first start."""
+    return KeyRing([DataKey.generate()])
 
 
 def apply(engine: Engine, writes: Writes) -> None:

@@ -8,6 +8,7 @@ from sqlalchemy import Engine
 
 from corral.domain.jobs import Allocation, Job, JobSpec, JobState
 from corral.errors import NotFoundError
+from corral.sealing import KeyRing
 from corral.store.jobs import JobStore
 from corral.store.writes import Writes
 from store.conftest import apply
@@ -17,8 +18,8 @@ T0 = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
 
 
 @pytest.fixture
-def store(engine: Engine) -> JobStore:
-    return JobStore(engine)
+def store(engine: Engine, ring: KeyRing) -> JobStore:
+    return JobStore(engine, ring)
 
 
 _ids = itertools.count(1)

@@ -14,6 +14,7 @@ from corral.db.engine import make_engine
 from corral.db.migrate import alembic_config, current_revision, head_revision, upgrade
 from corral.db.models import Base
 from corral.domain.workers import WorkerConfig
+from corral.sealing import KeyRing
 from corral.store.configs import ConfigStore
 
 TABLES = {
@@ -69,18 +70,18 @@ def test_upgrade_creates_index_and_cascading_foreign_key(engine: Engine) -> None
     assert inspector.get_foreign_keys("worker_logs") == []
 
 
-def test_foreign_key_cascades_on_both_backends(engine: Engine) -> None:
+def test_foreign_key_cascades_on_both_backends(engine: Engine, ring: KeyRing) -> None:
     upgrade(engine)
-    ConfigStore(engine).create(WorkerConfig(worker_id="gone", name="Gone"))
+    ConfigStore(engine, ring).create(WorkerConfig(worker_id="gone", name="Gone"))
     with engine.begin() as conn:
         assert conn.execute(text("SELECT count(*) FROM worker_runtime")).scalar_one() == 1
         conn.execute(text("DELETE FROM worker_configs"))
         assert conn.execute(text("SELECT count(*) FROM worker_runtime")).scalar_one() == 0
 
 
-def test_second_upgrade_changes_nothing(engine: Engine) -> None:
+def test_second_upgrade_changes_nothing(engine: Engine, ring: KeyRing) -> None:
     upgrade(engine)
-    ConfigStore(engine).create(WorkerConfig(worker_id="keep-me", name="Keep me"))
+    ConfigStore(engine, ring).create(WorkerConfig(worker_id="keep-me", name="Keep me"))
     upgrade(engine)
     assert current_revision(engine) == "0004"
     assert schema_diff(engine) == []

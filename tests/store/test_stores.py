@@ -10,14 +10,15 @@ from corral.db import models
 from corral.domain.worker_states import DesiredState, WorkerState
 from corral.domain.workers import DeploymentType, WorkerConfig, WorkerRuntime
 from corral.errors import ConflictError, InvalidInputError, InvalidTransitionError, NotFoundError
+from corral.sealing import KeyRing
 from corral.store import ConfigStore, RuntimeStore, WorkerLogStore
 
 S = WorkerState
 
 
 @pytest.fixture
-def configs(engine: Engine) -> ConfigStore:
-    return ConfigStore(engine)
+def configs(engine: Engine, ring: KeyRing) -> ConfigStore:
+    return ConfigStore(engine, ring)
 
 
 @pytest.fixture

@@ -9,6 +9,7 @@ from corral.db.engine import sqlite_url
 from corral.domain.worker_states import DesiredState, WorkerState
 from corral.domain.workers import WorkerConfig
 from corral.errors import ConflictError, NotFoundError
+from corral.master.data_key import load_ring
 from corral.master.database import Database
 from fake_launcher import FIRST_PID
 from supervision.conftest import OpenRig
@@ -131,7 +132,7 @@ async def test_a_worker_a_dead_master_left_running_is_settled_then_started(
 ) -> None:
     data = tmp_path / "data"
     data.mkdir()
-    db = Database.open(sqlite_url(data))
+    db = Database.open(sqlite_url(data), load_ring(data))
     try:
         db.configs.create(WorkerConfig(worker_id="w1", name="w1"))
         db.runtime.transition("w1", WorkerState.STARTING, "", desired_state=DesiredState.RUNNING)

@@ -5,6 +5,7 @@ import click
 from corral.cli.audit import audit
 from corral.cli.context import CorralGroup, Target
 from corral.cli.jobs import jobs
+from corral.cli.keys import keys
 from corral.cli.serve import master, up, worker
 from corral.cli.submit import submit
 from corral.cli.workers import workers
@@ -31,7 +32,7 @@ def main(ctx: click.Context, url: str | None, token: str | None) -> None:
     ctx.obj = Target(url=url, token=token)
 
 
-for command in (up, master, worker, submit, jobs, workers, audit):
+for command in (up, master, worker, submit, jobs, workers, audit, keys):
     main.add_command(command)
 
 __all__ = ["main"]

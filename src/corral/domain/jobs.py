@@ -1,5 +1,6 @@
 """Jobs: what was asked, where it ran, how it ended; the job state machine and its reasons."""
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -101,8 +102,8 @@ class JobSpec:
     cpus: int = 1
     shell: bool = False
     env: dict[str, str] = field(default_factory=dict)
-    # Write-only: given to the program, never shown by the API.
-    secret_env: dict[str, str] = field(default_factory=dict)
+    # Write-only: given to the program, never shown by the API; sealed in the database.
+    secret_env: Mapping[str, str] = field(default_factory=dict)
     cwd: str | None = None
     timeout_s: float | None = None
     max_attempts: int = 1

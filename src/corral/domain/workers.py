@@ -1,5 +1,6 @@
 """Worker configuration and runtime records, as the rest of corral sees them."""
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -30,7 +31,8 @@ class WorkerConfig:
     max_accounts: int = 1
     labels: dict[str, str] = field(default_factory=dict)
     env: dict[str, str] = field(default_factory=dict)
-    secret_env: dict[str, str] = field(default_factory=dict)
+    # Write-only: given to the worker, never shown by the API; sealed in the database.
+    secret_env: Mapping[str, str] = field(default_factory=dict)
     launcher: dict[str, Any] = field(default_factory=dict)
     auto_start: bool = True
     auto_restart: bool = True

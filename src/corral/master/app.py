@@ -25,6 +25,7 @@ from corral.master.api.http_errors import install_error_handlers
 from corral.master.background import Background, Fatal
 from corral.master.data_folder import create_private
 from corral.master.data_folder import secure as secure_data_folder
+from corral.master.data_key import load_ring
 from corral.master.database import Database
 from corral.master.jobs.output import JobOutput
 from corral.master.jobs.recovery import RecoveryManager
@@ -39,6 +40,7 @@ from corral.master.workers.launch import state_dir
 from corral.master.workers.lifecycle import LifecycleManager
 from corral.master.writer import Writer
 from corral.settings import MasterSettings
+from corral.store.resealing import Resealed, reseal_all
 
 log = logging.getLogger("corral.master")
 API_PREFIX = "/api/v1"
@@ -57,7 +59,12 @@ async def open_services(
     sqlite_file = sqlite_path(settings.db_url)
     if sqlite_file is not None:
         create_private(sqlite_file)  # before SQLite makes it: its WAL and SHM copy the mode
-    db = Database.open(settings.db_url)
+    ring = load_ring(settings.data_dir)
+    db = Database.open(settings.db_url, ring)
+    # Secrets stored in plain text by an earlier release, or under a key that is no
+    # longer the current one (a rotation cut short), are sealed before anything reads them.
+    # Not on the database thread: its watchdog would cut a long first pass.
+    _log_resealed(await asyncio.to_thread(reseal_all, db.engine, ring))
     writer = Writer(db)
     output = JobOutput(settings.data_dir / "jobs", settings.job_output_max_bytes)
     svc = Services(
@@ -87,6 +94,14 @@ async def open_services(
         "safety-net", settings.scheduler_check_interval_s, partial(safety_pass, svc.scheduler)
     )
     return svc
+
+
+def _log_resealed(done: Resealed) -> None:
+    """Say what the start's sealing pass did, and which secrets no key opens."""
+    if done.values:
+        log.info("sealed %d stored secret values under the current data key", done.values)
+    for line in done.unopened:
+        log.error("%s", line)
 
 
 def _local_state_dirs(db: Database, settings: MasterSettings) -> dict[str, Path]:

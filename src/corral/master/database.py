@@ -25,6 +25,7 @@ from corral.db.engine import make_engine
 from corral.db.migrate import upgrade
 from corral.errors import UnavailableError
 from corral.master.statement_watchdog import StatementWatchdog
+from corral.sealing import KeyRing
 from corral.store.audit import AuditStore
 from corral.store.configs import ConfigStore
 from corral.store.jobs import JobStore
@@ -56,9 +57,9 @@ class Health:
     def failed(self, exc: BaseException) -> None:
         """Record a call that failed for want of a database."""
         if self.ok:
-            log.warning("database unavailable: %s", _short(exc))
+            log.warning("database unavailable: %s", short_error(exc))
             self.failing_since = time.time()
-        self.ok, self.error = False, _short(exc)
+        self.ok, self.error = False, short_error(exc)
 
     def succeeded(self) -> None:
         """Record a call that went through."""
@@ -75,7 +76,7 @@ class Health:
         return UnavailableError(f"database unavailable: {self.error}")
 
 
-def _short(exc: BaseException) -> str:
+def short_error(exc: BaseException) -> str:
     """The first line of a driver's error, without the SQL it carried."""
     text = str(getattr(exc, "orig", None) or exc).strip()
     return (text.splitlines() or [type(exc).__name__])[0][:300]
@@ -84,23 +85,24 @@ def _short(exc: BaseException) -> str:
 class Database:
     """The stores, the database thread, and the health of the database."""
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, ring: KeyRing) -> None:
         self.engine = engine
-        self.configs = ConfigStore(engine)
+        self.ring = ring
+        self.configs = ConfigStore(engine, ring)
         self.runtime = RuntimeStore(engine)
         self.logs = WorkerLogStore(engine)
-        self.jobs = JobStore(engine)
+        self.jobs = JobStore(engine, ring)
         self.audit = AuditStore(engine)
         self.health = Health()
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="corral-db")
         self.watchdog = StatementWatchdog(engine)
 
     @classmethod
-    def open(cls, url: str) -> "Database":
-        """Connect, migrate to the newest schema, and return the database."""
+    def open(cls, url: str, ring: KeyRing) -> "Database":
+        """Connect, migrate to the newest schema, and return the database; ``ring`` seals."""
         engine = make_engine(url)
         upgrade(engine)
-        return cls(engine)
+        return cls(engine, ring)
 
     def check_available(self) -> None:
         """Raise UnavailableError at once while the database is known to be down."""

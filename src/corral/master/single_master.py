@@ -74,6 +74,18 @@ def listen(host: str, port: int) -> socket.socket:
         raise MasterStartError(f"cannot listen on {host}:{port}: {exc.strerror}") from exc
 
 
+def _lock_folders(settings: MasterSettings, held: ExitStack) -> list[FolderLock]:
+    """Lock the data folder, and the SQLite database's folder when it is another one."""
+    data_dir = settings.data_dir.resolve()
+    folders = [FolderLock(data_dir, "the data folder")]
+    held.callback(folders[0].release)
+    db_folder = sqlite_folder(settings.db_url)
+    if db_folder is not None and db_folder != data_dir:
+        folders.append(FolderLock(db_folder, "the folder of its SQLite database"))
+        held.callback(folders[-1].release)
+    return folders
+
+
 @contextmanager
 def claim(settings: MasterSettings) -> Iterator[tuple[MasterSettings, socket.socket]]:
     """Lock the data folder, bind the port, lock the database; yield settings and socket.
@@ -81,13 +93,7 @@ def claim(settings: MasterSettings) -> Iterator[tuple[MasterSettings, socket.soc
     The settings come back with the port actually bound (``--port 0`` picks one).
     """
     with ExitStack() as held:
-        data_dir = settings.data_dir.resolve()
-        folders = [FolderLock(data_dir, "the data folder")]
-        held.callback(folders[0].release)
-        db_folder = sqlite_folder(settings.db_url)
-        if db_folder is not None and db_folder != data_dir:
-            folders.append(FolderLock(db_folder, "the folder of its SQLite database"))
-            held.callback(folders[-1].release)
+        folders = _lock_folders(settings, held)
         sock = held.enter_context(listen(settings.host, settings.port))
         settings = settings.with_overrides(port=sock.getsockname()[1])
         holder = holder_name(settings.url)
@@ -96,3 +102,14 @@ def claim(settings: MasterSettings) -> Iterator[tuple[MasterSettings, socket.soc
         if is_postgresql(settings.db_url):
             held.callback(PostgresLock(settings.db_url, holder).release)
         yield settings, sock
+
+
+@contextmanager
+def claim_stopped(settings: MasterSettings, holder: str) -> Iterator[None]:
+    """Hold the data folder and the database as a master does, for work no master may see."""
+    with ExitStack() as held:
+        for lock in _lock_folders(settings, held):
+            lock.name_holder(holder)
+        if is_postgresql(settings.db_url):
+            held.callback(PostgresLock(settings.db_url, holder).release)
+        yield

@@ -275,7 +275,7 @@ class Writer:
                 if not inserts and not writes and not markers:
                     conn.execute(text("SELECT 1"))  # a probe while the database is away
                     return []
-                results = [insert_jobs(conn, new) for new in inserts]
+                results = [insert_jobs(conn, new, self._db.ring) for new in inserts]
                 apply_writes(conn, writes)
                 apply_writes(conn, markers)
         except Exception:

@@ -11,6 +11,8 @@ from corral.domain.clock import utcnow
 from corral.domain.ids import check_worker_id
 from corral.domain.workers import DeploymentType, WorkerConfig, WorkerRuntime
 from corral.errors import ConflictError, InvalidInputError, NotFoundError
+from corral.sealing import KeyRing
+from corral.store.secret_env import config_owner, open_env, seal_env
 
 worker_configs = models.worker_configs
 worker_runtime = models.worker_runtime
@@ -21,11 +23,12 @@ UPDATABLE = frozenset(FIELDS) - {"worker_id", "created_at", "updated_at"}
 JSON_FIELDS = frozenset({"labels", "env", "secret_env", "launcher"})
 
 
-def _config(row: RowMapping) -> WorkerConfig:
-    """A domain object from one row; JSON columns come back as fresh dicts."""
+def _config(row: RowMapping, ring: KeyRing) -> WorkerConfig:
+    """A domain object from one row; JSON columns come back as fresh dicts, secrets opened."""
     values = {name: row[name] for name in FIELDS}
     for name in JSON_FIELDS:
         values[name] = dict(values[name] or {})
+    values["secret_env"] = open_env(ring, values["secret_env"], config_owner(row["worker_id"]))
     values["deployment_type"] = DeploymentType(values["deployment_type"])
     return WorkerConfig(**values)
 
@@ -43,30 +46,40 @@ def _coerce(name: str, value: Any) -> Any:
     if name in JSON_FIELDS:
         if not isinstance(value, Mapping):
             raise InvalidInputError(f"{name} must be a mapping, got {type(value).__name__}")
+        if name == "secret_env" and not all(isinstance(v, str) for v in value.values()):
+            raise InvalidInputError("secret_env values must be strings")
         return dict(value)
     return value
 
 
-def _fetch(conn: Connection, worker_id: str) -> WorkerConfig:
-    """Read one config inside the caller's transaction."""
-    query = select(worker_configs).where(worker_configs.c.worker_id == worker_id)
-    row = conn.execute(query).mappings().first()
-    if row is None:
-        raise NotFoundError(f"worker {worker_id!r} not found")
-    return _config(row)
-
-
 class ConfigStore:
-    """Create, read, change and delete worker configurations."""
+    """Create, read, change and delete worker configurations; secrets are sealed by ``ring``."""
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, ring: KeyRing) -> None:
         self._engine = engine
+        self._ring = ring
+
+    def _columns(self, worker_id: str, fields: Mapping[str, Any]) -> dict[str, Any]:
+        """Column values of some fields, checked, with secret values sealed."""
+        values = {name: _coerce(name, value) for name, value in fields.items()}
+        if "secret_env" in values:
+            owner = config_owner(worker_id)
+            values["secret_env"] = seal_env(self._ring, values["secret_env"], owner)
+        return values
+
+    def _fetch(self, conn: Connection, worker_id: str) -> WorkerConfig:
+        """Read one config inside the caller's transaction."""
+        query = select(worker_configs).where(worker_configs.c.worker_id == worker_id)
+        row = conn.execute(query).mappings().first()
+        if row is None:
+            raise NotFoundError(f"worker {worker_id!r} not found")
+        return _config(row, self._ring)
 
     def create(self, cfg: WorkerConfig) -> WorkerConfig:
         """Store a new config and its runtime row (stopped); ConflictError if the id is taken."""
         check_worker_id(cfg.worker_id)
         now = utcnow()
-        values = {name: _coerce(name, value) for name, value in asdict(cfg).items()}
+        values = self._columns(cfg.worker_id, asdict(cfg))
         values |= {"created_at": now, "updated_at": now}
         runtime = asdict(WorkerRuntime(worker_id=cfg.worker_id, updated_at=now))
         with self._engine.begin() as conn:
@@ -77,25 +90,25 @@ class ConfigStore:
                 raise ConflictError(f"worker {cfg.worker_id!r} already exists")
             conn.execute(insert(worker_configs).values(**values))
             conn.execute(insert(worker_runtime).values(**runtime))
-            return _fetch(conn, cfg.worker_id)
+            return self._fetch(conn, cfg.worker_id)
 
     def get(self, worker_id: str) -> WorkerConfig:
         """One config; NotFoundError if there is none."""
         with self._engine.begin() as conn:
-            return _fetch(conn, worker_id)
+            return self._fetch(conn, worker_id)
 
     def update(self, worker_id: str, changes: Mapping[str, Any]) -> WorkerConfig:
         """Change some fields of a config and return the result; updated_at moves on."""
         unknown = sorted(set(changes) - UPDATABLE)
         if unknown:
             raise InvalidInputError(f"cannot change worker config fields {unknown}")
-        values = {name: _coerce(name, value) for name, value in changes.items()}
+        values = self._columns(worker_id, changes)
         values["updated_at"] = utcnow()
         query = update(worker_configs).where(worker_configs.c.worker_id == worker_id)
         with self._engine.begin() as conn:
             if conn.execute(query.values(**values)).rowcount == 0:
                 raise NotFoundError(f"worker {worker_id!r} not found")
-            return _fetch(conn, worker_id)
+            return self._fetch(conn, worker_id)
 
     def delete(self, worker_id: str) -> None:
         """Delete a config and its runtime row; its log history stays."""
@@ -114,7 +127,7 @@ class ConfigStore:
             .order_by(worker_configs.c.worker_id)
         )
         with self._engine.begin() as conn:
-            return [_config(row) for row in conn.execute(query).mappings()]
+            return [_config(row, self._ring) for row in conn.execute(query).mappings()]
 
     def count(self) -> int:
         """How many workers are configured."""
@@ -126,4 +139,4 @@ class ConfigStore:
         """Every config, ordered by worker id."""
         query = select(worker_configs).order_by(worker_configs.c.worker_id)
         with self._engine.begin() as conn:
-            return [_config(row) for row in conn.execute(query).mappings()]
+            return [_config(row, self._ring) for row in conn.execute(query).mappings()]

@@ -22,6 +22,8 @@ from sqlalchemy import (
 from corral.db import models
 from corral.domain.jobs import Allocation, Attempt, Job, JobSpec, JobState, Reason
 from corral.errors import NotFoundError
+from corral.sealing import KeyRing
+from corral.store.secret_env import job_owner, open_env, seal_env
 
 jobs = models.jobs
 allocations = models.allocations
@@ -32,9 +34,11 @@ JOB_FIELDS = tuple(f.name for f in fields(Job) if f.name not in ("id", "spec"))
 ACTIVE_STATES = tuple(str(s) for s in (JobState.PENDING, JobState.ASSIGNED, JobState.RUNNING))
 
 
-def _job(row: RowMapping) -> Job:
-    """A domain object from one row."""
-    spec = JobSpec(**{name: row[name] for name in SPEC_FIELDS})
+def _job(row: RowMapping, ring: KeyRing) -> Job:
+    """A domain object from one row, its secrets opened."""
+    values = {name: row[name] for name in SPEC_FIELDS}
+    values["secret_env"] = open_env(ring, values["secret_env"], job_owner(row["id"]))
+    spec = JobSpec(**values)
     values = {name: row[name] for name in JOB_FIELDS}
     values["state"] = JobState(values["state"])
     values["reason"] = None if values["reason"] is None else Reason(values["reason"])
@@ -51,24 +55,26 @@ def _attempt(row: RowMapping) -> Attempt:
     return Attempt(**values)
 
 
-def _row(job: Job) -> dict[str, Any]:
-    """Column values of a new job."""
+def _row(job: Job, ring: KeyRing) -> dict[str, Any]:
+    """Column values of a new job, its secrets sealed."""
     values = {name: getattr(job.spec, name) for name in SPEC_FIELDS}
     values |= {name: getattr(job, name) for name in JOB_FIELDS}
     values["state"] = str(job.state)
+    values["secret_env"] = seal_env(ring, job.spec.secret_env, job_owner(job.id))
     return values
 
 
 class JobStore:
-    """Reads jobs and applies the scheduler's decisions to them."""
+    """Reads jobs and applies the scheduler's decisions to them; secrets are sealed by ``ring``."""
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, ring: KeyRing) -> None:
         self._engine = engine
+        self._ring = ring
 
     def insert(self, new: Sequence[Job]) -> list[tuple[Job, bool]]:
         """Store new jobs; a known idempotency key yields the existing job and False."""
         with self._engine.begin() as conn:
-            return insert_jobs(conn, new)
+            return insert_jobs(conn, new, self._ring)
 
     def get(self, job_id: int) -> Job:
         """One job; NotFoundError if there is none."""
@@ -76,13 +82,13 @@ class JobStore:
             row = conn.execute(select(jobs).where(jobs.c.id == job_id)).mappings().first()
         if row is None:
             raise NotFoundError(f"job {job_id} not found")
-        return _job(row)
+        return _job(row, self._ring)
 
     def unfinished(self) -> list[Job]:
         """Every pending, assigned or running job, oldest first (read at master start)."""
         query = select(jobs).where(jobs.c.state.in_(ACTIVE_STATES)).order_by(jobs.c.id)
         with self._engine.begin() as conn:
-            return [_job(row) for row in conn.execute(query).mappings()]
+            return [_job(row, self._ring) for row in conn.execute(query).mappings()]
 
     def max_id(self) -> int:
         """The highest job id stored."""
@@ -143,10 +149,10 @@ class JobStore:
         if before_id is not None:
             query = query.where(jobs.c.id < before_id)
         with self._engine.begin() as conn:
-            return [_job(row) for row in conn.execute(query).mappings()]
+            return [_job(row, self._ring) for row in conn.execute(query).mappings()]
 
 
-def insert_jobs(conn: Connection, new: Sequence[Job]) -> list[tuple[Job, bool]]:
+def insert_jobs(conn: Connection, new: Sequence[Job], ring: KeyRing) -> list[tuple[Job, bool]]:
     """Insert inside the caller's transaction, honouring idempotency keys (first one wins).
 
     The master numbers its jobs itself (it is the only writer), so a job can be
@@ -156,30 +162,30 @@ def insert_jobs(conn: Connection, new: Sequence[Job]) -> list[tuple[Job, bool]]:
     run: list[Job] = []  # jobs without a key, inserted together
     for job in new:
         key = job.spec.idempotency_key
-        existing = None if key is None else _by_key(conn, key)
+        existing = None if key is None else _by_key(conn, key, ring)
         if existing is not None:
             results.append((existing, False))
             continue
         if key is not None:
             # Inserted now, so the same key later in the batch finds it.
-            _insert(conn, [*run, job])
+            _insert(conn, [*run, job], ring)
             run = []
         else:
             run.append(job)
         results.append((job, True))
-    _insert(conn, run)
+    _insert(conn, run, ring)
     return results
 
 
-def _by_key(conn: Connection, key: str) -> Job | None:
+def _by_key(conn: Connection, key: str, ring: KeyRing) -> Job | None:
     row = conn.execute(select(jobs).where(jobs.c.idempotency_key == key)).mappings().first()
-    return None if row is None else _job(row)
+    return None if row is None else _job(row, ring)
 
 
-def _insert(conn: Connection, new: Sequence[Job]) -> None:
+def _insert(conn: Connection, new: Sequence[Job], ring: KeyRing) -> None:
     """Insert many rows at once."""
     if new:
-        conn.execute(insert(jobs), [{"id": job.id} | _row(job) for job in new])
+        conn.execute(insert(jobs), [{"id": job.id} | _row(job, ring) for job in new])
 
 
 def max_job_id(conn: Connection) -> int:

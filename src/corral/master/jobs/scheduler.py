@@ -17,7 +17,7 @@ from corral.domain.clock import utcnow
 from corral.domain.jobs import ACTIVE, Allocation, Job, JobSpec, JobState, Reason, transition
 from corral.domain.outcomes import Outcome, outcome_of_report
 from corral.domain.placement import FleetWorker, plan, refusal
-from corral.errors import InvalidInputError
+from corral.errors import ConflictError, InvalidInputError
 from corral.master.jobs.book import JobBook
 from corral.master.jobs.output import JobOutput
 from corral.master.jobs.remains import (
@@ -31,6 +31,7 @@ from corral.master.jobs.slots import WorkerSlot
 from corral.master.stale_process import kill_job_process
 from corral.master.writer import Writer
 from corral.protocol import Assignment, AttemptRef, JobEvent
+from corral.store.secret_env import unopened
 
 log = logging.getLogger("corral.master")
 J = JobState
@@ -69,16 +70,24 @@ class Scheduler:
         for job in unfinished:
             if job.state is J.PENDING:
                 self.book.add(job)
-                continue
-            self.jobs[job.id] = job
-            local_dir = folders.get(job.worker_id or "")
-            if not self._end_unseen(job, recorded, local_dir, Reason.STARTUP_ORPHAN):
-                orphans += 1
+            else:
+                self.jobs[job.id] = job
+                local_dir = folders.get(job.worker_id or "")
+                if not self._end_unseen(job, recorded, local_dir, Reason.STARTUP_ORPHAN):
+                    orphans += 1
+            self._fail_unopened(job)
         clear_spools(folders.values())
         if orphans:
             log.warning("%d jobs were running when the previous master stopped", orphans)
         await self.writer.flush()
         return orphans
+
+    def _fail_unopened(self, job: Job) -> None:
+        """A pending job whose secrets do not open can never start: it fails, saying why."""
+        unusable = unopened(job.spec.secret_env)
+        if unusable is not None and job.state is J.PENDING:
+            self.queue.remove(job)
+            self.book.finish(job, J.FAILED, Reason.SPAWN_FAILED, str(unusable))
 
     def _end_unseen(
         self, job: Job, recorded: Outcomes, folder: Path | None, reason: Reason
@@ -186,6 +195,9 @@ class Scheduler:
 
     def retry(self, job: Job) -> Job:
         """Make a finished job pending again with a fresh budget of attempts."""
+        unusable = unopened(job.spec.secret_env)
+        if unusable is not None:
+            raise ConflictError(f"{unusable}: it cannot run again")
         self.book.retry(job)
         self.schedule()
         return job

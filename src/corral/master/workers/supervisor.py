@@ -117,8 +117,9 @@ class WorkerSupervisor:
             next_restart_at=None,
             stopped_at=None,
         )
-        spec = launch_spec(self.core, self.config)
         try:
+            # Inside: a config whose secrets do not open fails like any other launch.
+            spec = launch_spec(self.core, self.config)
             handle = await launcher.launch(spec, self.core.log_files.sink(self.worker_id))
         except Exception as exc:
             await self._crashed(f"could not launch: {exc!r}", ExitStatus(), ran_for=0.0)
