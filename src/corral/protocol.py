@@ -15,6 +15,15 @@ ENV_STATE_DIR = "CORRAL_WORKER_STATE_DIR"
 # Seconds a draining worker lets its jobs run before it ends them.
 ENV_DRAIN_TIMEOUT = "CORRAL_DRAIN_TIMEOUT_S"
 
+
+class Secrets(TypedDict):
+    """What a launcher writes to a worker's stdin (``--token-stdin``), never its argv or env."""
+
+    token: str
+    # Variables added to the environment of every job of the worker.
+    secret_env: dict[str, str]
+
+
 AGENT_PREFIX = "/api/v1/agent"
 REGISTER_PATH = AGENT_PREFIX + "/register"
 HEARTBEAT_PATH = AGENT_PREFIX + "/heartbeat"
