@@ -49,6 +49,8 @@ class RegisterRequest(TypedDict):
     orphans_killed: NotRequired[int]
     # How jobs are contained: "cgroup v2", "cgroup v1" or "process groups".
     containment: NotRequired[str]
+    # The user the worker runs as: its jobs' too, unless they name another.
+    user: NotRequired[str]
 
 
 class RegisterResponse(TypedDict):
@@ -109,6 +111,8 @@ class Assignment(TypedDict):
     output_max_bytes: NotRequired[int]
     # The job's memory limit, held where the worker runs jobs in cgroups.
     memory_mb: NotRequired[int | None]
+    # "user" or "user:group" the job runs as; None: as the worker.
+    run_as: NotRequired[str | None]
 
 
 class AttemptRef(TypedDict):

@@ -57,6 +57,9 @@ def _pairs(from_env: bool) -> Callable[[click.Context, click.Parameter, tuple[st
     help="K (its value from here) or K=V: given to the job, never shown; repeat.",
 )
 @click.option("--cwd", help="Working directory on the worker.")
+@click.option(
+    "--run-as", metavar="USER[:GROUP]", help="Run it as this user (a worker must allow it)."
+)
 @click.option("--label", multiple=True, callback=_pairs(False), help="K=V; repeat.")
 @click.option("--idempotency-key", help="Submitting the same key again returns the same job.")
 @click.option("--shell", is_flag=True, help="Run CMD (its words joined by spaces) with /bin/sh.")
@@ -108,6 +111,7 @@ def submit_arguments(command: tuple[str, ...], opts: dict[str, Any]) -> dict[str
         "cwd": opts["cwd"],
         "labels": opts["label"] or None,
         "idempotency_key": opts["idempotency_key"],
+        "run_as": opts["run_as"],
     }
 
 

@@ -26,6 +26,7 @@ def _config(row: RowMapping) -> WorkerConfig:
     values = {name: row[name] for name in FIELDS}
     for name in JSON_FIELDS:
         values[name] = dict(values[name] or {})
+    values["allowed_run_as"] = list(values["allowed_run_as"] or [])
     values["deployment_type"] = DeploymentType(values["deployment_type"])
     return WorkerConfig(**values)
 
@@ -44,6 +45,10 @@ def _coerce(name: str, value: Any) -> Any:
         if not isinstance(value, Mapping):
             raise InvalidInputError(f"{name} must be a mapping, got {type(value).__name__}")
         return dict(value)
+    if name == "allowed_run_as":
+        if isinstance(value, str) or not all(isinstance(v, str) for v in value):
+            raise InvalidInputError("allowed_run_as must be a list of user names")
+        return list(value)
     return value
 
 
