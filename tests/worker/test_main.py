@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from corral.worker.main import main, parse_settings
+from corral.worker.main import parse_settings
 
 FORBIDDEN = (
     "fastapi",
@@ -96,9 +96,16 @@ def test_usage_errors_exit_2(
     assert message in capsys.readouterr().err
 
 
-def test_no_option_takes_the_token_itself(capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["--help"]) == 0
-    lines = [line.strip() for line in capsys.readouterr().out.splitlines()]
+def test_no_option_takes_the_token_itself() -> None:
+    # In a process of its own: main() makes its process non-dumpable.
+    shown = subprocess.run(
+        [sys.executable, "-m", "corral.worker", "--help"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=True,
+    )
+    lines = [line.strip() for line in shown.stdout.splitlines()]
     options = {line.split()[0].strip(",") for line in lines if line.startswith("--")}
     assert {o for o in options if o.startswith("--token")} == {"--token-file", "--token-stdin"}
     # No abbreviation either: --token VALUE is not --token-file VALUE.
@@ -174,6 +181,15 @@ def test_bad_token_input_is_a_usage_error_that_quotes_nothing(
     err = capsys.readouterr().err
     assert message in err and "token from stdin" in err
     assert "words" not in err and "not json" not in err
+
+
+def test_a_usage_error_leaves_the_token_file_in_place(tmp_path: Path) -> None:
+    path = tmp_path / "token"
+    path.write_text("tok-8")
+    path.chmod(0o600)
+    with pytest.raises(SystemExit):
+        parse_settings(["--worker-id", "w", "--token-file", str(path)], {})
+    assert path.read_text() == "tok-8"
 
 
 def test_missing_token_file_is_a_usage_error(

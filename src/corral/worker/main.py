@@ -118,7 +118,6 @@ def parse_settings(
     args = parser.parse_args(argv)
     master_url = args.master or environ.get(ENV_MASTER_URL)
     worker_id = args.worker_id or environ.get(ENV_WORKER_ID)
-    secrets = _handoff(parser, args, environ, stdin or sys.stdin.buffer)
     if not master_url:
         parser.error(f"no master URL: pass --master or set {ENV_MASTER_URL}")
     if not worker_id:
@@ -126,6 +125,8 @@ def parse_settings(
     url = urlsplit(master_url)
     if url.scheme not in ("http", "https") or not url.hostname:
         parser.error(f"master URL must look like http://host:port: {master_url!r}")
+    # Last: a token file is deleted once read, and must not be lost to a usage error.
+    secrets = _handoff(parser, args, environ, stdin or sys.stdin.buffer)
     settings = WorkerSettings(
         master_url,
         worker_id,
