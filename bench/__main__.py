@@ -16,6 +16,7 @@ SUITES: dict[str, Callable[[argparse.Namespace], dict[str, Any]]] = {
     "latency": jobs.latency,
     "recovery": jobs.recovery,
     "chaos": chaos.chaos,
+    "auth": jobs.auth_cost,
 }
 # Names that stand for several suites.
 GROUPS = {
@@ -23,7 +24,7 @@ GROUPS = {
     "jobs": ["throughput", "latency", "recovery"],
 }
 # Rounds when --rounds is not given: enough for a stable median without taking all day.
-DEFAULT_ROUNDS = {"throughput": 5, "latency": 1, "recovery": 10}
+DEFAULT_ROUNDS = {"throughput": 5, "latency": 1, "recovery": 10, "auth": 4}
 
 
 def main() -> int:

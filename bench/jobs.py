@@ -31,10 +31,10 @@ WAIT_S = 30.0
 
 
 @contextmanager
-def master_with_worker() -> Iterator[Master]:
+def master_with_worker(env: dict[str, str] | None = None) -> Iterator[Master]:
     """A fresh master and one running local worker of CPUS CPUs that restarts at once."""
     with tempfile.TemporaryDirectory() as tmp:
-        master = Master(Path(tmp))
+        master = Master(Path(tmp), env=env)
         try:
             master.wait_ready()
             body = {"worker_id": WORKER, "cpus": CPUS, "restart_delay_ms": 0}
@@ -78,12 +78,14 @@ class Poster:
 
     def __init__(self, master: Master) -> None:
         self._conn = http.client.HTTPConnection("127.0.0.1", master.port, timeout=30)
+        self._headers = {"content-type": "application/json"}
+        if "authorization" in master.api.headers:
+            self._headers["authorization"] = master.api.headers["authorization"]
 
     def post(self, path: str, body: object) -> Any:
         """POST ``body`` to ``/api/v1`` + ``path``; the decoded answer, or RuntimeError."""
         payload = json.dumps(body).encode()
-        headers = {"content-type": "application/json"}
-        self._conn.request("POST", "/api/v1" + path, payload, headers)
+        self._conn.request("POST", "/api/v1" + path, payload, self._headers)
         response = self._conn.getresponse()
         answer = json.loads(response.read())
         if response.status not in (200, 201):
@@ -205,6 +207,36 @@ def latency(args: argparse.Namespace) -> dict[str, Any]:
         "corral_submit_to_start": summary_ms(corral),
         "bare_spawn_to_start": summary_ms(floor),
         "p50_overhead_ms": round((statistics.median(corral) - statistics.median(floor)) * 1000, 1),
+    }
+
+
+def auth_cost(args: argparse.Namespace) -> dict[str, Any]:
+    """One master asking for the token, one serving without: jobs/s and dispatch, interleaved."""
+    n = args.jobs or 1000
+    rates: dict[str, list[float]] = {"token": [], "open": []}
+    starts: dict[str, list[float]] = {"token": [], "open": []}
+    with (
+        master_with_worker() as secured,
+        master_with_worker({"CORRAL_INSECURE_NO_AUTH": "true"}) as open_,
+    ):
+        masters = {"token": secured, "open": open_}
+        for round_ in range(args.rounds):
+            # Alternate which goes first: the machine's state drifts within a round.
+            for name in ("token", "open") if round_ % 2 == 0 else ("open", "token"):
+                rates[name].append(one_by_one(masters[name], n)[0])
+                poster = Poster(masters[name])
+                starts[name] += [start_latency(masters[name], poster) for _ in range(50)]
+                poster.close()
+    med = statistics.median
+    return {
+        "jobs": n,
+        "rounds": args.rounds,
+        "with_token_jobs_per_s": round(med(rates["token"])),
+        "without_jobs_per_s": round(med(rates["open"])),
+        "token_vs_without": round(med(rates["token"]) / med(rates["open"]), 3),
+        "with_token_submit_to_start": summary_ms(starts["token"]),
+        "without_submit_to_start": summary_ms(starts["open"]),
+        "p50_cost_ms": round((med(starts["token"]) - med(starts["open"])) * 1000, 2),
     }
 
 

@@ -16,6 +16,7 @@ import httpx
 import psutil
 
 from bench.stats import summary_ms
+from corral.master.tokens import admin_token_path
 
 BENCH_ENV = {"CORRAL_HEARTBEAT_INTERVAL_S": "1.0", "CORRAL_LEASE_S": "5.0"}
 
@@ -27,6 +28,7 @@ class Master:
         self, data_dir: Path, command: str = "master", env: dict[str, str] | None = None
     ) -> None:
         self.port = free_port()
+        self.data_dir = data_dir
         self.api = httpx.Client(base_url=f"http://127.0.0.1:{self.port}/api/v1", timeout=30)
         argv = [sys.executable, "-m", "corral", command, "--data-dir", str(data_dir)]
         argv += ["--port", str(self.port)]
@@ -41,7 +43,11 @@ class Master:
     def wait_ready(self, timeout: float = 30) -> float:
         """Seconds from spawn until the API answered."""
         deadline = time.monotonic() + timeout
+        token_file = admin_token_path(self.data_dir)
         while time.monotonic() < deadline:
+            if token_file.exists():
+                token = token_file.read_text().strip()
+                self.api.headers["Authorization"] = f"Bearer {token}"
             try:
                 if self.api.get("/health", timeout=1).status_code == 200:
                     return time.monotonic() - self.started

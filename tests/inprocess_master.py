@@ -18,11 +18,11 @@ from fastapi import FastAPI
 
 from corral.domain.workers import DeploymentType
 from corral.master.app import create_app
-from corral.master.tokens import Tokens
+from corral.master.tokens import admin_token_path
 from corral.protocol import REGISTER_PATH
 from corral.settings import MasterSettings
 from fake_launcher import FakeLauncher
-from master_api import MasterApi
+from master_api import MasterApi, as_worker
 from waiting import wait_for
 
 URL = "http://master.test"
@@ -65,8 +65,13 @@ class InProcessMaster(MasterApi):
             )
             stack.enter_context(portal.wrap_async_context_manager(app.router.lifespan_context(app)))
             transport = PortalTransport(portal, app)
+            token = admin_token_path(self.data_dir).read_text().strip()
             self.api = stack.enter_context(
-                httpx.Client(transport=transport, base_url=URL + "/api/v1")
+                httpx.Client(
+                    transport=transport,
+                    base_url=URL + "/api/v1",
+                    headers={"Authorization": f"Bearer {token}"},
+                )
             )
             self._stack = stack.pop_all()
         return self
@@ -90,8 +95,7 @@ class InProcessMaster(MasterApi):
             "cpu_ids": [0, 1],
             "version": "test",
         }
-        token = Tokens(self.data_dir).worker_token(worker_id)
-        headers = {"Authorization": f"Bearer {token}"}
+        headers = as_worker(self.data_dir, worker_id)
         r = self.api.post(self.url + REGISTER_PATH, json=body, headers=headers)
         assert r.status_code == 200, r.text
         answer: dict[str, Any] = r.json()

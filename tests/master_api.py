@@ -5,7 +5,15 @@ from typing import Any
 
 import httpx
 
+from corral.master.tokens import Tokens
+from corral.protocol import WORKER_HEADER
 from waiting import wait_for
+
+
+def as_worker(data_dir: Path, worker_id: str, token: str | None = None) -> dict[str, str]:
+    """The headers a worker sends: its id, and its own token unless another is given."""
+    token = token or Tokens(data_dir).worker_token(worker_id)
+    return {"Authorization": f"Bearer {token}", WORKER_HEADER: worker_id}
 
 
 class MasterApi:

@@ -14,6 +14,7 @@ from typing import Any
 
 import httpx
 
+from corral.master.tokens import admin_token_path
 from master_api import MasterApi
 from waiting import wait_for
 
@@ -90,6 +91,11 @@ class MasterProcess(MasterApi):
         wait_for(self._ready, timeout=30, what=f"master on {self.url}")
         return self
 
+    def auth(self) -> dict[str, str]:
+        """The header that carries the admin token the master left in its data folder."""
+        token = admin_token_path(self.data_dir).read_text().strip()
+        return {"Authorization": f"Bearer {token}"}
+
     def _said(self) -> bytes:
         """What this start of the master printed so far."""
         with self.output.open("rb") as out:
@@ -111,6 +117,9 @@ class MasterProcess(MasterApi):
     def _ready(self) -> bool:
         """Whether the API answers; fails fast if the master died."""
         self._check_alive()
+        if not admin_token_path(self.data_dir).exists():
+            return False  # written once the master's services open
+        self.api.headers.update(self.auth())
         try:
             return self.api.get("/health", timeout=1.0).status_code == 200
         except httpx.TransportError:

@@ -25,6 +25,8 @@ class Secrets(TypedDict):
 
 
 AGENT_PREFIX = "/api/v1/agent"
+# Names the worker whose token the request carries, so it is checked before any body is read.
+WORKER_HEADER = "X-Corral-Worker"
 REGISTER_PATH = AGENT_PREFIX + "/register"
 HEARTBEAT_PATH = AGENT_PREFIX + "/heartbeat"
 DEREGISTER_PATH = AGENT_PREFIX + "/deregister"

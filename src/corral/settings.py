@@ -39,8 +39,10 @@ class MasterSettings:
     job_retention_s: float = 7 * 86400.0
     job_output_max_bytes: int = 64 * 1024 * 1024
     create_default_worker: bool = False
-    # None: required exactly when the master listens off loopback.
-    require_token: bool | None = None
+    # Every route needs a token unless this is set, which only a loopback master may do.
+    insecure_no_auth: bool = False
+    # Failed token attempts a peer may make in a minute before further ones get 429.
+    auth_failures_per_minute: int = 10
 
     @property
     def db_url(self) -> str:
@@ -52,12 +54,14 @@ class MasterSettings:
         """Folder holding one subfolder of log files per worker."""
         return self.data_dir / "logs"
 
-    @property
-    def token_required(self) -> bool:
-        """Whether admin routes demand the bearer token."""
-        if self.require_token is not None:
-            return self.require_token
-        return not is_loopback(self.host)
+    def check(self) -> None:
+        """Refuse settings that cannot be run: ValueError says why."""
+        if self.auth_failures_per_minute < 1:
+            raise ValueError("auth_failures_per_minute must be at least 1")
+        if self.insecure_no_auth and not is_loopback(self.host):
+            raise ValueError(
+                f"--insecure-no-auth is for a master on loopback only, not on {self.host}"
+            )
 
     @property
     def listen_address(self) -> str:

@@ -3,20 +3,27 @@
 from typing import Any
 
 from corral.master.tokens import Tokens
-from corral.protocol import EXCHANGE_PATH, HEARTBEAT_PATH, REGISTER_PATH, STALE_INSTANCE
+from corral.protocol import (
+    EXCHANGE_PATH,
+    HEARTBEAT_PATH,
+    REGISTER_PATH,
+    STALE_INSTANCE,
+    WORKER_HEADER,
+)
 from inprocess_master import InProcessMaster
 
 INSTANCE = "0" * 32
 
 
 def bearer(token: str | None) -> dict[str, str]:
-    """The Authorization header for ``token``, none for None."""
-    return {"Authorization": f"Bearer {token}"} if token else {}
+    """What worker w1 sends with ``token``: no Authorization header for None."""
+    return {"Authorization": f"Bearer {token}", WORKER_HEADER: "w1"} if token else {}
 
 
 def post(master: InProcessMaster, path: str, token: str | None, **kwargs: Any) -> Any:
-    """POST to one of the workers' routes, outside /api/v1."""
-    return master.api.post(master.url + path, headers=bearer(token), **kwargs)
+    """POST to one of the workers' routes, outside /api/v1, without the admin's token."""
+    headers = {"Authorization": "", **bearer(token)}
+    return master.api.post(master.url + path, headers=headers, **kwargs)
 
 
 def test_register_and_heartbeat_need_the_workers_own_token(master: InProcessMaster) -> None:

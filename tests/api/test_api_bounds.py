@@ -7,9 +7,9 @@ from typing import Any
 import httpx
 import pytest
 
-from corral.master.tokens import Tokens
 from corral.protocol import EXCHANGE_PATH
 from inprocess_master import InProcessMaster
+from master_api import as_worker
 
 LARGEST_ID = 2**63 - 1  # SQLite's integer and PostgreSQL's bigint both stop here
 
@@ -77,11 +77,10 @@ def test_a_streamed_body_over_the_limit_gets_413(master: InProcessMaster, path: 
 
 def test_a_streamed_exchange_over_the_limit_gets_413(master: InProcessMaster) -> None:
     master.create_worker("w1", auto_start=False)
-    token = Tokens(master.data_dir).worker_token("w1")
     r = master.api.post(
         master.url + EXCHANGE_PATH,
         content=_chunks(2 * 1024 * 1024),
-        headers={"content-type": "application/json", "Authorization": f"Bearer {token}"},
+        headers={"content-type": "application/json", **as_worker(master.data_dir, "w1")},
     )
     assert r.status_code == 413, r.text
     assert r.json()["code"] == "too_large"

@@ -1,6 +1,7 @@
 """The OpenAPI document says what the routes do: their answers, their shapes, their limits."""
 
 from typing import Any
+from unittest.mock import ANY
 
 import pytest
 
@@ -30,22 +31,38 @@ def _answers(doc: dict[str, Any], method: str, path: str) -> dict[str, Any]:
     return responses
 
 
+# What any route that needs a token may answer: refused, cross-origin, too many failures.
+REFUSED = {"401", "403", "429"}
+
+
 @pytest.mark.parametrize(
     "method, path, statuses",
     [
-        ("post", "/jobs", {"200", "201", "400", "401", "413", "422", "503"}),
-        ("post", "/jobs/batch", {"201", "400", "401", "413", "422", "503"}),
-        ("get", "/jobs", {"200", "401", "422", "503"}),
-        ("get", "/jobs/{job_id}", {"200", "401", "404", "422", "503"}),
-        ("post", "/jobs/{job_id}/cancel", {"200", "401", "404", "409", "422", "503"}),
-        ("post", "/jobs/{job_id}/retry", {"200", "401", "404", "409", "422", "503"}),
-        ("post", "/worker-configs", {"201", "400", "401", "409", "413", "422", "503"}),
-        ("get", "/worker-configs", {"200", "401"}),
-        ("delete", "/worker-configs/{worker_id}", {"204", "401", "404", "409", "422", "503"}),
-        ("post", "/workers/{worker_id}/start", {"200", "401", "404", "409", "422"}),
-        ("post", "/workers/{worker_id}/stop", {"200", "400", "401", "404", "409", "413", "422"}),
-        ("get", "/workers/{worker_id}/health", {"200", "401", "404", "422", "503"}),
-        ("post", "/agent/heartbeat", {"200", "401", "403", "404", "409", "413", "422"}),
+        ("post", "/jobs", REFUSED | {"200", "201", "400", "413", "422", "503"}),
+        ("post", "/jobs/batch", REFUSED | {"201", "400", "413", "422", "503"}),
+        ("get", "/jobs", REFUSED | {"200", "422", "503"}),
+        ("get", "/jobs/{job_id}", REFUSED | {"200", "404", "422", "503"}),
+        ("post", "/jobs/{job_id}/cancel", REFUSED | {"200", "404", "409", "422", "503"}),
+        ("post", "/jobs/{job_id}/retry", REFUSED | {"200", "404", "409", "422", "503"}),
+        (
+            "post",
+            "/worker-configs",
+            REFUSED | {"201", "400", "409", "413", "422", "503"},
+        ),
+        ("get", "/worker-configs", REFUSED | {"200"}),
+        (
+            "delete",
+            "/worker-configs/{worker_id}",
+            REFUSED | {"204", "404", "409", "422", "503"},
+        ),
+        ("post", "/workers/{worker_id}/start", REFUSED | {"200", "404", "409", "422"}),
+        (
+            "post",
+            "/workers/{worker_id}/stop",
+            REFUSED | {"200", "400", "404", "409", "413", "422"},
+        ),
+        ("get", "/workers/{worker_id}/health", REFUSED | {"200", "404", "422", "503"}),
+        ("post", "/agent/heartbeat", REFUSED | {"200", "404", "409", "413", "422"}),
     ],
 )
 def test_routes_declare_the_answers_they_give(
@@ -138,3 +155,13 @@ def test_following_a_finished_jobs_log_is_an_event_stream(master: InProcessMaste
     assert r.status_code == 200
     assert r.headers["content-type"].startswith("text/event-stream")
     assert "event: end" in r.text
+
+
+def test_the_document_says_how_each_route_authenticates(document: dict[str, Any]) -> None:
+    schemes = document["components"]["securitySchemes"]
+    assert schemes["admin"] == {"type": "http", "scheme": "bearer", "description": ANY}
+    assert schemes["session"] == {"type": "apiKey", "in": "cookie", "name": "corral_session"}
+    assert document["security"] == [{"admin": []}, {"session": []}]
+    assert document["paths"]["/api/v1/agent/heartbeat"]["post"]["security"] == [{"worker": []}]
+    assert "security" not in document["paths"]["/api/v1/jobs"]["post"]
+    assert "401" in document["paths"]["/api/v1/health"]["get"]["responses"]

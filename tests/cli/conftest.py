@@ -23,6 +23,8 @@ def corral(master: MasterProcess) -> RunCli:
     """Run ``corral ARGS...`` in this process against the master; stdout is not a terminal."""
 
     def run(*args: str) -> Result:
-        return CliRunner().invoke(main, ["--url", master.url, *args])
+        # As a user in the folder that holds the master's data: the CLI finds the token.
+        env = {"CORRAL_DATA_DIR": str(master.data_dir), "CORRAL_TOKEN": None}
+        return CliRunner(env=env).invoke(main, ["--url", master.url, *args])
 
     return run

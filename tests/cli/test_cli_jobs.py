@@ -23,7 +23,8 @@ pytestmark = pytest.mark.xdist_group("cli-master")
 def corral_process(master: MasterProcess, *args: str) -> Iterator[subprocess.Popen[str]]:
     """The real ``corral`` command in its own process, its output captured; killed at the end."""
     argv = [sys.executable, "-m", "corral", "--url", master.url, *args]
-    env = dict(os.environ, PYTHONFAULTHANDLER="1")  # SIGABRT prints every thread's stack
+    # SIGABRT prints every thread's stack; the token comes from the data folder.
+    env = dict(os.environ, PYTHONFAULTHANDLER="1", CORRAL_DATA_DIR=str(master.data_dir))
     pipe = subprocess.PIPE
     with subprocess.Popen(argv, stdout=pipe, stderr=pipe, text=True, env=env) as proc:
         try:

@@ -6,6 +6,7 @@ import pytest
 
 import corral
 from corral.client import ApiError, Client, Job, MasterUnreachableError
+from corral.client.api import default_data_dir
 from corral.client.errors import format_detail
 from corral.client.sse import events
 from master_process import refusing_port
@@ -29,6 +30,22 @@ def test_url_and_token_come_from_arguments_then_environment_then_data_dir(
     with Client("http://h:2/api/v1", token="from-arg") as client:
         assert client.url == "http://h:2"
         assert client._http.headers["authorization"] == "Bearer from-arg"
+
+
+def test_without_a_data_dir_the_nearest_corral_folder_up_is_used(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / ".corral").mkdir()
+    (tmp_path / ".corral" / "admin.token").write_text("found-up\n")
+    deep = tmp_path / "project" / "src"
+    deep.mkdir(parents=True)
+    assert default_data_dir(deep) == tmp_path.resolve() / ".corral"
+    assert default_data_dir(tmp_path.parent) == Path(".corral")
+    monkeypatch.delenv("CORRAL_TOKEN", raising=False)
+    monkeypatch.delenv("CORRAL_DATA_DIR", raising=False)
+    monkeypatch.chdir(deep)
+    with Client() as client:
+        assert client._http.headers["authorization"] == "Bearer found-up"
 
 
 def test_no_token_when_none_is_given_or_readable(

@@ -11,8 +11,7 @@ import pytest
 
 from master_api import JobsApi
 from master_process import MasterFactory
-
-OTHER_USER = "nobody"
+from other_user import as_other_user
 
 
 @pytest.fixture
@@ -37,15 +36,6 @@ def loose(folder: Path) -> list[str]:
     return found
 
 
-def as_other_user(*argv: str) -> subprocess.CompletedProcess[str]:
-    """Run a command as an unprivileged user."""
-    if os.geteuid() != 0:
-        pytest.skip("switching to another user needs root")
-    return subprocess.run(
-        ["runuser", "-u", OTHER_USER, "--", *argv], capture_output=True, text=True, check=False
-    )
-
-
 def test_the_data_folder_and_all_it_holds_are_closed(
     start_master: MasterFactory, open_place: Path
 ) -> None:
@@ -63,3 +53,20 @@ def test_the_data_folder_and_all_it_holds_are_closed(
     for path in (data, data / "admin.token", data / "corral.db", data / "jobs"):
         denied = as_other_user("cat" if path.is_file() else "ls", str(path))
         assert denied.returncode != 0 and "Permission denied" in denied.stderr, denied
+
+
+def test_another_local_user_can_neither_read_the_token_nor_run_a_job(
+    start_master: MasterFactory, open_place: Path
+) -> None:
+    master = start_master(open_place / "data")
+    master.create_worker("w1")
+    proof = open_place / "ran"
+    attempt = f'{{"command": ["touch", "{proof}"]}}'
+    curl = ["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", "-XPOST"]
+    curl += ["-H", "content-type: application/json", "-d", attempt, master.url + "/api/v1/jobs"]
+    refused = as_other_user(*curl)
+    assert refused.stdout == "401", refused
+    token = as_other_user("cat", str(master.data_dir / "admin.token"))
+    assert token.returncode != 0 and "Permission denied" in token.stderr, token
+    assert master.api.get("/jobs").json()["jobs"] == []
+    assert not proof.exists()

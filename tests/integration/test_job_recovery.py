@@ -8,9 +8,8 @@ from pathlib import Path
 
 import httpx
 
-from corral.master.tokens import Tokens
 from corral.protocol import REGISTER_PATH
-from master_api import JobsApi
+from master_api import JobsApi, as_worker
 from master_process import MasterFactory, MasterProcess, process_alive
 from waiting import wait_for
 
@@ -188,8 +187,7 @@ def test_a_worker_reports_the_job_groups_it_cleaned_up(master: MasterProcess) ->
         "version": "x",
         "orphans_killed": 2,
     }
-    token = Tokens(master.data_dir).worker_token("w1")
     with httpx.Client(base_url=master.url) as c:
-        r = c.post(REGISTER_PATH, json=body, headers={"Authorization": f"Bearer {token}"})
+        r = c.post(REGISTER_PATH, json=body, headers=as_worker(master.data_dir, "w1"))
     assert r.status_code == 200, r.text
     assert any("killed 2 job process groups" in e for e in master.events("w1"))

@@ -123,7 +123,10 @@ def test_follow_streams_output_then_ends_with_the_job(jobs: JobsApi, master: Mas
     data: list[str] = []
     events: list[str] = []
     params = {"follow": "true", "tail": "10"}
-    with httpx.Client(timeout=30) as client, client.stream("GET", url, params=params) as resp:
+    with (
+        httpx.Client(timeout=30, headers=master.auth()) as client,
+        client.stream("GET", url, params=params) as resp,
+    ):
         assert resp.headers["content-type"].startswith("text/event-stream")
         for line in resp.iter_lines():
             if line.startswith("data: ") and not events:

@@ -2,8 +2,8 @@
 
 from collections.abc import Iterator
 
-from corral.master.tokens import Tokens
 from corral.protocol import EXCHANGE_PATH
+from master_api import as_worker
 from master_process import MasterProcess
 
 MB = 1024 * 1024
@@ -24,7 +24,7 @@ def test_bad_and_oversized_bodies_are_refused_over_http(master: MasterProcess) -
     assert r.status_code == 413 and "larger than" in r.json()["detail"]
     r = master.api.post("/worker-configs", content=chunks(2 * MB), headers=json_type)
     assert r.status_code == 413
-    token = {"Authorization": f"Bearer {Tokens(master.data_dir).worker_token('w1')}"}
+    token = as_worker(master.data_dir, "w1")
     r = master.api.post(master.url + EXCHANGE_PATH, content=chunks(2 * MB), headers=token)
     assert r.status_code == 413
     assert [c["worker_id"] for c in master.api.get("/worker-configs").json()] == ["w1"]

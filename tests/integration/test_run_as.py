@@ -92,7 +92,8 @@ def test_a_worker_config_run_as_applies_to_jobs_that_name_nobody(master: MasterP
 
 def test_the_cli_submits_with_run_as_and_explains_refusals(master: MasterProcess) -> None:
     def corral(*args: str) -> tuple[int, str]:
-        result = CliRunner().invoke(main, ["--url", master.url, *args])
+        env = {"CORRAL_DATA_DIR": str(master.data_dir), "CORRAL_TOKEN": None}
+        result = CliRunner(env=env).invoke(main, ["--url", master.url, *args])
         return result.exit_code, result.output
 
     assert corral("submit", "--run-as", NOBODY, "--wait", "--", "id", "-u") == (

@@ -34,7 +34,10 @@ def test_follow_streams_new_lines(master: MasterProcess) -> None:
     first = master.wait_state("w1", "running")
     url = master.url + "/api/v1/workers/w1/logs"
     params = {"stream": "stderr", "tail": "0", "follow": "true"}
-    with httpx.Client(timeout=30) as client, client.stream("GET", url, params=params) as resp:
+    with (
+        httpx.Client(timeout=30, headers=master.auth()) as client,
+        client.stream("GET", url, params=params) as resp,
+    ):
         assert resp.status_code == 200
         assert resp.headers["content-type"].startswith("text/event-stream")
         r = master.api.post("/workers/w1/restart", json={"timeout_s": 5})

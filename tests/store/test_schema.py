@@ -23,6 +23,7 @@ TABLES = {
     "jobs",
     "allocations",
     "attempts",
+    "audit_log",
     "alembic_version",
 }
 

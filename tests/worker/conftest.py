@@ -36,7 +36,7 @@ def new_client() -> Iterator[NewClient]:
     clients: list[MasterClient] = []
 
     def new(url: str, token: str = TOKEN, **options: float) -> MasterClient:
-        client = MasterClient(url, token, **options)
+        client = MasterClient(url, token, "w1", **options)
         clients.append(client)
         return client
 

@@ -120,4 +120,4 @@ def test_error_code_shapes() -> None:
 
 def test_rejects_a_url_without_http_scheme() -> None:
     with pytest.raises(ValueError, match="http"):
-        MasterClient("ftp://master", TOKEN)
+        MasterClient("ftp://master", TOKEN, "w1")

@@ -2,6 +2,7 @@
 
 import click
 
+from corral.cli.audit import audit
 from corral.cli.context import CorralGroup, Target
 from corral.cli.jobs import jobs
 from corral.cli.serve import master, up, worker
@@ -19,7 +20,7 @@ from corral.cli.workers import workers
 @click.option(
     "--token",
     envvar="CORRAL_TOKEN",
-    help="Admin token (env CORRAL_TOKEN) [default: read from $CORRAL_DATA_DIR/admin.token]",
+    help="Admin token (env CORRAL_TOKEN) [default: from $CORRAL_DATA_DIR, or the nearest .corral]",
 )
 @click.pass_context
 def main(ctx: click.Context, url: str | None, token: str | None) -> None:
@@ -30,7 +31,7 @@ def main(ctx: click.Context, url: str | None, token: str | None) -> None:
     ctx.obj = Target(url=url, token=token)
 
 
-for command in (up, master, worker, submit, jobs, workers):
+for command in (up, master, worker, submit, jobs, workers, audit):
     main.add_command(command)
 
 __all__ = ["main"]

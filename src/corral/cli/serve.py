@@ -37,6 +37,12 @@ def _master_options(fn: click.decorators.FC) -> click.decorators.FC:
                 envvar="CORRAL_DATABASE_URL",
                 help="postgresql://user@host/db [default: SQLite in the data dir]",
             ),
+            click.option(
+                "--insecure-no-auth",
+                is_flag=True,
+                default=None,
+                help="Serve without tokens (loopback only): any local user may then run jobs.",
+            ),
             click.option("-v", "--verbose", is_flag=True, help="Debug logging."),
         ]
     ):
@@ -51,6 +57,7 @@ def _serve(create_default: bool, **opts: object) -> None:
     _setup_logging(bool(opts.pop("verbose")))
     try:
         settings = from_env().with_overrides(**opts)
+        settings.check()
     except ValueError as exc:
         raise click.UsageError(str(exc)) from exc
     if create_default:

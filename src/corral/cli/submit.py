@@ -56,7 +56,7 @@ def _pairs(from_env: bool) -> Callable[[click.Context, click.Parameter, tuple[st
     callback=_pairs(True),
     help="K (its value from here) or K=V: given to the job, never shown; repeat.",
 )
-@click.option("--cwd", help="Working directory on the worker.")
+@click.option("--cwd", help="Folder the job runs in, on its worker [default: the current folder]")
 @click.option(
     "--run-as", metavar="USER[:GROUP]", help="Run it as this user (a worker must allow it)."
 )
@@ -108,7 +108,8 @@ def submit_arguments(command: tuple[str, ...], opts: dict[str, Any]) -> dict[str
         "account": opts["account"],
         "env": opts["env"] or None,
         "secret_env": opts["secret_env"] or None,
-        "cwd": opts["cwd"],
+        # Where it was submitted, as a batch system does: relative paths mean what they say.
+        "cwd": opts["cwd"] or os.getcwd(),
         "labels": opts["label"] or None,
         "idempotency_key": opts["idempotency_key"],
         "run_as": opts["run_as"],

@@ -25,6 +25,15 @@ BATCH_MAX = 1000
 ALL_LINES = 100_000
 
 
+def default_data_dir(here: Path | None = None) -> Path:
+    """The nearest ``.corral`` holding a token, from here up (as git finds ``.git``)."""
+    here = (here or Path.cwd()).resolve()
+    for folder in (here, *here.parents):
+        if (folder / DEFAULT_DATA_DIR / "admin.token").exists():
+            return folder / DEFAULT_DATA_DIR
+    return Path(DEFAULT_DATA_DIR)
+
+
 def _read_token(data_dir: Path) -> str | None:
     """The admin token the master left in its data folder, when this user can read it."""
     try:
@@ -72,7 +81,8 @@ class Client:
         self.busy_s = busy_s
         self.url = (url or os.environ.get("CORRAL_URL") or DEFAULT_URL).rstrip("/")
         self.url = self.url.removesuffix("/api/v1")
-        folder = Path(data_dir or os.environ.get("CORRAL_DATA_DIR") or DEFAULT_DATA_DIR)
+        given = data_dir or os.environ.get("CORRAL_DATA_DIR")
+        folder = Path(given) if given else default_data_dir()
         self._token = token or os.environ.get("CORRAL_TOKEN") or _read_token(folder)
         headers = {"Authorization": f"Bearer {self._token}"} if self._token else {}
         self._http = httpx.Client(base_url=self.url + "/api/v1", headers=headers, timeout=timeout)
@@ -200,6 +210,14 @@ class Client:
             if page.get("next_before_id") is None or not page["jobs"]:
                 return
             params["before_id"] = page["next_before_id"]
+
+    def audit(self, limit: int = 100, actor: str | None = None) -> list[dict[str, Any]]:
+        """The newest entries of the audit trail: who changed what, and the answer."""
+        params: dict[str, Any] = {"limit": limit}
+        if actor is not None:
+            params["actor"] = actor
+        entries: list[dict[str, Any]] = self.request("GET", "/audit", params=params)["entries"]
+        return entries
 
     def attempts(self, job_id: int) -> list[dict[str, Any]]:
         """How each ended attempt of a job went, oldest first."""

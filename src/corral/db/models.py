@@ -236,9 +236,29 @@ class AttemptRow(Base):
     cpu_seconds: Mapped[float | None] = mapped_column(Float)
 
 
+class AuditRow(Base):
+    """One state-changing request: who, from where, what, and how it ended."""
+
+    __tablename__ = "audit_log"
+    __table_args__ = (Index("ix_audit_log_at", "at"),)
+
+    id: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    )
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # "admin", "session" (the dashboard's cookie), "worker:<id>" or "anonymous"
+    actor: Mapped[str] = mapped_column(String(80))
+    peer: Mapped[str | None] = mapped_column(String(64))
+    method: Mapped[str] = mapped_column(String(10))
+    route: Mapped[str] = mapped_column(String(200))  # the route's template
+    target: Mapped[str | None] = mapped_column(String(200))  # its path parameters
+    status: Mapped[int] = mapped_column(Integer)
+
+
 worker_configs: Table = WorkerConfigRow.__table__  # type: ignore[assignment]
 worker_runtime: Table = WorkerRuntimeRow.__table__  # type: ignore[assignment]
 worker_logs: Table = WorkerLogRow.__table__  # type: ignore[assignment]
 jobs: Table = JobRow.__table__  # type: ignore[assignment]
 allocations: Table = AllocationRow.__table__  # type: ignore[assignment]
 attempts: Table = AttemptRow.__table__  # type: ignore[assignment]
+audit_log: Table = AuditRow.__table__  # type: ignore[assignment]

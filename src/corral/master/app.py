@@ -15,8 +15,11 @@ from corral.db.engine import sqlite_path
 from corral.domain.workers import DeploymentType
 from corral.launchers.base import Launcher
 from corral.launchers.local import LocalLauncher
-from corral.master.api import agent, jobs, worker_configs, workers
+from corral.master.api import agent, audit, jobs, worker_configs, workers
+from corral.master.api.audit import AuditMiddleware
+from corral.master.api.auth import AuthMiddleware, document_security
 from corral.master.api.body_limit import BodyLimitMiddleware
+from corral.master.api.error_answers import answers
 from corral.master.api.exchange_lane import ExchangeLane
 from corral.master.api.http_errors import install_error_handlers
 from corral.master.background import Background, Fatal
@@ -140,6 +143,11 @@ def create_app(
         log.info(
             "master listening on %s; local clients use %s", settings.listen_address, settings.url
         )
+        if settings.insecure_no_auth:
+            log.warning("serving WITHOUT tokens: any local user can run jobs as this user")
+        on_ready = getattr(app.state, "on_ready", None)
+        if on_ready is not None:
+            on_ready(svc)
         try:
             yield
         finally:
@@ -147,18 +155,26 @@ def create_app(
             log.info("master stopped")
 
     app = FastAPI(title="corral", version=__version__, lifespan=lifespan)
+    # The last added is the outermost: audit, then auth before any body is read; the
+    # workers' exchange then skips the framework (see exchange_lane).
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
-    # Outermost: the workers' exchange skips the framework (see exchange_lane).
     app.add_middleware(
         ExchangeLane, services=lambda: app.state.services, max_bytes=settings.max_body_bytes
     )
+    app.add_middleware(
+        AuthMiddleware,
+        services=lambda: app.state.services,
+        failures_per_minute=settings.auth_failures_per_minute,
+    )
+    app.add_middleware(AuditMiddleware, services=lambda: app.state.services)
     install_error_handlers(app)
+    document_security(app)
     # Routes are matched in order: the workers' exchange and job submission first.
     app.include_router(agent.router)
-    for module in (jobs, worker_configs, workers):
+    for module in (jobs, worker_configs, workers, audit):
         app.include_router(module.router, prefix=API_PREFIX)
 
-    @app.get(API_PREFIX + "/health", tags=["master"])
+    @app.get(API_PREFIX + "/health", tags=["master"], responses=answers(401))
     async def master_health() -> dict[str, Any]:
         """The master answers; "degraded" says what it cannot do now, and why."""
         return health_of(app.state.services)

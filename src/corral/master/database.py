@@ -25,6 +25,7 @@ from corral.db.engine import make_engine
 from corral.db.migrate import upgrade
 from corral.errors import UnavailableError
 from corral.master.statement_watchdog import StatementWatchdog
+from corral.store.audit import AuditStore
 from corral.store.configs import ConfigStore
 from corral.store.jobs import JobStore
 from corral.store.runtime import RuntimeStore
@@ -89,6 +90,7 @@ class Database:
         self.runtime = RuntimeStore(engine)
         self.logs = WorkerLogStore(engine)
         self.jobs = JobStore(engine)
+        self.audit = AuditStore(engine)
         self.health = Health()
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="corral-db")
         self.watchdog = StatementWatchdog(engine)

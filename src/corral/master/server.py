@@ -7,6 +7,7 @@ import signal
 import sys
 from collections.abc import Generator
 from contextlib import contextmanager
+from functools import partial
 from types import FrameType
 
 import uvicorn
@@ -107,17 +108,27 @@ def run_master(settings: MasterSettings, banner: bool = True) -> int:
         server = MasterServer(config, app)
         if banner:
             _print_banner(settings)
+            app.state.on_ready = partial(_print_login, settings)
         server.run(sockets=[sock])
         return server.exit_code if server.started else 1
 
 
 def _print_banner(settings: MasterSettings) -> None:
-    """Tell the user where the master is and how to authenticate."""
+    """Tell the user where the master is."""
     everywhere = " (all interfaces)" if settings.host in WILDCARD_HOSTS else ""
     print(f"corral master listening on {settings.listen_address}{everywhere}", flush=True)
     print(f"local clients: {settings.url}  (API docs: {settings.url}/docs)", flush=True)
     print(f"data folder: {settings.data_dir.resolve()}", flush=True)
-    if settings.token_required:
-        token_file = settings.data_dir.resolve() / "admin.token"
-        print(f"admin token required: Authorization: Bearer $(cat {token_file})", flush=True)
     sys.stdout.flush()
+
+
+def _print_login(settings: MasterSettings, svc: Services) -> None:
+    """Once the services run: how to get in (a token is needed on every route)."""
+    if settings.insecure_no_auth:
+        print("WARNING: serving without tokens (--insecure-no-auth)", flush=True)
+        return
+    token_file = settings.data_dir.resolve() / "admin.token"
+    print(f"the CLI and the Python client use the admin token in {token_file}", flush=True)
+    print(
+        f"open once in a browser: {settings.url}/login?token={svc.tokens.login_token}", flush=True
+    )

@@ -26,13 +26,14 @@ from corral.domain.jobs import Allocation, Attempt, Job
 from corral.errors import UnavailableError
 from corral.master.database import Database
 from corral.store.jobs import insert_jobs
-from corral.store.worker_logs import insert_logs
 from corral.store.writes import Writes, apply_writes
 
 log = logging.getLogger("corral.master")
 RETRY_FIRST_S = 0.1
 RETRY_MAX_S = 2.0
 MAX_QUEUED_LOGS = 10_000
+# Where rows of the audit trail not kept are counted, beside the workers' events.
+AUDIT = "(audit)"
 
 Inserted = list[tuple[Job, bool]]
 
@@ -120,6 +121,14 @@ class Writer:
             return
         row = {"worker_id": worker_id, "at": utcnow(), "level": level, "kind": kind}
         self._writes.logs.append(row | {"message": message})
+        self._wake.set()
+
+    def audit(self, entry: dict[str, Any]) -> None:
+        """Queue a row of the audit trail (counted, not kept, past the bound)."""
+        if len(self._writes.audit) + len(self._in_flight.audit) >= self._max_logs:
+            self._logs_not_kept[AUDIT] += 1
+            return
+        self._writes.audit.append({"at": utcnow(), **entry})
         self._wake.set()
 
     def forget(self, job_id: int) -> None:
@@ -255,7 +264,7 @@ class Writer:
         log.debug("writes kept for the next try: %s", exc)
 
     def _commit(
-        self, inserts: list[Sequence[Job]], writes: Writes, markers: list[dict[str, Any]]
+        self, inserts: list[Sequence[Job]], writes: Writes, markers: Writes
     ) -> list[Inserted]:
         """On the database thread: one transaction, the inserts then the changes."""
         if self._conn is None:
@@ -268,8 +277,7 @@ class Writer:
                     return []
                 results = [insert_jobs(conn, new) for new in inserts]
                 apply_writes(conn, writes)
-                if markers:
-                    insert_logs(conn, markers)
+                apply_writes(conn, markers)
         except Exception:
             # The next batch starts on a fresh connection (the server may have restarted).
             self._conn = None
@@ -278,15 +286,27 @@ class Writer:
         return results
 
 
-def _markers(not_kept: dict[str, int]) -> list[dict[str, Any]]:
-    """Rows that say how many events were not kept while the database was away."""
-    return [
-        {
-            "worker_id": worker_id,
-            "at": utcnow(),
-            "level": "warning",
-            "kind": "error",
-            "message": f"{count} events not recorded: the database was unavailable",
-        }
-        for worker_id, count in not_kept.items()
-    ]
+def _markers(not_kept: dict[str, int]) -> Writes:
+    """Rows that say how many events and requests were not kept while the database was away.
+
+    Apart from the batch: a batch kept for the next try must not carry them twice.
+    """
+    markers = Writes()
+    for key, count in not_kept.items():
+        what = f"{count} events not recorded: the database was unavailable"
+        if key == AUDIT:
+            markers.audit.append(
+                {
+                    "at": utcnow(),
+                    "actor": "master",
+                    "peer": None,
+                    "method": "-",
+                    "route": "(audit trail)",
+                    "target": what.replace("events", "requests"),
+                    "status": 0,
+                }
+            )
+        else:
+            row = {"worker_id": key, "at": utcnow(), "level": "warning", "kind": "error"}
+            markers.logs.append(row | {"message": what})
+    return markers

@@ -29,6 +29,8 @@ class Writes:
     runtime: dict[str, dict[str, Any]] = field(default_factory=dict)
     # worker_logs rows: lifecycle and job events
     logs: list[dict[str, Any]] = field(default_factory=list)
+    # audit_log rows: state-changing requests
+    audit: list[dict[str, Any]] = field(default_factory=list)
 
     def job(self, job_id: int, values: dict[str, Any]) -> None:
         """Set columns of one job."""
@@ -47,6 +49,7 @@ class Writes:
         self.allocations.update(newer.allocations)
         self.attempts += newer.attempts
         self.logs += newer.logs
+        self.audit += newer.audit
 
     def forget_job(self, job_id: int) -> None:
         """Drop what is queued for a job whose row was never written (a withdrawn submit)."""
@@ -61,6 +64,7 @@ class Writes:
             + len(self.attempts)
             + len(self.runtime)
             + len(self.logs)
+            + len(self.audit)
         )
 
     def __bool__(self) -> bool:
@@ -99,3 +103,5 @@ def apply_writes(conn: Connection, writes: Writes) -> None:
     _update_rows(conn, models.worker_runtime, "worker_id", writes.runtime)
     if writes.logs:
         insert_logs(conn, writes.logs)
+    if writes.audit:
+        conn.execute(insert(models.audit_log), writes.audit)

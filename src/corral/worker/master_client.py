@@ -15,6 +15,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from corral import __version__
+from corral.protocol import WORKER_HEADER
 
 JsonObject = dict[str, Any]
 
@@ -99,7 +100,7 @@ def _rejection(status: int, body: object, path: str, retry_after: str | None) ->
 class MasterClient:
     """POSTs JSON to the master with bearer auth; one keep-alive connection per thread."""
 
-    def __init__(self, base_url: str, token: str, *, timeout: float = 5.0) -> None:
+    def __init__(self, base_url: str, token: str, worker_id: str, *, timeout: float = 5.0) -> None:
         parts = urlsplit(base_url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise ValueError(f"master URL must be http(s)://host[:port][/prefix]: {base_url!r}")
@@ -110,6 +111,7 @@ class MasterClient:
         self._prefix = parts.path.rstrip("/")
         self._headers = {
             "Authorization": f"Bearer {token}",
+            WORKER_HEADER: worker_id,
             "Content-Type": "application/json",
             "Accept": "application/json",
             "User-Agent": f"corral-worker/{__version__}",

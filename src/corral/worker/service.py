@@ -121,7 +121,9 @@ class WorkerService:
                 # Then whatever left its job's process group. Both sweeps find the same
                 # jobs (each had a cgroup): the larger count is how many were still running.
                 orphans = max(orphans, self.containment.sweep())
-            client = MasterClient(self.settings.master_url, self.settings.token)
+            client = MasterClient(
+                self.settings.master_url, self.settings.token, self.settings.worker_id
+            )
             self.agent = agent = Agent(
                 client,
                 self.settings.worker_id,

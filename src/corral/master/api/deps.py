@@ -11,6 +11,10 @@ from fastapi import Depends, HTTPException, Request
 from corral.master.services import Services
 from corral.master.workers.lifecycle import LifecycleManager
 
+# The scope key naming who made a request (for the audit trail): "admin", "session",
+# "worker:<id>"; absent for a request nobody authenticated.
+ACTOR = "corral.actor"
+
 
 async def services(request: Request) -> Services:
     """The master's services, set up by the app's lifespan."""
@@ -34,15 +38,8 @@ def bearer_of(authorization: str) -> str | None:
     return token.strip() if scheme.lower() == "bearer" and token.strip() else None
 
 
-async def require_admin(request: Request) -> None:
-    """Admin routes need the admin token whenever the master is reachable off loopback."""
-    # Read directly rather than as a sub-dependency: this runs on every admin request.
-    svc: Services = request.app.state.services
-    if svc.settings.token_required and not svc.tokens.is_admin(bearer(request)):
-        raise HTTPException(401, "missing or wrong admin token", {"WWW-Authenticate": "Bearer"})
-
-
 def require_worker(request: Request, svc: Services, worker_id: str) -> None:
     """Agent routes need the token of the worker they speak for."""
     if not svc.tokens.is_worker(worker_id, bearer(request)):
         raise HTTPException(401, "missing or wrong worker token", {"WWW-Authenticate": "Bearer"})
+    request.scope[ACTOR] = f"worker:{worker_id}"

@@ -18,6 +18,7 @@ ErrorCode = Literal[
     "conflict",
     "stale_instance",  # protocol.STALE_INSTANCE: the worker registers again
     "too_large",
+    "too_many_attempts",
     "unavailable",  # protocol.UNAVAILABLE: nothing was taken, send it again later
     "error",
 ]
@@ -29,16 +30,18 @@ CODES: dict[int, ErrorCode] = {
     405: "method_not_allowed",
     409: "conflict",
     413: "too_large",
+    429: "too_many_attempts",
     503: "unavailable",
 }
 WHEN = {
     400: "The body could not be read (not UTF-8, or a number too long to parse).",
-    401: "The token is missing or wrong (admin routes need it whenever it is required).",
-    403: "The worker may never do this.",
+    401: "The token is missing or wrong.",
+    403: "Not allowed: a worker speaking for another, or a cross-origin change by a session.",
     404: "No such job or worker.",
     409: "The request clashes with the current state; `stale_instance` for a replaced worker.",
     413: "The body is larger than the master's limit (`max_body_bytes`).",
     422: "The request is invalid; `detail` lists every problem.",
+    429: "Too many failed attempts from this address: try again after Retry-After.",
     503: "The database cannot answer in time: nothing was done; try again after Retry-After.",
 }
 
@@ -79,8 +82,13 @@ def invalid(problems: list[Any]) -> dict[str, Any]:
 
 
 def answers(*statuses: int) -> dict[int | str, dict[str, Any]]:
-    """OpenAPI ``responses`` declaring the error answers a route can give."""
+    """OpenAPI ``responses`` declaring the error answers a route can give.
+
+    Wherever a token can be refused, so can a session's cross-origin change (403) and a
+    peer that keeps failing (429).
+    """
+    every = set(statuses) | ({403, 429} if 401 in statuses else set())
     return {
         status: {"model": InvalidOut if status == 422 else ErrorOut, "description": WHEN[status]}
-        for status in statuses
+        for status in sorted(every)
     }

@@ -9,7 +9,7 @@ from fastapi.responses import JSONResponse, StreamingResponse
 
 from corral.domain.jobs import TERMINAL, Job, JobState
 from corral.errors import ConflictError
-from corral.master.api.deps import require_admin, services
+from corral.master.api.deps import services
 from corral.master.api.error_answers import answers
 from corral.master.api.job_schemas import (
     Account,
@@ -31,7 +31,6 @@ from corral.master.services import Services
 router = APIRouter(
     prefix="/jobs",
     tags=["jobs"],
-    dependencies=[Depends(require_admin)],
     responses=answers(401, 503),
 )
 Svc = Annotated[Services, Depends(services)]

@@ -5,7 +5,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Response
 
-from corral.master.api.deps import lifecycle, require_admin, services
+from corral.master.api.deps import lifecycle, services
 from corral.master.api.error_answers import answers
 from corral.master.api.schemas import (
     ConfigSummary,
@@ -20,7 +20,6 @@ from corral.master.workers.lifecycle import LifecycleManager
 router = APIRouter(
     prefix="/worker-configs",
     tags=["worker configs"],
-    dependencies=[Depends(require_admin)],
     responses=answers(401),
 )
 Lifecycle = Annotated[LifecycleManager, Depends(lifecycle)]

@@ -11,7 +11,7 @@ from fastapi.responses import JSONResponse, StreamingResponse
 
 from corral.domain.worker_states import WorkerState
 from corral.errors import CorralError
-from corral.master.api.deps import lifecycle, require_admin, services
+from corral.master.api.deps import lifecycle, services
 from corral.master.api.error_answers import answers
 from corral.master.api.http_errors import status_of
 from corral.master.api.log_stream import sse_answer, sse_lines
@@ -32,7 +32,6 @@ from corral.master.workers.lifecycle import LifecycleManager
 router = APIRouter(
     prefix="/workers",
     tags=["workers"],
-    dependencies=[Depends(require_admin)],
     responses=answers(401),
 )
 Lifecycle = Annotated[LifecycleManager, Depends(lifecycle)]
