@@ -52,7 +52,7 @@ def worker(master: FakeMaster, folder: Path, leftovers: Leftovers) -> Iterator[i
         )
     leftovers.add(proc.pid)
     try:
-        (registered, *_) = wait_for(master.registrations, what="a registration")
+        (registered, *_) = wait_for(master.registrations, timeout=30, what="a registration")
         assert registered.authorization == f"Bearer {TOKEN}"
         assert registered.body["user"] == NOBODY
         assert not token_file.exists(), "the token file is deleted once read"
