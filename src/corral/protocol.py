@@ -15,6 +15,15 @@ ENV_STATE_DIR = "CORRAL_WORKER_STATE_DIR"
 # Seconds a draining worker lets its jobs run before it ends them.
 ENV_DRAIN_TIMEOUT = "CORRAL_DRAIN_TIMEOUT_S"
 
+
+class Secrets(TypedDict):
+    """What a launcher writes to a worker's stdin (``--token-stdin``), never its argv or env."""
+
+    token: str
+    # Variables added to the environment of every job of the worker.
+    secret_env: dict[str, str]
+
+
 AGENT_PREFIX = "/api/v1/agent"
 # Names the worker whose token the request carries, so it is checked before any body is read.
 WORKER_HEADER = "X-Corral-Worker"
@@ -42,6 +51,8 @@ class RegisterRequest(TypedDict):
     orphans_killed: NotRequired[int]
     # How jobs are contained: "cgroup v2", "cgroup v1" or "process groups".
     containment: NotRequired[str]
+    # The user the worker runs as: its jobs' too, unless they name another.
+    user: NotRequired[str]
 
 
 class RegisterResponse(TypedDict):
@@ -102,6 +113,8 @@ class Assignment(TypedDict):
     output_max_bytes: NotRequired[int]
     # The job's memory limit, held where the worker runs jobs in cgroups.
     memory_mb: NotRequired[int | None]
+    # "user" or "user:group" the job runs as; None: as the worker.
+    run_as: NotRequired[str | None]
 
 
 class AttemptRef(TypedDict):

@@ -75,11 +75,13 @@ def test_submit_arguments_leave_unset_options_to_the_master() -> None:
         "cwd": None,
         "label": {"team": "a"},
         "idempotency_key": None,
+        "run_as": "nobody",
     }
     args = submit_arguments(("ls", "-l"), opts)
     assert args["command"] == ["ls", "-l"] and args["cpus"] == 2
     assert args["env"] is None and args["secret_env"] is None
     assert args["labels"] == {"team": "a"} and args["max_requeues"] == 3
+    assert args["run_as"] == "nobody"
     shell = submit_arguments(("echo", "$HOME", "|", "wc"), opts | {"shell": True})
     assert shell["command"] == "echo $HOME | wc" and shell["shell"] is True
 

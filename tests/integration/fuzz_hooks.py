@@ -3,10 +3,13 @@
 And one check: valid jobs are accepted unless the fleet of the moment cannot run them.
 """
 
+import re
 from typing import Any
 
 import schemathesis
 from schemathesis import Case, CheckContext, HookContext, Response
+
+from corral import run_as
 
 # What a query string's boolean reads as true.
 TRUE = {"true", "1", "yes", "on", "t", "y"}
@@ -19,6 +22,7 @@ def before_call(context: HookContext, case: Case[Any], kwargs: dict[str, Any]) -
     never_local(case)
     no_follow(case)
     no_wait(case)
+    known_users(case)
 
 
 def never_local(case: Case[Any]) -> None:
@@ -33,6 +37,31 @@ def never_local(case: Case[Any]) -> None:
     kind = body.get("deployment_type")
     if kind == "local" or (kind is None and case.method.upper() == "POST"):
         body["deployment_type"] = "ssh"
+
+
+def known_users(case: Case[Any]) -> None:
+    """Name a user this host has wherever the fuzzer wrote a well-formed one.
+
+    Which users exist is the host's to say, not the document's: a well-formed name the
+    host does not know is refused, rightly, and the fuzzer would call that a valid
+    request refused. Malformed names are left as they are, to be refused.
+    """
+    body = case.body
+    bodies = body.get("jobs") if isinstance(body, dict) and "jobs" in body else [body]
+    for each in bodies if isinstance(bodies, list) else []:
+        if not isinstance(each, dict):
+            continue
+        if _well_formed(each.get("run_as")):
+            each["run_as"] = run_as.current_user()
+        allowed = each.get("allowed_run_as")
+        if isinstance(allowed, list):
+            each["allowed_run_as"] = [
+                run_as.current_user() if _well_formed(name) else name for name in allowed
+            ]
+
+
+def _well_formed(name: object) -> bool:
+    return isinstance(name, str) and re.fullmatch(run_as.PATTERN, name) is not None
 
 
 def no_follow(case: Case[Any]) -> None:

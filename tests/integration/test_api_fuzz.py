@@ -11,9 +11,11 @@ Nothing the fuzzer sends can run. The master demands the admin token (the fuzzer
 has it) and its one worker config is SSH, which this master cannot launch; the
 hooks in fuzz_hooks.py turn every config the fuzzer writes into an SSH one, so no
 worker ever starts and every job stays pending; and should one start all the same,
-it would exit at once. Left out: the agent routes, which answer only a worker's own
-token. The logs routes are fuzzed without ``follow``, whose streams last as long as
-the job or the client, and the wait route without waiting.
+it would exit at once. The hooks also replace every well-formed user name by one this
+host has: which users exist is the host's to say, not the document's. Left out: the
+agent routes, which answer only a worker's own token. The logs routes are fuzzed
+without ``follow``, whose streams last as long as the job or the client, and the wait
+route without waiting.
 """
 
 import os

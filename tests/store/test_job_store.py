@@ -56,6 +56,8 @@ def test_insert_round_trips_every_field(store: JobStore) -> None:
         account="acct",
         labels={"gpu": "a100"},
         idempotency_key="k-1",
+        memory_mb=64,
+        run_as="nobody:nogroup",
     )
     (stored,) = insert(store, Job(id=next(_ids), spec=spec, submitted_at=T0, updated_at=T0))
     assert stored.id >= 1

@@ -55,7 +55,7 @@ def test_upgrade_builds_the_models_schema(engine: Engine) -> None:
     upgrade(engine)
     assert set(inspect(engine).get_table_names()) == TABLES
     assert schema_diff(engine) == []
-    assert current_revision(engine) == head_revision() == "0004"
+    assert current_revision(engine) == head_revision() == "0005"
 
 
 def test_upgrade_creates_index_and_cascading_foreign_key(engine: Engine) -> None:
@@ -83,7 +83,7 @@ def test_second_upgrade_changes_nothing(engine: Engine, ring: KeyRing) -> None:
     upgrade(engine)
     ConfigStore(engine, ring).create(WorkerConfig(worker_id="keep-me", name="Keep me"))
     upgrade(engine)
-    assert current_revision(engine) == "0004"
+    assert current_revision(engine) == "0005"
     assert schema_diff(engine) == []
     with engine.connect() as conn:
         assert conn.execute(select(models.worker_configs.c.worker_id)).scalars().all() == [
@@ -99,7 +99,7 @@ def test_downgrade_to_base_then_upgrade_again(engine: Engine) -> None:
     assert current_revision(engine) is None
     upgrade(engine)
     assert schema_diff(engine) == []
-    assert current_revision(engine) == "0004"
+    assert current_revision(engine) == "0005"
 
 
 def test_upgrade_from_0002_splits_reasons_into_code_and_detail(engine: Engine) -> None:
@@ -125,3 +125,18 @@ def test_upgrade_from_0002_splits_reasons_into_code_and_detail(engine: Engine) -
         (2, "timeout", None, 0, 10),
         (3, None, None, 0, 10),
     ]
+
+
+def test_configs_and_jobs_from_before_run_as_run_as_their_worker(engine: Engine) -> None:
+    with engine.begin() as conn:
+        command.upgrade(alembic_config(conn), "0003")
+    columns = "worker_id, name, deployment_type, max_accounts, labels, env, secret_env, launcher, "
+    columns += "auto_start, auto_restart, max_restart_attempts, restart_delay_ms, "
+    columns += "created_at, updated_at"
+    values = "'old', 'Old', 'local', 1, '{}', '{}', '{}', '{}', true, true, 5, 1000, "
+    values += "'2026-11-30 10:00:00+00', '2026-11-30 10:00:00+00'"
+    with engine.begin() as conn:
+        conn.execute(text(f"INSERT INTO worker_configs ({columns}) VALUES ({values})"))
+    upgrade(engine)
+    old = ConfigStore(engine).get("old")
+    assert (old.run_as, old.allowed_run_as) == (None, [])

@@ -47,6 +47,8 @@ def full_config(worker_id: str = "full") -> WorkerConfig:
         env={"PATH": "/bin", "EMPTY": ""},
         secret_env={"TOKEN": "s3cr3t"},
         launcher={"user": "corral", "key_path": "/k", "opts": {"retries": 3, "ports": [1, 2]}},
+        run_as="nobody:nogroup",
+        allowed_run_as=["nobody", "daemon"],
         auto_start=False,
         auto_restart=False,
         max_restart_attempts=9,
@@ -118,7 +120,15 @@ def test_list_auto_start_and_count(configs: ConfigStore) -> None:
 def test_update_changes_only_the_given_fields(configs: ConfigStore) -> None:
     created = configs.create(full_config())
     changed = configs.update(
-        "full", {"name": "Renamed", "deployment_type": "docker", "labels": {"x": "1"}, "port": None}
+        "full",
+        {
+            "name": "Renamed",
+            "deployment_type": "docker",
+            "labels": {"x": "1"},
+            "port": None,
+            "run_as": None,
+            "allowed_run_as": ["nobody"],
+        },
     )
     assert changed.deployment_type is DeploymentType.DOCKER
     assert created.updated_at is not None and changed.updated_at is not None
@@ -129,6 +139,8 @@ def test_update_changes_only_the_given_fields(configs: ConfigStore) -> None:
         deployment_type=DeploymentType.DOCKER,
         labels={"x": "1"},
         port=None,
+        run_as=None,
+        allowed_run_as=["nobody"],
         updated_at=changed.updated_at,
     )
     assert configs.get("full") == changed
@@ -142,6 +154,8 @@ def test_update_changes_only_the_given_fields(configs: ConfigStore) -> None:
         ({"name": "x", "bogus": 1}, "bogus"),
         ({"deployment_type": "ftp"}, "deployment type"),
         ({"env": "A=1"}, "env must be a mapping"),
+        ({"allowed_run_as": "nobody"}, "allowed_run_as must be a list"),
+        ({"allowed_run_as": [1]}, "allowed_run_as must be a list"),
     ],
 )
 def test_update_refuses_bad_changes(

@@ -15,9 +15,10 @@ def job(
     account: str | None = None,
     labels: dict[str, str] | None = None,
     not_before: datetime | None = None,
+    run_as: str | None = None,
 ) -> Job:
     """A pending job with a fresh, increasing id."""
-    spec = JobSpec(command=["true"], cpus=cpus, account=account, labels=labels or {})
+    spec = JobSpec(command=["true"], cpus=cpus, account=account, labels=labels or {}, run_as=run_as)
     return Job(id=next(_ids), spec=spec, not_before=not_before)
 
 
@@ -132,6 +133,20 @@ def test_can_ever_hold_ignores_what_is_busy_now() -> None:
     assert not can_ever_hold(slot("w", 4), job(cpus=5))
 
 
+def test_a_job_goes_only_to_workers_that_run_jobs_as_its_user() -> None:
+    own = slot("own", 2)
+    as_nobody = slot("as-nobody", 2, run_as="nobody")
+    allows = slot("allows", 2, allowed_run_as=frozenset({"nobody:nogroup", "daemon"}))
+    j = job(run_as="nobody")
+    assert where(plan([j], [own, allows, as_nobody], NOW, {})) == {j.id: "as-nobody"}
+    assert can_ever_hold(allows, job(run_as="daemon"))
+    assert can_ever_hold(allows, job(run_as="nobody:nogroup"))
+    # Each entry exactly as written: a user allowed with its own group, not with another.
+    assert not can_ever_hold(as_nobody, job(run_as="nobody:root"))
+    assert not can_ever_hold(own, job(run_as="root"))
+    assert can_ever_hold(own, job())
+
+
 FLEET = {
     "small": FleetWorker(capacity=2, labels={}, max_accounts=1),
     "gpu": FleetWorker(capacity=4, labels={"gpu": "yes"}, max_accounts=0),
@@ -147,6 +162,10 @@ def test_refusal_explains_jobs_no_worker_could_ever_hold() -> None:
     assert labels is not None and "labels" in labels and "zone" in labels
     account = refusal(job(account="a", labels={"gpu": "yes"}), FLEET)
     assert account is not None and "max_accounts 0" in account
+    user = refusal(job(run_as="nobody"), FLEET)
+    assert user is not None and "run as 'nobody'" in user and "allowed_run_as" in user
+    fleet = {**FLEET, "sandbox": FleetWorker(2, {}, 1, allowed_run_as=frozenset({"nobody"}))}
+    assert refusal(job(run_as="nobody"), fleet) is None
 
 
 def test_refusal_accepts_when_unsure() -> None:

@@ -36,17 +36,19 @@ class WorkerProcess:
         env: dict[str, str] | None = None,
     ) -> None:
         self.log_path = log_path
-        full_env = clean_env(**(env or {}))
-        if token is not None:
-            full_env[ENV_TOKEN] = token
+        # The token goes where a master puts it: on the worker's stdin.
+        token_args = ["--token-stdin"] if token is not None else []
         with log_path.open("wb") as log:
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "corral.worker", *args],
-                env=full_env,
-                stdin=subprocess.DEVNULL,
+                [sys.executable, "-m", "corral.worker", *token_args, *args],
+                env=clean_env(**(env or {})),
+                stdin=subprocess.PIPE if token is not None else subprocess.DEVNULL,
                 stdout=log,
                 stderr=subprocess.STDOUT,
             )
+        if self.proc.stdin is not None:
+            self.proc.stdin.write(token.encode() if token is not None else b"")
+            self.proc.stdin.close()
 
     @property
     def pid(self) -> int:

@@ -89,7 +89,7 @@ def master(**opts: object) -> None:
 )
 @click.argument("args", nargs=-1, type=click.UNPROCESSED)
 def worker(args: tuple[str, ...]) -> None:
-    """Run a worker agent (--help for its options; its token comes from CORRAL_WORKER_TOKEN)."""
+    """Run a worker agent (--help for its options; its token comes from --token-file or stdin)."""
     # The worker parses its own arguments: it also runs as `python -m corral.worker`,
     # without click.
     from corral.worker.main import main as worker_main

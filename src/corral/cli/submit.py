@@ -57,6 +57,9 @@ def _pairs(from_env: bool) -> Callable[[click.Context, click.Parameter, tuple[st
     help="K (its value from here) or K=V: given to the job, never shown; repeat.",
 )
 @click.option("--cwd", help="Folder the job runs in, on its worker [default: the current folder]")
+@click.option(
+    "--run-as", metavar="USER[:GROUP]", help="Run it as this user (a worker must allow it)."
+)
 @click.option("--label", multiple=True, callback=_pairs(False), help="K=V; repeat.")
 @click.option("--idempotency-key", help="Submitting the same key again returns the same job.")
 @click.option("--shell", is_flag=True, help="Run CMD (its words joined by spaces) with /bin/sh.")
@@ -109,6 +112,7 @@ def submit_arguments(command: tuple[str, ...], opts: dict[str, Any]) -> dict[str
         "cwd": opts["cwd"] or os.getcwd(),
         "labels": opts["label"] or None,
         "idempotency_key": opts["idempotency_key"],
+        "run_as": opts["run_as"],
     }
 
 

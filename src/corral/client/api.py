@@ -147,10 +147,12 @@ class Client:
         labels: Mapping[str, str] | None = None,
         idempotency_key: str | None = None,
         memory_mb: int | None = None,
+        run_as: str | None = None,
     ) -> Job:
         """Submit one job; with a known idempotency key, the existing job comes back.
 
         ``secret_env`` reaches the program like ``env`` but the master never shows it.
+        ``run_as`` ("user" or "user:group") must be one a configured worker allows.
         """
         body = _submit_body(
             command,
@@ -168,6 +170,7 @@ class Client:
             labels=dict(labels) if labels is not None else None,
             idempotency_key=idempotency_key,
             memory_mb=memory_mb,
+            run_as=run_as,
         )
         return Job.from_json(self.request("POST", "/jobs", json=body))
 

@@ -29,6 +29,7 @@ class Job:
     labels: dict[str, str]
     idempotency_key: str | None
     memory_mb: int | None
+    run_as: str | None
     attempt: int
     requeues: int
     worker_id: str | None

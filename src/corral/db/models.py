@@ -54,6 +54,10 @@ class WorkerConfigRow(Base):
     secret_env: Mapped[dict[str, Any]] = mapped_column(JSONType)
     # Per-launcher settings: ssh user and key path, docker image, k8s namespace...
     launcher: Mapped[dict[str, Any]] = mapped_column(JSONType)
+    # "user" or "user:group" its jobs run as when they name none; NULL: the worker's user.
+    run_as: Mapped[str | None] = mapped_column(String(65))
+    # The other users its jobs may ask for (NULL in rows older than the column: none).
+    allowed_run_as: Mapped[list[str] | None] = mapped_column(JSONType)
     auto_start: Mapped[bool] = mapped_column(Boolean)
     auto_restart: Mapped[bool] = mapped_column(Boolean)
     max_restart_attempts: Mapped[int] = mapped_column(Integer)
@@ -93,6 +97,8 @@ class WorkerRuntimeRow(Base):
     exit_signal: Mapped[int | None] = mapped_column(Integer)
     # How the worker contains its jobs: "cgroup v2", "cgroup v1" or "process groups".
     containment: Mapped[str | None] = mapped_column(String(40))
+    # The user the worker runs as, as it said at registration.
+    user: Mapped[str | None] = mapped_column(String(65))
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
@@ -172,6 +178,8 @@ class JobRow(Base):
     max_requeues: Mapped[int] = mapped_column(Integer, server_default=text("10"))
     requeues: Mapped[int] = mapped_column(Integer, server_default=text("0"))
     memory_mb: Mapped[int | None] = mapped_column(Integer)
+    # "user" or "user:group": only workers that allow it take the job.
+    run_as: Mapped[str | None] = mapped_column(String(65))
     cancel_requested: Mapped[bool] = mapped_column(Boolean)
     submitted_at: Mapped[datetime] = mapped_column(UTCDateTime)
     assigned_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

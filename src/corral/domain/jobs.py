@@ -117,6 +117,8 @@ class JobSpec:
     idempotency_key: str | None = None
     # Memory the job may use; past it the kernel kills it (where the worker has cgroups).
     memory_mb: int | None = None
+    # "user" or "user:group"; only workers that allow it take the job.
+    run_as: str | None = None
 
 
 @dataclass(slots=True)

@@ -25,6 +25,9 @@ class Slot:
     # account -> unfinished jobs of it on this worker
     accounts: dict[str, int] = field(default_factory=dict)
     accepting: bool = True
+    # Who its jobs run as when they name nobody, and whom else they may name.
+    run_as: str | None = None
+    allowed_run_as: frozenset[str] = frozenset()
 
     def holds(self) -> int:
         """How many accounts this worker holds now."""
@@ -38,7 +41,14 @@ def can_ever_hold(slot: Slot, job: Job) -> bool:
         return False
     if spec.account is not None and slot.max_accounts < 1:
         return False
+    if not lets_run_as(slot, spec.run_as):
+        return False
     return all(slot.labels.get(k) == v for k, v in spec.labels.items())
+
+
+def lets_run_as(slot: Slot, run_as: str | None) -> bool:
+    """Whether the worker runs jobs as ``run_as``: its own choice, or one it allows."""
+    return run_as is None or run_as == slot.run_as or run_as in slot.allowed_run_as
 
 
 def _may_take_now(slot: Slot, job: Job) -> bool:
@@ -106,6 +116,8 @@ class FleetWorker:
     capacity: int | None
     labels: Mapping[str, str]
     max_accounts: int
+    run_as: str | None = None
+    allowed_run_as: frozenset[str] = frozenset()
 
 
 def refusal(job: Job, fleet: Mapping[str, FleetWorker]) -> str | None:
@@ -113,13 +125,28 @@ def refusal(job: Job, fleet: Mapping[str, FleetWorker]) -> str | None:
     if not fleet:
         return None
     spec = job.spec
-    for worker in fleet.values():
-        slot = Slot("", worker.capacity or spec.cpus, 0, worker.labels, worker.max_accounts)
-        if can_ever_hold(slot, job):
-            return None
-    largest = max((w.capacity or 0 for w in fleet.values()), default=0)
-    if spec.cpus > largest:
+    slots = [
+        Slot(
+            "",
+            w.capacity or spec.cpus,
+            0,
+            w.labels,
+            w.max_accounts,
+            run_as=w.run_as,
+            allowed_run_as=w.allowed_run_as,
+        )
+        for w in fleet.values()
+    ]
+    if any(can_ever_hold(slot, job) for slot in slots):
+        return None
+    if not any(slot.capacity >= spec.cpus for slot in slots):
+        largest = max(slot.capacity for slot in slots)
         return f"no configured worker can ever hold {spec.cpus} CPUs: the largest has {largest}"
+    if not any(lets_run_as(slot, spec.run_as) for slot in slots):
+        return (
+            f"no configured worker lets its jobs run as {spec.run_as!r}: "
+            "a worker config must name it in run_as or allowed_run_as"
+        )
     if spec.account is not None:
         return "no configured worker with these labels takes jobs with an account (max_accounts 0)"
     return f"no configured worker has the labels {dict(spec.labels)}"

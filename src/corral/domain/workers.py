@@ -34,6 +34,10 @@ class WorkerConfig:
     # Write-only: given to the worker, never shown by the API; sealed in the database.
     secret_env: Mapping[str, str] = field(default_factory=dict)
     launcher: dict[str, Any] = field(default_factory=dict)
+    # "user" or "user:group" its jobs run as when they name none; None: the worker's own.
+    run_as: str | None = None
+    # What else its jobs may ask for, each exactly as written.
+    allowed_run_as: list[str] = field(default_factory=list)
     auto_start: bool = True
     auto_restart: bool = True
     max_restart_attempts: int = 5
@@ -69,6 +73,7 @@ class WorkerRuntime:
     exit_code: int | None = None
     exit_signal: int | None = None
     containment: str | None = None  # how the worker contains its jobs, as it said
+    user: str | None = None  # the user the worker runs as, as it said
     updated_at: datetime | None = None
 
 

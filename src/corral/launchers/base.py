@@ -44,8 +44,9 @@ class LaunchSpec:
 
     config: WorkerConfig
     argv: list[str]
-    # Includes the worker token: never log it.
-    env: dict[str, str] = field(repr=False)
+    env: dict[str, str]
+    # Written to the worker's stdin, then closed: its token and secret variables.
+    stdin: bytes = field(default=b"", repr=False)
 
 
 class WorkerHandle(Protocol):

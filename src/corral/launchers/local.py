@@ -11,10 +11,13 @@ from typing import cast
 import psutil
 
 from corral.launchers.base import ExitStatus, LaunchSpec, LogSink
+from corral.protocol import ENV_TOKEN
 
 log = logging.getLogger(__name__)
 
 STREAMS = {1: "stdout", 2: "stderr"}
+# The master's own secrets, should its environment hold them: no worker needs one.
+MASTER_SECRETS = frozenset({"CORRAL_DATABASE_URL", "CORRAL_TOKEN", ENV_TOKEN})
 
 
 class _LineSplitter:
@@ -79,6 +82,8 @@ class _WorkerProtocol(asyncio.SubprocessProtocol):
         self._splitters[fd].feed(data.encode() if isinstance(data, str) else data)
 
     def pipe_connection_lost(self, fd: int, exc: Exception | None) -> None:
+        if fd not in self._splitters:
+            return  # stdin, closed once the worker's secrets are written
         self._splitters[fd].finish()
         self._open.discard(fd)
         if not self._open and not self.drained.done():
@@ -192,19 +197,32 @@ class LocalLauncher:
         self._drain_timeout_s = drain_timeout_s
 
     async def launch(self, spec: LaunchSpec, sink: LogSink) -> LocalWorkerHandle:
-        """Start the worker with the master's environment plus ``spec.env``."""
+        """Start the worker with the master's environment (less its secrets) plus ``spec.env``.
+
+        ``spec.stdin`` is written to the worker's stdin, which is then closed.
+        """
         if not spec.argv:
             raise ValueError("a worker needs a command to run")
         loop = asyncio.get_running_loop()
-        env = {**os.environ, **spec.env}
+        env = {k: v for k, v in os.environ.items() if k not in MASTER_SECRETS} | spec.env
         # start_new_session instead of a pre-exec hook keeps the vfork/posix_spawn path.
         transport, protocol = await loop.subprocess_exec(
             lambda: _WorkerProtocol(sink, self._max_line_bytes),
             *spec.argv,
-            stdin=subprocess.DEVNULL,
+            stdin=subprocess.PIPE if spec.stdin else subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             env=env,
             start_new_session=True,
         )
+        if spec.stdin:
+            _write_and_close(transport, spec.stdin)
         return LocalWorkerHandle(transport.get_pid(), protocol, self._drain_timeout_s)
+
+
+def _write_and_close(transport: asyncio.SubprocessTransport, data: bytes) -> None:
+    """Hand ``data`` to the worker's stdin; the pipe closes once all of it is written."""
+    # uvloop's pipe transport has these methods without subclassing asyncio's class.
+    pipe = cast(asyncio.WriteTransport, transport.get_pipe_transport(0))
+    pipe.write(data)
+    pipe.close()

@@ -29,6 +29,7 @@ def _config(row: RowMapping, ring: KeyRing) -> WorkerConfig:
     for name in JSON_FIELDS:
         values[name] = dict(values[name] or {})
     values["secret_env"] = open_env(ring, values["secret_env"], config_owner(row["worker_id"]))
+    values["allowed_run_as"] = list(values["allowed_run_as"] or [])
     values["deployment_type"] = DeploymentType(values["deployment_type"])
     return WorkerConfig(**values)
 
@@ -49,6 +50,10 @@ def _coerce(name: str, value: Any) -> Any:
         if name == "secret_env" and not all(isinstance(v, str) for v in value.values()):
             raise InvalidInputError("secret_env values must be strings")
         return dict(value)
+    if name == "allowed_run_as":
+        if isinstance(value, str) or not all(isinstance(v, str) for v in value):
+            raise InvalidInputError("allowed_run_as must be a list of user names")
+        return list(value)
     return value
 
 

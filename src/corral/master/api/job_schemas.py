@@ -15,6 +15,7 @@ from corral.master.api.schemas import (
     Env,
     InstanceId,
     Labels,
+    RunAs,
     Strict,
     WorkerId,
     has_nul,
@@ -56,6 +57,9 @@ class JobSubmit(Strict):
     labels: Labels = Field(default_factory=dict)
     idempotency_key: Key | None = None
     memory_mb: Annotated[int, Field(ge=1, le=1 << 30), JSON_INT] | None = None
+    run_as: RunAs | None = Field(
+        None, description="whom it runs as; only workers that allow it take the job"
+    )
 
     @model_validator(mode="after")
     def _command_is_runnable(self) -> Self:
@@ -96,6 +100,7 @@ class JobOut(BaseModel):
     labels: dict[str, str]
     idempotency_key: str | None
     memory_mb: int | None
+    run_as: str | None
     attempt: int
     requeues: int
     worker_id: str | None
@@ -135,6 +140,7 @@ class JobOut(BaseModel):
             labels=spec.labels,
             idempotency_key=spec.idempotency_key,
             memory_mb=spec.memory_mb,
+            run_as=spec.run_as,
             attempt=job.attempt,
             requeues=job.requeues,
             worker_id=job.worker_id,

@@ -4,6 +4,7 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -12,7 +13,9 @@ from pydantic import (
     model_validator,
 )
 from pydantic.config import JsonDict
+from pydantic_core import PydanticCustomError
 
+from corral import run_as
 from corral.domain.ids import WORKER_ID_PATTERN
 from corral.domain.workers import DeploymentType, WorkerConfig, WorkerRuntime
 
@@ -32,6 +35,23 @@ def _json_integer(value: Any) -> Any:
 
 # Last in an Annotated int, after its bounds, so the schema still shows them.
 JSON_INT = BeforeValidator(_json_integer)
+
+
+def _known_user(value: str) -> str:
+    """A user (and group) this host knows; the error names the one it does not."""
+    try:
+        run_as.lookup(value)
+    except run_as.UnknownUser as exc:
+        raise PydanticCustomError("unknown_user", str(exc)) from None
+    return value
+
+
+RunAs = Annotated[
+    str,
+    StringConstraints(pattern=run_as.PATTERN),
+    AfterValidator(_known_user),
+    Field(description='"user" or "user:group", known to this host', examples=["nobody"]),
+]
 WorkerId = Annotated[str, StringConstraints(pattern=WORKER_ID_PATTERN)]
 InstanceId = Annotated[str, StringConstraints(pattern=r"^[0-9a-f-]{8,36}$")]
 EnvName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")]
@@ -98,6 +118,12 @@ class WorkerConfigFields(Strict):
     env: Env | None = None
     secret_env: Env | None = None
     launcher: LauncherSettings | None = None
+    run_as: RunAs | None = Field(
+        None, description="whom its jobs run as when they name nobody; unset: the worker's user"
+    )
+    allowed_run_as: Annotated[list[RunAs], Field(max_length=64)] | None = Field(
+        None, description="whom else its jobs may name in their run_as, each exactly as written"
+    )
     auto_start: bool | None = None
     auto_restart: bool | None = None
     max_restart_attempts: Annotated[int, Field(ge=0, le=10000), JSON_INT] | None = None
@@ -122,11 +148,11 @@ class WorkerConfigUpdate(WorkerConfigFields):
     """Body of PATCH /worker-configs/{id}: only the fields given change."""
 
     def changes(self) -> dict[str, Any]:
-        """The fields the client set (null clears host, port and cpus)."""
+        """The fields the client set (null clears host, port, cpus and run_as)."""
         data = self.model_dump(exclude_unset=True)
         if self.launcher is not None:
             data["launcher"] = self.launcher.model_dump(exclude_none=True)
-        nullable = {"host", "port", "cpus"}
+        nullable = {"host", "port", "cpus", "run_as"}
         return {k: v for k, v in data.items() if v is not None or k in nullable}
 
 
@@ -144,6 +170,8 @@ class WorkerConfigOut(BaseModel):
     env: dict[str, str]
     secret_env_keys: list[str]
     launcher: dict[str, Any]
+    run_as: str | None
+    allowed_run_as: list[str]
     auto_start: bool
     auto_restart: bool
     max_restart_attempts: int
@@ -188,12 +216,21 @@ class WorkerStatusOut(BaseModel):
     containment: str | None = Field(
         description='how its jobs are contained: "cgroup v2", "cgroup v1" or "process groups"'
     )
+    user: str | None = Field(description="the user the worker runs as, as it said")
+    job_user: str | None = Field(
+        description='whom its jobs run as when they name nobody: "root" deserves a run_as'
+    )
 
     @classmethod
     def of(cls, cfg: WorkerConfig, rt: WorkerRuntime) -> "WorkerStatusOut":
         """Merge config identity with the runtime record."""
         data = {k: v for k, v in vars(rt).items() if k != "updated_at"}
-        return cls(**data, name=cfg.name, deployment_type=cfg.deployment_type)
+        return cls(
+            **data,
+            name=cfg.name,
+            deployment_type=cfg.deployment_type,
+            job_user=cfg.run_as or rt.user,
+        )
 
 
 class StopOptions(Strict):

@@ -237,7 +237,7 @@ class Scheduler:
         if job.spec.account is not None:
             self.homes[job.spec.account] = ws.worker_id
         self.writer.update(job.id, **changes)
-        ws.mailbox.assign(job, self.output.max_bytes)
+        ws.mailbox.assign(job, self.output.max_bytes, ws.slot.run_as)
 
     def _arm_timer(self) -> None:
         """Wake the next pass when the earliest retry backoff ends."""

@@ -22,8 +22,8 @@ class Mailbox:
         self._ready = asyncio.Event()
         self.closed = False
 
-    def assign(self, job: Job, output_max_bytes: int) -> None:
-        """Queue one attempt for the worker."""
+    def assign(self, job: Job, output_max_bytes: int, run_as: str | None = None) -> None:
+        """Queue one attempt for the worker; ``run_as`` is whom it runs as if the job names none."""
         spec = job.spec
         self.assignments.append(
             Assignment(
@@ -38,6 +38,7 @@ class Mailbox:
                 account=spec.account,
                 output_max_bytes=output_max_bytes,
                 memory_mb=spec.memory_mb,
+                run_as=spec.run_as or run_as,
             )
         )
         self._ready.set()
@@ -102,4 +103,10 @@ class WorkerSlot:
 
 def fleet_worker(config: WorkerConfig, capacity: int | None = None) -> FleetWorker:
     """What placement may assume of a configured worker before it runs."""
-    return FleetWorker(capacity or config.cpus, dict(config.labels), config.max_accounts)
+    return FleetWorker(
+        capacity or config.cpus,
+        dict(config.labels),
+        config.max_accounts,
+        run_as=config.run_as,
+        allowed_run_as=frozenset(config.allowed_run_as),
+    )

@@ -1,5 +1,6 @@
 """How a worker is started: its command and environment, and its restart policy."""
 
+import json
 import os
 import sys
 from pathlib import Path
@@ -13,23 +14,26 @@ from corral.protocol import (
     ENV_MASTER_URL,
     ENV_PARENT_PID,
     ENV_STATE_DIR,
-    ENV_TOKEN,
     ENV_WORKER_ID,
+    Secrets,
 )
 from corral.settings import MasterSettings
 
 
 def launch_spec(core: Core, config: WorkerConfig) -> LaunchSpec:
-    """The command and environment that start this worker."""
+    """The command and environment that start this worker, and what goes to its stdin.
+
+    Its token and its jobs' secret variables go through its stdin: its command line and
+    environment are open to its jobs (to all of them where they run as root).
+    """
     settings = core.settings
-    argv = [sys.executable, "-m", "corral.worker"]
+    argv = [sys.executable, "-m", "corral.worker", "--token-stdin"]
     argv += ["--master", settings.url, "--worker-id", config.worker_id]
-    env = {**config.env, **config.secret_env}
+    env = dict(config.env)
     env.update(
         {
             ENV_MASTER_URL: settings.url,
             ENV_WORKER_ID: config.worker_id,
-            ENV_TOKEN: core.tokens.worker_token(config.worker_id),
             "PYTHONUNBUFFERED": "1",
         }
     )
@@ -38,7 +42,10 @@ def launch_spec(core: Core, config: WorkerConfig) -> LaunchSpec:
         env[ENV_STATE_DIR] = str(state_dir(settings, config.worker_id))
         # The worker must hand its jobs back before the master's stop timeout kills it.
         env[ENV_DRAIN_TIMEOUT] = f"{max(0.0, settings.stop_timeout_s - 2.0):g}"
-    return LaunchSpec(config=config, argv=argv, env=env)
+    secrets = Secrets(
+        token=core.tokens.worker_token(config.worker_id), secret_env=dict(config.secret_env)
+    )
+    return LaunchSpec(config=config, argv=argv, env=env, stdin=json.dumps(secrets).encode())
 
 
 def state_dir(settings: MasterSettings, worker_id: str) -> Path:

@@ -2,11 +2,12 @@
 
 import asyncio
 import logging
+import os
 import time
 from collections.abc import Mapping
 from typing import Any
 
-from corral.domain.workers import WorkerConfig, WorkerRuntime
+from corral.domain.workers import DeploymentType, WorkerConfig, WorkerRuntime
 from corral.errors import NotFoundError
 from corral.master.core import Core
 from corral.master.jobs.slots import fleet_worker
@@ -27,6 +28,7 @@ class LifecycleManager:
         db = self.core.db
         configs = await db.run(db.configs.list)
         runtimes = {rt.worker_id: rt for rt in await db.run(db.runtime.list)}
+        _warn_jobs_as_root(configs)
         for cfg in configs:
             runtime = runtimes[cfg.worker_id]
             self.supervisors[cfg.worker_id] = WorkerSupervisor(self.core, cfg, runtime)
@@ -52,6 +54,7 @@ class LifecycleManager:
         """Store a new config and, when it says auto_start, start the worker."""
         db = self.core.db
         created = await db.write(db.configs.create, config)
+        _warn_jobs_as_root([created])
         runtime = WorkerRuntime(worker_id=created.worker_id, updated_at=created.created_at)
         sup = WorkerSupervisor(self.core, created, runtime)
         self.supervisors[created.worker_id] = sup
@@ -107,3 +110,20 @@ class LifecycleManager:
         """SIGKILL every worker now: the second signal means stop at once."""
         for sup in self.supervisors.values():
             sup.kill_now()
+
+
+def _warn_jobs_as_root(configs: list[WorkerConfig]) -> None:
+    """Local workers of a master running as root run their jobs as root unless told otherwise."""
+    if os.geteuid() != 0:
+        return
+    as_root = [
+        c.worker_id
+        for c in configs
+        if c.deployment_type is DeploymentType.LOCAL and c.run_as is None
+    ]
+    if as_root:
+        log.warning(
+            "running as root: the jobs of %s run as root, able to read every token and key; "
+            'give their configs a run_as (such as "nobody") unless they need root',
+            ", ".join(as_root),
+        )

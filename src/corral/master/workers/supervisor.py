@@ -234,6 +234,7 @@ class WorkerSupervisor:
         hostname: str,
         cpu_ids: list[int],
         containment: str | None = None,
+        user: str | None = None,
     ) -> int:
         """A worker instance said hello: it counts as running; returns its CPU capacity."""
         if self.state not in (S.STARTING, S.RUNNING, S.LOST):
@@ -248,6 +249,7 @@ class WorkerSupervisor:
             hostname=hostname,
             cpu_ids=cpu_ids,
             containment=containment,
+            user=user,
             last_heartbeat_at=now,
         )
         why = f"registered as instance {instance_id} (pid {pid})"
@@ -262,7 +264,15 @@ class WorkerSupervisor:
         """Give the scheduler this instance's capacity: its usable CPUs, capped by config."""
         cfg = self.config
         capacity = min(cfg.cpus, len(cpu_ids)) if cfg.cpus else len(cpu_ids)
-        slot = Slot(self.worker_id, capacity, capacity, cfg.labels, cfg.max_accounts)
+        slot = Slot(
+            self.worker_id,
+            capacity,
+            capacity,
+            cfg.labels,
+            cfg.max_accounts,
+            run_as=cfg.run_as,
+            allowed_run_as=frozenset(cfg.allowed_run_as),
+        )
         local = cfg.deployment_type is DeploymentType.LOCAL
         folder = state_dir(self.core.settings, self.worker_id) if local else None
         ws = WorkerSlot(self.worker_id, instance_id, slot, local, state_dir=folder)
