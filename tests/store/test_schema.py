@@ -127,7 +127,9 @@ def test_upgrade_from_0002_splits_reasons_into_code_and_detail(engine: Engine) -
     ]
 
 
-def test_configs_and_jobs_from_before_run_as_run_as_their_worker(engine: Engine) -> None:
+def test_configs_and_jobs_from_before_run_as_run_as_their_worker(
+    engine: Engine, ring: KeyRing
+) -> None:
     with engine.begin() as conn:
         command.upgrade(alembic_config(conn), "0003")
     columns = "worker_id, name, deployment_type, max_accounts, labels, env, secret_env, launcher, "
@@ -138,5 +140,5 @@ def test_configs_and_jobs_from_before_run_as_run_as_their_worker(engine: Engine)
     with engine.begin() as conn:
         conn.execute(text(f"INSERT INTO worker_configs ({columns}) VALUES ({values})"))
     upgrade(engine)
-    old = ConfigStore(engine).get("old")
+    old = ConfigStore(engine, ring).get("old")
     assert (old.run_as, old.allowed_run_as) == (None, [])
