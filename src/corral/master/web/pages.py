@@ -1,6 +1,7 @@
 """The dashboard's pages, and the fragments of them that live updates fetch again."""
 
 from typing import Annotated, Any
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Header, Query, Request
 from fastapi.responses import FileResponse, HTMLResponse, StreamingResponse
@@ -112,13 +113,17 @@ async def jobs(
     svc: Svc,
     hx: HX = None,
     state: Annotated[list[JobState] | None, Query()] = None,
-    worker_id: WorkerId | None = None,
-    account: str | None = None,
+    worker_id: Annotated[str, Query(max_length=200)] = "",
+    account: Annotated[str, Query(max_length=200)] = "",
     before_id: Annotated[int | None, Query(ge=1)] = None,
 ) -> HTMLResponse:
-    """Jobs newest first, filtered and paged as the URL says."""
+    """Jobs newest first, filtered and paged as the URL says (an empty filter is none)."""
     await svc.writer.flush(LIST_CATCH_UP_S)
-    filters: dict[str, Any] = {"states": state or (), "worker_id": worker_id, "account": account}
+    filters: dict[str, Any] = {
+        "states": state or (),
+        "worker_id": worker_id or None,
+        "account": account or None,
+    }
     found = await svc.db.read(svc.db.jobs.list, **filters, limit=JOBS_PER_PAGE, before_id=before_id)
     rows = [JobOut.of(svc.scheduler.book.find(j.id) or j) for j in found]
     return page(
@@ -130,9 +135,15 @@ async def jobs(
         matching=await svc.db.read(svc.db.jobs.count, **filters),
         states=[str(s) for s in JobState],
         wanted={"state": [str(s) for s in state or ()], "worker_id": worker_id, "account": account},
-        next_before_id=rows[-1].id if len(rows) == JOBS_PER_PAGE else None,
+        older=_older(request, rows[-1].id) if len(rows) == JOBS_PER_PAGE else None,
         query=request.url.query,
     )
+
+
+def _older(request: Request, last_id: int) -> str:
+    """The query of the next page of jobs: the same filters, before the last one shown."""
+    kept = [(k, v) for k, v in request.query_params.multi_items() if k != "before_id" and v]
+    return urlencode([*kept, ("before_id", str(last_id))])
 
 
 @router.get("/jobs/{job_id:int}")
