@@ -15,9 +15,9 @@ from master_process import MasterProcess
 @pytest.fixture(scope="module")
 def master(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MasterProcess]:
     """One master for the module, with fast heartbeats."""
-    m = MasterProcess(tmp_path_factory.mktemp("dashboard") / "data").start()
+    m = MasterProcess(tmp_path_factory.mktemp("dashboard") / "data")
     try:
-        yield m
+        yield m.start()
     finally:
         m.stop()
 

@@ -82,3 +82,24 @@ def test_a_hidden_page_closes_its_stream_and_catches_up_when_shown(
     expect(page.locator("tr[data-worker=while-hidden]")).to_be_visible()
     expect(conn).to_have_attribute("data-state", "live")
     watch.assert_clean()
+
+
+def test_the_viewer_keeps_at_most_3000_lines(
+    master: MasterProcess, watched: tuple[Page, Watch], tmp_path: Path
+) -> None:
+    master.create_worker("chatty")
+    master.wait_state("chatty", "running")
+    gate = tmp_path / "gate"
+    script = f"echo start; while [ ! -e {gate} ]; do sleep 0.02; done; seq 1 4000; echo done"
+    r = master.api.post("/jobs", json={"command": ["sh", "-c", script]})
+    assert r.status_code == 201, r.text
+    page, watch = watched
+    page.goto(f"/jobs/{r.json()['id']}")
+    lines = page.locator(".logview .lines span")
+    expect(lines).to_have_text(["start\n"])
+    gate.touch()
+    expect(page.locator(".logview")).to_have_attribute("data-status", "ended", timeout=30_000)
+    expect(lines).to_have_count(3000)
+    expect(lines.first).to_have_text("1002\n")
+    expect(lines.last).to_have_text("done\n")
+    watch.assert_clean()

@@ -63,7 +63,7 @@ class LogView {
     }
     this.events.addEventListener("end", () => {
       for (const stream of ["stdout", "stderr"]) {
-        if (this.partial[stream]) this.add(stream, this.partial[stream]);
+        if (this.partial[stream]) this.append([{ stream, text: this.partial[stream] }]);
         this.partial[stream] = "";
       }
       this.ended = true;
@@ -85,19 +85,23 @@ class LogView {
   take(stream, text) {
     const parts = (this.partial[stream] + text).split("\n");
     this.partial[stream] = parts.pop();
-    for (const line of parts) this.add(stream, line);
+    this.append(parts.map((line) => ({ stream, text: line })));
   }
 
-  add(stream, text) {
-    const line = { stream, text };
-    this.lines.push(line);
-    if (this.lines.length > MAX_LINES) this.lines.shift();
-    if (this.shows(line)) {
-      const follow = this.atBottom();
-      this.out.append(element(line));
-      while (this.out.childElementCount > MAX_LINES) this.out.firstElementChild.remove();
-      if (follow) this.out.scrollTop = this.out.scrollHeight;
+  // In one batch: the page lays out once per chunk, not once per line.
+  append(lines) {
+    for (const line of lines) this.lines.push(line);
+    if (this.lines.length > MAX_LINES) this.lines.splice(0, this.lines.length - MAX_LINES);
+    const shown = lines.filter((line) => this.shows(line)).slice(-MAX_LINES);
+    if (!shown.length) return;
+    const follow = this.atBottom();
+    const batch = document.createDocumentFragment();
+    batch.append(...shown.map(element));
+    this.out.append(batch);
+    for (let extra = this.out.childElementCount - MAX_LINES; extra > 0; extra--) {
+      this.out.firstElementChild.remove();
     }
+    if (follow) this.out.scrollTop = this.out.scrollHeight;
   }
 
   shows(line) {
