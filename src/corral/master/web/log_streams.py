@@ -9,7 +9,7 @@ the last line sent on each stream.
 import asyncio
 import json
 import os
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Sequence
 from pathlib import Path
 
 from corral.master.follow import tail_file, with_keepalives
@@ -59,7 +59,7 @@ def job_offsets(output: JobOutput, job_id: int, last_event_id: str, tail: int) -
 
 async def job_output(
     output: JobOutput, job_id: int, offsets: list[int], live: bool
-) -> AsyncIterator[str]:
+) -> AsyncGenerator[str, None]:
     """The output from ``offsets`` on, then (``live``) what is appended until the job ends."""
     # Subscribing and reading happen in one step of the loop, where output is also
     # written: the files hold exactly what came before, the followers what comes after.
@@ -86,7 +86,7 @@ async def job_output(
 
 async def worker_lines(
     files: WorkerLogFiles, worker_id: str, last_event_id: str, tail: int
-) -> AsyncIterator[str]:
+) -> AsyncGenerator[str, None]:
     """A worker's stdout and stderr lines: the tail or what followed the reader's last ones."""
     followers = [files.follow(worker_id, stream) for stream in STREAMS]
     seen = [*last_event_id.split(","), "", ""][:2] if last_event_id else ["", ""]

@@ -1,5 +1,6 @@
 """The dashboard's pages, and the fragments of them that live updates fetch again."""
 
+from collections.abc import AsyncGenerator
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
@@ -164,15 +165,23 @@ async def job(request: Request, job_id: int, svc: Svc, hx: HX = None) -> HTMLRes
     )
 
 
+def _stream(request: Request, events: AsyncGenerator[str, None]) -> StreamingResponse:
+    """Server-sent events that end when the master begins to stop."""
+    pulse = request.app.state.pulse
+    return StreamingResponse(
+        pulse.until_closing(events), media_type="text/event-stream", headers=SSE_HEADERS
+    )
+
+
 @router.get("/ui/events")
 async def events(request: Request) -> StreamingResponse:
     """What changed, for one open page (server-sent events)."""
-    pulse = request.app.state.pulse
-    return StreamingResponse(pulse.signals(), media_type="text/event-stream", headers=SSE_HEADERS)
+    return _stream(request, request.app.state.pulse.signals())
 
 
 @router.get("/ui/jobs/{job_id:int}/output")
 async def job_output(
+    request: Request,
     job_id: int,
     svc: Svc,
     tail: Annotated[int, Query(ge=0, le=100_000)] = TAIL_LINES,
@@ -185,12 +194,12 @@ async def job_output(
     output = svc.scheduler.output
     offsets = log_streams.job_offsets(output, job_id, last_event_id or after, tail)
     live = job_id in svc.scheduler.jobs
-    stream = log_streams.job_output(output, job_id, offsets, live)
-    return StreamingResponse(stream, media_type="text/event-stream", headers=SSE_HEADERS)
+    return _stream(request, log_streams.job_output(output, job_id, offsets, live))
 
 
 @router.get("/ui/workers/{worker_id}/output")
 async def worker_output(
+    request: Request,
     worker_id: WorkerId,
     svc: Svc,
     tail: Annotated[int, Query(ge=0, le=10_000)] = TAIL_LINES,
@@ -199,8 +208,8 @@ async def worker_output(
 ) -> StreamingResponse:
     """A worker's stdout and stderr lines from where the reader was, then live."""
     svc.lifecycle.get(worker_id)
-    stream = log_streams.worker_lines(svc.log_files, worker_id, last_event_id or after, tail)
-    return StreamingResponse(stream, media_type="text/event-stream", headers=SSE_HEADERS)
+    lines = log_streams.worker_lines(svc.log_files, worker_id, last_event_id or after, tail)
+    return _stream(request, lines)
 
 
 @router.get("/jobs/{job_id:int}/{stream}.log")

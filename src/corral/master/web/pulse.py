@@ -8,7 +8,7 @@ shows with ordinary GETs. The loop reads memory only, never the database.
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Callable
 
 from corral.master.follow import with_keepalives
 from corral.master.services import Services
@@ -40,13 +40,15 @@ class Pulse:
         self._interval_s = interval_s
         self._pages: set[asyncio.Queue[str]] = set()
         self._task: asyncio.Task[None] | None = None
+        # Set when the master begins to stop: open streams end, so it need not wait on them.
+        self.closing = asyncio.Event()
 
     @property
     def pages(self) -> int:
         """How many pages listen now."""
         return len(self._pages)
 
-    async def signals(self) -> AsyncIterator[str]:
+    async def signals(self) -> AsyncGenerator[str, None]:
         """Server-sent events for one page: a "ready" event, then one per change."""
         queue: asyncio.Queue[str] = asyncio.Queue(MAX_QUEUED)
         self._pages.add(queue)
@@ -58,6 +60,27 @@ class Pulse:
                 yield ": keepalive\n\n" if topic is None else f"event: {topic}\ndata: \n\n"
         finally:
             self._pages.discard(queue)
+
+    async def until_closing(self, items: AsyncGenerator[str, None]) -> AsyncIterator[str]:
+        """The events of one dashboard stream, ending when the master begins to stop."""
+        stopped = asyncio.ensure_future(self.closing.wait())
+        item: asyncio.Future[str | None] | None = None
+        try:
+            while not self.closing.is_set():
+                item = asyncio.ensure_future(anext(items, None))
+                await asyncio.wait({item, stopped}, return_when=asyncio.FIRST_COMPLETED)
+                value = item.result() if item.done() else None
+                if value is None:
+                    return
+                yield value
+        finally:
+            stopped.cancel()
+            if item is not None and not item.done():
+                item.cancel()  # the stream's own clean-up runs (its followers close)
+                with contextlib.suppress(asyncio.CancelledError):
+                    await item
+            else:
+                await items.aclose()
 
     async def close(self) -> None:
         """Stop the loop (the master is shutting down)."""
