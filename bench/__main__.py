@@ -6,7 +6,7 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
-from bench import chaos, jobs, report, supervision
+from bench import chaos, dashboard, jobs, report, supervision
 
 SUITES: dict[str, Callable[[argparse.Namespace], dict[str, Any]]] = {
     "restart": supervision.restart_latency,
@@ -17,6 +17,7 @@ SUITES: dict[str, Callable[[argparse.Namespace], dict[str, Any]]] = {
     "recovery": jobs.recovery,
     "chaos": chaos.chaos,
     "auth": jobs.auth_cost,
+    "dashboard": dashboard.dashboard,
 }
 # Names that stand for several suites.
 GROUPS = {
@@ -41,7 +42,9 @@ def main() -> int:
     parser.add_argument(
         "--jobs", type=int, help="jobs per round [1000 throughput, 200 latency, 2000 chaos]"
     )
-    parser.add_argument("--workers", type=int, default=20, help="workers for the idle suite")
+    parser.add_argument(
+        "--workers", type=int, default=20, help="workers for the idle and dashboard suites"
+    )
     parser.add_argument("--seconds", type=float, default=30.0, help="idle measuring window")
     parser.add_argument("--json", action="store_true", help="print JSON")
     args = parser.parse_args()

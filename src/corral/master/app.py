@@ -9,6 +9,8 @@ from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
+from starlette.middleware.gzip import GZipMiddleware
 
 from corral import __version__
 from corral.db.engine import sqlite_path
@@ -35,6 +37,10 @@ from corral.master.log_files import WorkerLogFiles
 from corral.master.services import Services
 from corral.master.stale_process import end_stale_workers
 from corral.master.tokens import Tokens
+from corral.master.web import docs, pages
+from corral.master.web.headers import SecurityHeaders
+from corral.master.web.pulse import Pulse
+from corral.master.web.templating import STATIC_DIR, environment
 from corral.master.workers.default_worker import ensure_default_worker
 from corral.master.workers.launch import state_dir
 from corral.master.workers.lifecycle import LifecycleManager
@@ -166,10 +172,16 @@ def create_app(
         try:
             yield
         finally:
+            await app.state.pulse.close()
             await close_services(svc)
             log.info("master stopped")
 
-    app = FastAPI(title="corral", version=__version__, lifespan=lifespan)
+    # The documentation pages are the package's own: FastAPI's load their scripts from a CDN.
+    app = FastAPI(
+        title="corral", version=__version__, lifespan=lifespan, docs_url=None, redoc_url=None
+    )
+    app.state.pulse = Pulse(lambda: app.state.services)
+    login_page = environment().get_template("login.html").render().encode()
     # The last added is the outermost: audit, then auth before any body is read; the
     # workers' exchange then skips the framework (see exchange_lane).
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
@@ -180,14 +192,21 @@ def create_app(
         AuthMiddleware,
         services=lambda: app.state.services,
         failures_per_minute=settings.auth_failures_per_minute,
+        login_page=login_page,
     )
     app.add_middleware(AuditMiddleware, services=lambda: app.state.services)
+    app.add_middleware(SecurityHeaders)
     install_error_handlers(app)
     document_security(app)
     # Routes are matched in order: the workers' exchange and job submission first.
     app.include_router(agent.router)
     for module in (jobs, worker_configs, workers, audit):
         app.include_router(module.router, prefix=API_PREFIX)
+    app.include_router(docs.router)
+    app.include_router(pages.router)
+    # Compressed: the same bytes for everyone, no secret beside anything a client sends.
+    static = GZipMiddleware(StaticFiles(directory=STATIC_DIR), minimum_size=1024)
+    app.mount("/static", static, name="static")
 
     @app.get(API_PREFIX + "/health", tags=["master"], responses=answers(401))
     async def master_health() -> dict[str, Any]:

@@ -149,7 +149,10 @@ class Followers(Generic[K]):
         return len(self._by_key.get(key, ()))
 
 
-async def with_keepalives(items: AsyncIterator[str], every_s: float) -> AsyncIterator[str | None]:
+T = TypeVar("T")
+
+
+async def with_keepalives(items: AsyncIterator[T], every_s: float) -> AsyncIterator[T | None]:
     """The items of ``items``, with None whenever ``every_s`` pass without one."""
     pending = asyncio.ensure_future(anext(items, _END))
     try:

@@ -76,6 +76,7 @@ class MasterServer(uvicorn.Server):
     async def _stop_workers_then_exit(self) -> None:
         """Stop the workers while the API still serves: they report their jobs on the way out."""
         services = self._services()
+        self.app.state.pulse.closing.set()  # dashboards' streams end: nothing waits on them
         try:
             if services is not None:
                 await services.lifecycle.shutdown()

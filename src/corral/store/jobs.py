@@ -13,6 +13,7 @@ from sqlalchemy import (
     Connection,
     Engine,
     RowMapping,
+    Select,
     delete,
     func,
     insert,
@@ -138,18 +139,38 @@ class JobStore:
         before_id: int | None = None,
     ) -> list[Job]:
         """Up to ``limit`` jobs, newest first; pass the last id seen as ``before_id`` to page."""
-        query = select(jobs).order_by(jobs.c.id.desc()).limit(limit)
-        wanted = [str(s) for s in states]
-        if wanted:
-            query = query.where(jobs.c.state.in_(wanted))
-        if worker_id is not None:
-            query = query.where(jobs.c.worker_id == worker_id)
-        if account is not None:
-            query = query.where(jobs.c.account == account)
+        query = _filtered(select(jobs), states, worker_id, account)
+        query = query.order_by(jobs.c.id.desc()).limit(limit)
         if before_id is not None:
             query = query.where(jobs.c.id < before_id)
         with self._engine.begin() as conn:
             return [_job(row, self._ring) for row in conn.execute(query).mappings()]
+
+    def count(
+        self,
+        *,
+        states: Iterable[str] = (),
+        worker_id: str | None = None,
+        account: str | None = None,
+    ) -> int:
+        """How many jobs pass the same filters as ``list``."""
+        query = _filtered(select(func.count()).select_from(jobs), states, worker_id, account)
+        with self._engine.begin() as conn:
+            return int(conn.execute(query).scalar_one())
+
+
+def _filtered(
+    query: Select[Any], states: Iterable[str], worker_id: str | None, account: str | None
+) -> Select[Any]:
+    """``query`` narrowed to jobs in ``states`` (any, if none), of a worker, of an account."""
+    wanted = [str(s) for s in states]
+    if wanted:
+        query = query.where(jobs.c.state.in_(wanted))
+    if worker_id is not None:
+        query = query.where(jobs.c.worker_id == worker_id)
+    if account is not None:
+        query = query.where(jobs.c.account == account)
+    return query
 
 
 def insert_jobs(conn: Connection, new: Sequence[Job], ring: KeyRing) -> list[tuple[Job, bool]]:

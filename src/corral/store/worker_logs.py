@@ -75,6 +75,12 @@ class WorkerLogStore:
         with self._engine.begin() as conn:
             return insert_log(conn, worker_id, kind, message, level)
 
+    def recent(self, limit: int = 20) -> list[WorkerLogEntry]:
+        """The fleet's latest events, every worker's, newest first."""
+        query = select(worker_logs).order_by(worker_logs.c.id.desc()).limit(max(1, limit))
+        with self._engine.begin() as conn:
+            return [_entry(row) for row in conn.execute(query).mappings()]
+
     def list(
         self, worker_id: str, limit: int = 100, before_id: int | None = None
     ) -> list[WorkerLogEntry]:

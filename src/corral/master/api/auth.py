@@ -29,7 +29,10 @@ from corral.protocol import AGENT_PREFIX, WORKER_HEADER
 log = logging.getLogger("corral.master")
 LOGIN_PATH = "/login"
 # Where a browser lands once logged in.
-AFTER_LOGIN = "/docs"
+AFTER_LOGIN = "/"
+# The dashboard's scripts, styles and vendored libraries: public code, no data; the
+# login page needs them before anyone has logged in.
+STATIC_PREFIX = "/static/"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 SECURITY_SCHEMES: dict[str, Any] = {
     "admin": {"type": "http", "scheme": "bearer", "description": "DATA/admin.token"},
@@ -81,11 +84,16 @@ class AuthMiddleware:
     """ASGI middleware: authenticates every HTTP request before anything reads its body."""
 
     def __init__(
-        self, app: ASGIApp, services: Callable[[], Services], failures_per_minute: int
+        self,
+        app: ASGIApp,
+        services: Callable[[], Services],
+        failures_per_minute: int,
+        login_page: bytes = b"",
     ) -> None:
         self.app = app
         self.services = services
         self.failures = FailedLogins(failures_per_minute)
+        self.login_page = login_page
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Let through what is authenticated; answer the rest."""
@@ -111,7 +119,14 @@ class AuthMiddleware:
         if path == LOGIN_PATH:
             await self._login(scope, send, svc, peer)
             return
+        if path.startswith(STATIC_PREFIX) and scope["method"] in SAFE_METHODS:
+            await self.app(scope, receive, send)
+            return
         actor = _actor(svc, headers)
+        if actor is None and self.login_page and _wants_page(scope, headers):
+            # A browser that has not logged in: no token was guessed, nothing is counted.
+            await _answer_page(send, 401, self.login_page)
+            return
         if actor is None:
             await self._refuse(scope, send, peer, "missing or wrong admin token")
             return
@@ -194,6 +209,23 @@ def _same_origin(headers: Headers) -> bool:
     source = headers.get("origin") or headers.get("referer")
     host = headers.get("host")
     return bool(source and host and urlsplit(source).netloc == host)
+
+
+def _wants_page(scope: Scope, headers: Headers) -> bool:
+    """Whether a browser navigates to a page (not a script calling the API)."""
+    navigating = scope["method"] == "GET" and "text/html" in headers.get("accept", "")
+    return navigating and not scope["path"].startswith("/api/")
+
+
+async def _answer_page(send: Send, status: int, body: bytes) -> None:
+    """An HTML answer (the login page)."""
+    headers = [
+        (b"content-type", b"text/html; charset=utf-8"),
+        (b"content-length", str(len(body)).encode()),
+        (b"cache-control", b"no-store"),
+    ]
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
 
 
 def _peer(scope: Scope) -> str:

@@ -1,0 +1,1 @@
+"""The dashboard: server-rendered pages, their live signals and the offline API docs."""
