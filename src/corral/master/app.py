@@ -15,7 +15,7 @@ from corral.db.engine import sqlite_path
 from corral.domain.workers import DeploymentType
 from corral.launchers.base import Launcher
 from corral.launchers.local import LocalLauncher
-from corral.master.api import agent, audit, jobs, worker_configs, workers
+from corral.master.api import agent, audit, jobs, metrics, worker_configs, workers
 from corral.master.api.audit import AuditMiddleware
 from corral.master.api.auth import AuthMiddleware, document_security
 from corral.master.api.body_limit import BodyLimitMiddleware
@@ -173,6 +173,7 @@ def create_app(
     app.include_router(agent.router)
     for module in (jobs, worker_configs, workers, audit):
         app.include_router(module.router, prefix=API_PREFIX)
+    app.include_router(metrics.router)  # where Prometheus looks by default
 
     @app.get(API_PREFIX + "/health", tags=["master"], responses=answers(401))
     async def master_health() -> dict[str, Any]:
