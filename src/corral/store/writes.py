@@ -31,6 +31,9 @@ class Writes:
     logs: list[dict[str, Any]] = field(default_factory=list)
     # audit_log rows: state-changing requests
     audit: list[dict[str, Any]] = field(default_factory=list)
+    # history points: worker_samples and fleet_samples rows
+    worker_samples: list[dict[str, Any]] = field(default_factory=list)
+    fleet_samples: list[dict[str, Any]] = field(default_factory=list)
 
     def job(self, job_id: int, values: dict[str, Any]) -> None:
         """Set columns of one job."""
@@ -50,6 +53,8 @@ class Writes:
         self.attempts += newer.attempts
         self.logs += newer.logs
         self.audit += newer.audit
+        self.worker_samples += newer.worker_samples
+        self.fleet_samples += newer.fleet_samples
 
     def forget_job(self, job_id: int) -> None:
         """Drop what is queued for a job whose row was never written (a withdrawn submit)."""
@@ -65,6 +70,8 @@ class Writes:
             + len(self.runtime)
             + len(self.logs)
             + len(self.audit)
+            + len(self.worker_samples)
+            + len(self.fleet_samples)
         )
 
     def __bool__(self) -> bool:
@@ -105,3 +112,7 @@ def apply_writes(conn: Connection, writes: Writes) -> None:
         insert_logs(conn, writes.logs)
     if writes.audit:
         conn.execute(insert(models.audit_log), writes.audit)
+    if writes.worker_samples:
+        conn.execute(insert(models.worker_samples), writes.worker_samples)
+    if writes.fleet_samples:
+        conn.execute(insert(models.fleet_samples), writes.fleet_samples)

@@ -54,6 +54,28 @@ class Histogram:
         return out
 
 
+# Observations kept between two history samples for their percentiles: enough for
+# any fleet, bounded against a burst.
+MAX_RECENT = 10_000
+
+
+@dataclass
+class Recent:
+    """Observations since the history last took them."""
+
+    values: list[float] = field(default_factory=list)
+
+    def add(self, value: float) -> None:
+        """Keep one observation, if there is room."""
+        if len(self.values) < MAX_RECENT:
+            self.values.append(value)
+
+    def take(self) -> list[float]:
+        """The observations since the last take, sorted."""
+        values, self.values = sorted(self.values), []
+        return values
+
+
 @dataclass
 class JobTally:
     """Jobs submitted and finished, how long they waited and ran."""
@@ -62,6 +84,8 @@ class JobTally:
     finished: Counter[str] = field(default_factory=Counter)
     queue_wait: Histogram = field(default_factory=Histogram)
     run_time: Histogram = field(default_factory=Histogram)
+    recent_waits: Recent = field(default_factory=Recent)
+    recent_runs: Recent = field(default_factory=Recent)
 
     def on_submitted(self, count: int) -> None:
         """New jobs were stored."""
@@ -70,10 +94,14 @@ class JobTally:
     def on_assigned(self, waiting_since: datetime | None, now: datetime) -> None:
         """A job left the queue for a worker."""
         if waiting_since is not None:
-            self.queue_wait.observe((now - waiting_since).total_seconds())
+            waited = (now - waiting_since).total_seconds()
+            self.queue_wait.observe(waited)
+            self.recent_waits.add(waited)
 
     def on_finished(self, state: str, started: datetime | None, now: datetime) -> None:
         """A job ended for good, in ``state``."""
         self.finished[state] += 1
         if started is not None:
-            self.run_time.observe((now - started).total_seconds())
+            ran = (now - started).total_seconds()
+            self.run_time.observe(ran)
+            self.recent_runs.add(ran)
