@@ -6,7 +6,7 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
-from bench import chaos, jobs, report, supervision
+from bench import chaos, history, jobs, report, supervision
 
 SUITES: dict[str, Callable[[argparse.Namespace], dict[str, Any]]] = {
     "restart": supervision.restart_latency,
@@ -17,6 +17,7 @@ SUITES: dict[str, Callable[[argparse.Namespace], dict[str, Any]]] = {
     "recovery": jobs.recovery,
     "chaos": chaos.chaos,
     "auth": jobs.auth_cost,
+    "history": history.history_cost,
 }
 # Names that stand for several suites.
 GROUPS = {

@@ -94,11 +94,14 @@ def test_fine_points_fold_into_coarse_ones_and_old_ones_are_pruned(
     for at in (old, base + 1, base + 2, base + COARSE_S + 1):
         master.portal.call(history.step, float(at))
     master.portal.call(svc.writer.flush)
-    fine = master.portal.call(svc.db.run, svc.db.history.fleet, ["jobs_pending"], 1, 0)
+    fine = master.portal.call(svc.db.run, svc.db.history.fleet, ["jobs_pending"], 1, 0, 1)
     assert old not in fine.timestamps, "a fine point older than a day was pruned"
     assert {base + 1, base + 2, base + COARSE_S + 1} <= set(fine.timestamps)
     coarse = master.api.get(
         "/metrics/history", params={"series": "workers_running", "window": "30d"}
     ).json()
-    assert coarse["step_s"] == COARSE_S
-    assert {old - old % COARSE_S, base} <= set(coarse["timestamps"])
+    assert coarse["step_s"] == 6 * COARSE_S, "30 days in 1440 points"
+    bucket = coarse["step_s"]
+    assert {old - old % bucket, base - base % bucket} <= set(coarse["timestamps"])
+    minutes = master.portal.call(svc.db.run, svc.db.history.fleet, ["jobs_pending"], 60, 0, 60)
+    assert {old - old % 60, base} <= set(minutes.timestamps), "folded per minute too"

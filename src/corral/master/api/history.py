@@ -10,7 +10,7 @@ from corral.errors import InvalidInputError
 from corral.master.api.deps import services
 from corral.master.api.error_answers import answers
 from corral.master.api.schemas import WorkerId
-from corral.master.metrics.history import COARSE_S
+from corral.master.metrics.history import FINE_KEEP_S, FOLDS
 from corral.master.services import Services
 from corral.store.history import FLEET_SERIES, WORKER_SERIES
 
@@ -25,8 +25,9 @@ WINDOW_S = {
 }
 # How long a read waits for the points still queued to be written.
 CATCH_UP_S = 0.3
-# Fine points cover a day; longer windows read the coarse ones.
-FINE_UP_TO_S = 86400
+# Points per series at most: more than a chart's pixels is only weight. Longer
+# windows answer means over buckets of several points.
+MAX_POINTS = 1440
 SeriesName = Literal[
     "cpu_percent",
     "memory_bytes",
@@ -55,7 +56,7 @@ class SeriesOut(BaseModel):
 
 
 class HistoryOut(BaseModel):
-    """Points of the window, oldest first; timestamps in unix seconds."""
+    """Points of the window, oldest first; timestamps in unix seconds, ``step_s`` apart."""
 
     window: Window
     step_s: int
@@ -79,7 +80,7 @@ async def history(
     """
     names: list[str] = list(dict.fromkeys(series))
     span = WINDOW_S[window]
-    step = svc.settings.history_interval_s if span <= FINE_UP_TO_S else COARSE_S
+    step, bucket = resolution(svc.settings.history_interval_s, span)
     since = int(time.time()) - span
     await svc.writer.flush(CATCH_UP_S)
     per_worker = worker is not None or not set(names) <= set(FLEET_SERIES)
@@ -88,15 +89,28 @@ async def history(
             f"worker series ({', '.join(WORKER_SERIES)}) and fleet series cannot be mixed"
         )
     if per_worker:
-        found = await svc.db.read(svc.db.history.workers, names, worker, step, since)
+        found = await svc.db.read(svc.db.history.workers, names, worker, step, since, bucket)
     else:
-        found = await svc.db.read(svc.db.history.fleet, names, step, since)
+        found = await svc.db.read(svc.db.history.fleet, names, step, since, bucket)
     return HistoryOut(
         window=window,
-        step_s=step,
+        step_s=bucket,
         timestamps=found.timestamps,
         series=[
             SeriesOut(name=name, worker=wid, values=values)
             for (name, wid), values in found.series.items()
         ],
     )
+
+
+def resolution(fine_s: int, span: int) -> tuple[int, int]:
+    """The points to read for a window, and the bucket their means are answered by.
+
+    The coarsest points kept long enough and no coarser than the window needs; the
+    bucket is a whole number of them.
+    """
+    wanted = -(-span // MAX_POINTS)
+    kept = [(fine_s, FINE_KEEP_S), *FOLDS]
+    fits = [step for step, keep_s in kept if keep_s >= span and step <= max(wanted, fine_s)]
+    step = max(fits, default=FOLDS[-1][0])
+    return step, step * -(-wanted // step)

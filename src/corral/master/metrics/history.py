@@ -2,9 +2,9 @@
 
 Each step samples what the master already knows (the supervisors' last heartbeats,
 the scheduler's jobs, the tally of finished jobs) and queues the points through the
-writer. Fine points are kept a day; every ``COARSE_S`` their means become one coarse
-point, kept a month. A partial coarse bucket dies with the master: its fine points
-stay, and the next bucket starts afresh.
+writer. Fine points are kept a day; their means per minute are kept a week (a day's
+chart reads 1440 of them rather than 8640 fine ones), and per 5 minutes a month. A
+partial bucket dies with the master: its fine points stay, the next starts afresh.
 """
 
 import time
@@ -18,9 +18,11 @@ from corral.master.jobs.scheduler import Scheduler
 from corral.master.workers.lifecycle import LifecycleManager
 from corral.master.writer import Writer
 
-COARSE_S = 300
-FINE_KEEP_S = 24 * 3600
-COARSE_KEEP_S = 30 * 86400
+FINE_KEEP_S = 86400
+# (seconds per folded point, how long those points are kept)
+FOLDS = ((60, 7 * 86400), (300, 30 * 86400))
+COARSE_S = FOLDS[-1][0]
+Point = tuple[list[dict[str, Any]], dict[str, Any]]
 SAMPLED = (WorkerState.RUNNING, WorkerState.STOPPING)
 
 
@@ -39,8 +41,8 @@ class History:
         self.step_s = step_s
         self._finished = Counter(scheduler.book.tally.finished)
         self._last_at = 0
-        self._bucket: int | None = None
-        self._pending_fold: list[tuple[list[dict[str, Any]], dict[str, Any]]] = []
+        # seconds per folded point -> (its bucket under way, the fine points in it)
+        self._buckets: dict[int, tuple[int, list[Point]]] = {}
 
     async def step(self, now: float | None = None) -> None:
         """Take one point; at a bucket's end fold it and prune (a periodic step)."""
@@ -50,13 +52,16 @@ class History:
         self._last_at = at
         workers, fleet = self.sample(at)
         self.writer.samples(workers, fleet)
-        bucket = at - at % COARSE_S
-        if self._bucket is not None and bucket != self._bucket:
-            self._fold(self._bucket)
-            await self.db.run(self.db.history.prune, self.step_s, at - FINE_KEEP_S)
-            await self.db.run(self.db.history.prune, COARSE_S, at - COARSE_KEEP_S)
-        self._bucket = bucket
-        self._pending_fold.append((workers, fleet))
+        for fold_s, keep_s in FOLDS:
+            bucket = at - at % fold_s
+            under_way = self._buckets.get(fold_s)
+            if under_way is None or under_way[0] != bucket:
+                if under_way is not None:
+                    self._fold(fold_s, *under_way)
+                    await self.db.run(self.db.history.prune, fold_s, at - keep_s)
+                    await self.db.run(self.db.history.prune, self.step_s, at - FINE_KEEP_S)
+                under_way = self._buckets[fold_s] = (bucket, [])
+            under_way[1].append((workers, fleet))
 
     def sample(self, at: int) -> tuple[list[dict[str, Any]], dict[str, Any]]:
         """The rows of one fine point: one per running worker, one for the fleet."""
@@ -101,14 +106,13 @@ class History:
             row[f"{state}_per_min"] = finished[str(state)] * per_min
         return row
 
-    def _fold(self, bucket: int) -> None:
-        """Queue the coarse point of a bucket: the mean of its fine points."""
-        taken, self._pending_fold = self._pending_fold, []
+    def _fold(self, fold_s: int, bucket: int, taken: list[Point]) -> None:
+        """Queue the folded point of a bucket: the mean of its fine points."""
         by_worker: dict[str, list[dict[str, Any]]] = {}
         for workers, _ in taken:
             for row in workers:
                 by_worker.setdefault(row["worker_id"], []).append(row)
-        keys = {"step_s": COARSE_S, "at": bucket}
+        keys = {"step_s": fold_s, "at": bucket}
         coarse_workers = []
         for worker_id, rows in by_worker.items():
             means = _means(rows)
