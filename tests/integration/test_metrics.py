@@ -75,6 +75,7 @@ def test_metrics_match_the_api_after_jobs_and_a_worker_kill(master: MasterProces
     assert one(samples, "corral_workers", state="running") == 1
     assert one(samples, "corral_workers", state="crashed") == 0
     assert one(samples, "corral_worker_up", worker="w1") == 1
+    assert one(samples, "corral_worker_desired_up", worker="w1") == 1
     assert one(samples, "corral_worker_restarts_total", worker="w1") == status["restart_count"] == 1
     assert one(samples, "corral_worker_cpus", worker="w1") == 1, "as configured"
     assert one(samples, "corral_worker_cpus_allocated", worker="w1") == 1

@@ -22,7 +22,7 @@ from prometheus_client.registry import Collector
 
 from corral import __version__
 from corral.domain.jobs import TERMINAL, JobState
-from corral.domain.worker_states import WorkerState
+from corral.domain.worker_states import DesiredState, WorkerState
 from corral.master.metrics.tally import Histogram
 from corral.master.services import Services
 from corral.master.workers.supervisor import WorkerSupervisor
@@ -106,6 +106,12 @@ G, C = GaugeMetricFamily, CounterMetricFamily
 Family = type[GaugeMetricFamily] | type[CounterMetricFamily]
 PER_WORKER: list[tuple[str, str, Family, PerWorker]] = [
     ("corral_worker_up", "1 if the worker is running.", G, lambda s, u: _running(s)),
+    (
+        "corral_worker_desired_up",
+        "1 if the worker should run (started, or auto-start).",
+        G,
+        lambda s, u: 1.0 if s.desired is DesiredState.RUNNING else 0.0,
+    ),
     ("corral_worker_cpus", "CPUs the worker offers to jobs.", G, lambda s, u: _cpus(s)),
     (
         "corral_worker_cpus_allocated",
