@@ -59,3 +59,14 @@ def test_points_read_as_columns_with_gaps_and_bucket_means(engine: Engine) -> No
     assert store.prune(10, 1010) == 2, "one worker point and one fleet point before 1010"
     assert store.fleet(["jobs_pending"], 10, 0, 10).timestamps == [1010, 1020]
     assert store.prune(60, 5000) == 0, "another resolution is left alone"
+
+
+def test_a_point_stored_twice_does_not_fail_its_batch(engine: Engine) -> None:
+    first, again = Writes(), Writes()
+    first.worker_samples = [worker_row(2000, "a", 10.0)]
+    again.worker_samples = [worker_row(2000, "a", 99.0), worker_row(2010, "a", 20.0)]
+    again.fleet_samples = [fleet_row(2010, 1)]
+    apply(engine, first)
+    apply(engine, again)  # a clock stepped back: the batch, jobs' changes included, goes in
+    found = HistoryStore(engine).workers(["cpu_percent"], ["a"], 10, 0, 10)
+    assert found.series == {("cpu_percent", "a"): [10.0, 20.0]}

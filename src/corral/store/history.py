@@ -3,7 +3,8 @@
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, Engine, Float, Table, cast, delete, func, select
+from sqlalchemy import ColumnElement, Connection, Engine, Float, Table, cast, delete, func, select
+from sqlalchemy.dialects import postgresql, sqlite
 
 from corral.db import models
 
@@ -94,3 +95,14 @@ class HistoryStore:
                 )
                 deleted += gone.rowcount
         return deleted
+
+
+def insert_points(conn: Connection, table: Table, rows: list[dict[str, Any]]) -> None:
+    """Insert points, skipping any already stored (a clock stepped back).
+
+    A duplicate key must not fail the batch: it carries the jobs' changes too.
+    """
+    if conn.dialect.name == "postgresql":
+        conn.execute(postgresql.insert(table).on_conflict_do_nothing(), rows)
+    else:
+        conn.execute(sqlite.insert(table).on_conflict_do_nothing(), rows)

@@ -13,6 +13,7 @@ from sqlalchemy import Connection, Table, Update, bindparam, delete, insert, upd
 
 from corral.db import models
 from corral.domain.jobs import Allocation, Attempt
+from corral.store.history import insert_points
 from corral.store.worker_logs import insert_logs
 
 
@@ -113,6 +114,6 @@ def apply_writes(conn: Connection, writes: Writes) -> None:
     if writes.audit:
         conn.execute(insert(models.audit_log), writes.audit)
     if writes.worker_samples:
-        conn.execute(insert(models.worker_samples), writes.worker_samples)
+        insert_points(conn, models.worker_samples, writes.worker_samples)
     if writes.fleet_samples:
-        conn.execute(insert(models.fleet_samples), writes.fleet_samples)
+        insert_points(conn, models.fleet_samples, writes.fleet_samples)

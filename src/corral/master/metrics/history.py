@@ -13,6 +13,7 @@ from typing import Any
 
 from corral.domain.jobs import TERMINAL, JobState
 from corral.domain.worker_states import WorkerState
+from corral.errors import UnavailableError
 from corral.master.database import Database
 from corral.master.jobs.scheduler import Scheduler
 from corral.master.workers.lifecycle import LifecycleManager
@@ -52,16 +53,26 @@ class History:
         self._last_at = at
         workers, fleet = self.sample(at)
         self.writer.samples(workers, fleet)
+        ended = []
         for fold_s, keep_s in FOLDS:
             bucket = at - at % fold_s
             under_way = self._buckets.get(fold_s)
             if under_way is None or under_way[0] != bucket:
                 if under_way is not None:
                     self._fold(fold_s, *under_way)
-                    await self.db.run(self.db.history.prune, fold_s, at - keep_s)
-                    await self.db.run(self.db.history.prune, self.step_s, at - FINE_KEEP_S)
+                    ended.append((fold_s, keep_s))
                 under_way = self._buckets[fold_s] = (bucket, [])
             under_way[1].append((workers, fleet))
+        if ended:
+            await self._prune(at, [(self.step_s, FINE_KEEP_S), *ended])
+
+    async def _prune(self, at: int, kept: list[tuple[int, int]]) -> None:
+        """Delete points older than they are kept; while the database is away, later."""
+        try:
+            for step_s, keep_s in kept:
+                await self.db.run(self.db.history.prune, step_s, at - keep_s)
+        except UnavailableError:
+            pass  # the next bucket's end prunes what this one could not
 
     def sample(self, at: int) -> tuple[list[dict[str, Any]], dict[str, Any]]:
         """The rows of one fine point: one per running worker, one for the fleet."""
