@@ -6,7 +6,7 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
-from bench import chaos, dashboard, jobs, report, supervision
+from bench import chaos, dashboard, history, jobs, report, supervision
 
 SUITES: dict[str, Callable[[argparse.Namespace], dict[str, Any]]] = {
     "restart": supervision.restart_latency,
@@ -18,6 +18,7 @@ SUITES: dict[str, Callable[[argparse.Namespace], dict[str, Any]]] = {
     "chaos": chaos.chaos,
     "auth": jobs.auth_cost,
     "dashboard": dashboard.dashboard,
+    "history": history.history_cost,
 }
 # Names that stand for several suites.
 GROUPS = {

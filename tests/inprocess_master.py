@@ -65,6 +65,7 @@ class InProcessMaster(MasterApi):
             )
             stack.enter_context(portal.wrap_async_context_manager(app.router.lifespan_context(app)))
             transport = PortalTransport(portal, app)
+            self.app, self.portal = app, portal
             token = admin_token_path(self.data_dir).read_text().strip()
             self.api = stack.enter_context(
                 httpx.Client(

@@ -43,6 +43,8 @@ class MasterSettings:
     insecure_no_auth: bool = False
     # Failed token attempts a peer may make in a minute before further ones get 429.
     auth_failures_per_minute: int = 10
+    # Seconds between points of the metrics history (whole seconds: points are keyed by second).
+    history_interval_s: int = 10
 
     @property
     def db_url(self) -> str:
@@ -56,6 +58,8 @@ class MasterSettings:
 
     def check(self) -> None:
         """Refuse settings that cannot be run: ValueError says why."""
+        if not 1 <= self.history_interval_s <= 300:
+            raise ValueError("history_interval_s must be from 1 to 300")
         if self.auth_failures_per_minute < 1:
             raise ValueError("auth_failures_per_minute must be at least 1")
         if self.insecure_no_auth and not is_loopback(self.host):

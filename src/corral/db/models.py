@@ -255,6 +255,45 @@ class AuditRow(Base):
     status: Mapped[int] = mapped_column(Integer)
 
 
+class WorkerSampleRow(Base):
+    """One point of a worker's history: its figures at ``at`` (unix s), over ``step_s``."""
+
+    __tablename__ = "worker_samples"
+    # Keyed by time first: a window is one range scan, pruning too. No rowid: the key
+    # is the row, which halves its size on SQLite.
+    __table_args__ = {"sqlite_with_rowid": False}
+
+    step_s: Mapped[int] = mapped_column(Integer, primary_key=True)
+    at: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    worker_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    cpu_percent: Mapped[float] = mapped_column(Float)
+    memory_bytes: Mapped[int] = mapped_column(BigInteger)
+    cpus_allocated: Mapped[float] = mapped_column(Float)
+    jobs_running: Mapped[float] = mapped_column(Float)
+
+
+class FleetSampleRow(Base):
+    """One point of the fleet's history: queue, throughput and latencies over ``step_s``."""
+
+    __tablename__ = "fleet_samples"
+    __table_args__ = {"sqlite_with_rowid": False}
+
+    step_s: Mapped[int] = mapped_column(Integer, primary_key=True)
+    at: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    jobs_pending: Mapped[float] = mapped_column(Float)
+    jobs_running: Mapped[float] = mapped_column(Float)
+    pending_cpus: Mapped[float] = mapped_column(Float)
+    workers_running: Mapped[float] = mapped_column(Float)
+    succeeded_per_min: Mapped[float] = mapped_column(Float)
+    failed_per_min: Mapped[float] = mapped_column(Float)
+    timed_out_per_min: Mapped[float] = mapped_column(Float)
+    cancelled_per_min: Mapped[float] = mapped_column(Float)
+    queue_wait_p50_s: Mapped[float | None] = mapped_column(Float)
+    queue_wait_p95_s: Mapped[float | None] = mapped_column(Float)
+    run_p50_s: Mapped[float | None] = mapped_column(Float)
+    run_p95_s: Mapped[float | None] = mapped_column(Float)
+
+
 worker_configs: Table = WorkerConfigRow.__table__  # type: ignore[assignment]
 worker_runtime: Table = WorkerRuntimeRow.__table__  # type: ignore[assignment]
 worker_logs: Table = WorkerLogRow.__table__  # type: ignore[assignment]
@@ -262,3 +301,5 @@ jobs: Table = JobRow.__table__  # type: ignore[assignment]
 allocations: Table = AllocationRow.__table__  # type: ignore[assignment]
 attempts: Table = AttemptRow.__table__  # type: ignore[assignment]
 audit_log: Table = AuditRow.__table__  # type: ignore[assignment]
+worker_samples: Table = WorkerSampleRow.__table__  # type: ignore[assignment]
+fleet_samples: Table = FleetSampleRow.__table__  # type: ignore[assignment]

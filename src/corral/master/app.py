@@ -17,7 +17,7 @@ from corral.db.engine import sqlite_path
 from corral.domain.workers import DeploymentType
 from corral.launchers.base import Launcher
 from corral.launchers.local import LocalLauncher
-from corral.master.api import agent, audit, jobs, worker_configs, workers
+from corral.master.api import agent, audit, history, jobs, metrics, worker_configs, workers
 from corral.master.api.audit import AuditMiddleware
 from corral.master.api.auth import AuthMiddleware, document_security
 from corral.master.api.body_limit import BodyLimitMiddleware
@@ -34,6 +34,7 @@ from corral.master.jobs.recovery import RecoveryManager
 from corral.master.jobs.safety_net import safety_pass
 from corral.master.jobs.scheduler import Scheduler
 from corral.master.log_files import WorkerLogFiles
+from corral.master.metrics.history import History
 from corral.master.services import Services
 from corral.master.stale_process import end_stale_workers
 from corral.master.tokens import Tokens
@@ -99,6 +100,8 @@ async def open_services(
     background.every(
         "safety-net", settings.scheduler_check_interval_s, partial(safety_pass, svc.scheduler)
     )
+    svc.history = History(svc.scheduler, svc.lifecycle, writer, db, settings.history_interval_s)
+    background.every("history", settings.history_interval_s, svc.history.step)
     return svc
 
 
@@ -200,13 +203,14 @@ def create_app(
     document_security(app)
     # Routes are matched in order: the workers' exchange and job submission first.
     app.include_router(agent.router)
-    for module in (jobs, worker_configs, workers, audit):
+    for module in (jobs, worker_configs, workers, audit, history):
         app.include_router(module.router, prefix=API_PREFIX)
     app.include_router(docs.router)
     app.include_router(pages.router)
     # Compressed: the same bytes for everyone, no secret beside anything a client sends.
     static = GZipMiddleware(StaticFiles(directory=STATIC_DIR), minimum_size=1024)
     app.mount("/static", static, name="static")
+    app.include_router(metrics.router)  # where Prometheus looks by default
 
     @app.get(API_PREFIX + "/health", tags=["master"], responses=answers(401))
     async def master_health() -> dict[str, Any]:

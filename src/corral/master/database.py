@@ -28,6 +28,7 @@ from corral.master.statement_watchdog import StatementWatchdog
 from corral.sealing import KeyRing
 from corral.store.audit import AuditStore
 from corral.store.configs import ConfigStore
+from corral.store.history import HistoryStore
 from corral.store.jobs import JobStore
 from corral.store.runtime import RuntimeStore
 from corral.store.worker_logs import WorkerLogStore
@@ -93,6 +94,7 @@ class Database:
         self.logs = WorkerLogStore(engine)
         self.jobs = JobStore(engine, ring)
         self.audit = AuditStore(engine)
+        self.history = HistoryStore(engine)
         self.health = Health()
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="corral-db")
         self.watchdog = StatementWatchdog(engine)

@@ -5,6 +5,7 @@ from dataclasses import dataclass, field
 from corral.master.background import Background
 from corral.master.core import Core
 from corral.master.jobs.recovery import RecoveryManager
+from corral.master.metrics.history import History
 from corral.master.workers.lifecycle import LifecycleManager
 
 
@@ -15,3 +16,4 @@ class Services(Core):
     lifecycle: LifecycleManager = field(init=False)
     recovery: RecoveryManager = field(init=False)
     background: Background = field(init=False)
+    history: History = field(init=False)

@@ -131,6 +131,15 @@ class Writer:
         self._writes.audit.append({"at": utcnow(), **entry})
         self._wake.set()
 
+    def samples(self, workers: list[dict[str, Any]], fleet: dict[str, Any]) -> None:
+        """Queue points of the metrics history (dropped past the bound: they are only figures)."""
+        queued = len(self._writes.worker_samples) + len(self._in_flight.worker_samples)
+        if queued + len(workers) > self._max_logs:
+            return
+        self._writes.worker_samples += workers
+        self._writes.fleet_samples.append(fleet)
+        self._wake.set()
+
     def forget(self, job_id: int) -> None:
         """Drop the changes queued for a job that was withdrawn before it was stored."""
         self._writes.forget_job(job_id)

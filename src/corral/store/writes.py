@@ -13,6 +13,7 @@ from sqlalchemy import Connection, Table, Update, bindparam, delete, insert, upd
 
 from corral.db import models
 from corral.domain.jobs import Allocation, Attempt
+from corral.store.history import insert_points
 from corral.store.worker_logs import insert_logs
 
 
@@ -31,6 +32,9 @@ class Writes:
     logs: list[dict[str, Any]] = field(default_factory=list)
     # audit_log rows: state-changing requests
     audit: list[dict[str, Any]] = field(default_factory=list)
+    # history points: worker_samples and fleet_samples rows
+    worker_samples: list[dict[str, Any]] = field(default_factory=list)
+    fleet_samples: list[dict[str, Any]] = field(default_factory=list)
 
     def job(self, job_id: int, values: dict[str, Any]) -> None:
         """Set columns of one job."""
@@ -50,6 +54,8 @@ class Writes:
         self.attempts += newer.attempts
         self.logs += newer.logs
         self.audit += newer.audit
+        self.worker_samples += newer.worker_samples
+        self.fleet_samples += newer.fleet_samples
 
     def forget_job(self, job_id: int) -> None:
         """Drop what is queued for a job whose row was never written (a withdrawn submit)."""
@@ -65,6 +71,8 @@ class Writes:
             + len(self.runtime)
             + len(self.logs)
             + len(self.audit)
+            + len(self.worker_samples)
+            + len(self.fleet_samples)
         )
 
     def __bool__(self) -> bool:
@@ -105,3 +113,7 @@ def apply_writes(conn: Connection, writes: Writes) -> None:
         insert_logs(conn, writes.logs)
     if writes.audit:
         conn.execute(insert(models.audit_log), writes.audit)
+    if writes.worker_samples:
+        insert_points(conn, models.worker_samples, writes.worker_samples)
+    if writes.fleet_samples:
+        insert_points(conn, models.fleet_samples, writes.fleet_samples)

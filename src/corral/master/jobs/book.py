@@ -16,6 +16,7 @@ from corral.domain.outcomes import Outcome, retry_delay_s
 from corral.domain.queue import PendingQueue
 from corral.errors import ConflictError
 from corral.master.jobs.output import JobOutput
+from corral.master.metrics.tally import JobTally
 from corral.master.writer import Writer
 
 log = logging.getLogger("corral.master")
@@ -35,6 +36,7 @@ class JobBook:
         self.queue = PendingQueue()
         self.last_id = 0  # the master numbers jobs: it is the only writer
         self._finished: dict[int, asyncio.Event] = {}
+        self.tally = JobTally()
 
     def new_id(self) -> int:
         """The next job id."""
@@ -151,6 +153,7 @@ class JobBook:
     ) -> None:
         """End the job for good; whoever waits on it is told."""
         now = utcnow()
+        self.tally.on_finished(str(state), job.started_at, now)
         changes = transition(
             job,
             state,

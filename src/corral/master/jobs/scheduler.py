@@ -143,6 +143,7 @@ class Scheduler:
             if not keyed:
                 self.withdraw(fresh)
             raise
+        self.book.tally.on_submitted(sum(created for _, created in results))
         if not keyed:
             return results
         self._enqueue([job for job, created in results if created])
@@ -222,6 +223,9 @@ class Scheduler:
     def _assign(self, job: Job, ws: WorkerSlot) -> None:
         # A pending job carries nothing of an earlier attempt (see forget_attempt).
         now = utcnow()
+        # It has waited since it last became pending, or since its retry backoff ended.
+        since = max(filter(None, (job.updated_at, job.not_before)), default=None)
+        self.book.tally.on_assigned(since, now)
         changes = transition(
             job,
             J.ASSIGNED,

@@ -51,6 +51,9 @@ class WorkerSupervisor:
         self._launched_at = 0.0
         self._failures = 0
         self._restart_times: list[float] = []
+        # CPU time of the worker's process tree, integrated from its heartbeats' CPU %.
+        self.cpu_seconds = 0.0
+        self._last_beat = 0.0
         self._watch: asyncio.Task[None] | None = None
         self._restart: asyncio.Task[None] | None = None
         self._lock = asyncio.Lock()
@@ -290,6 +293,12 @@ class WorkerSupervisor:
     def heartbeat(self, instance_id: str, cpu_percent: float, memory_bytes: int) -> None:
         """Renew the lease of the current instance (in memory: the database is not the lease)."""
         self.touch(instance_id)
+        now = time.monotonic()
+        if self._last_beat:
+            # A gap longer than the lease is a silence, not a measure.
+            gap = min(now - self._last_beat, self.core.settings.lease_s)
+            self.cpu_seconds += cpu_percent / 100 * gap
+        self._last_beat = now
         self._persist(
             last_heartbeat_at=utcnow(),
             cpu_percent=cpu_percent,
