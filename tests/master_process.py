@@ -79,7 +79,9 @@ class MasterProcess(MasterApi):
 
     def start(self) -> "MasterProcess":
         """Start the master, learn its URL, and wait until its API answers."""
-        argv = [sys.executable, "-m", "corral", self.command, "--data-dir", str(self.data_dir)]
+        # Should the test process die (a timeout, a kill), the master goes with it.
+        argv = ["setpriv", "--pdeathsig", "TERM", sys.executable, "-m", "corral", self.command]
+        argv += ["--data-dir", str(self.data_dir)]
         argv += ["--port", str(self.port)]
         self.data_dir.mkdir(parents=True, exist_ok=True)
         with self.output.open("ab") as out:

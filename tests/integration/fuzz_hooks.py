@@ -10,6 +10,7 @@ import schemathesis
 from schemathesis import Case, CheckContext, HookContext, Response
 
 from corral import run_as
+from corral.store.history import FLEET_SERIES, WORKER_SERIES
 
 # What a query string's boolean reads as true.
 TRUE = {"true", "1", "yes", "on", "t", "y"}
@@ -23,6 +24,7 @@ def before_call(context: HookContext, case: Case[Any], kwargs: dict[str, Any]) -
     no_follow(case)
     no_wait(case)
     known_users(case)
+    series_of_one_kind(case)
 
 
 def never_local(case: Case[Any]) -> None:
@@ -90,6 +92,24 @@ def no_wait(case: Case[Any]) -> None:
         return
     if not isinstance(value, bool) and 0 <= timeout <= 60:
         case.query = {**query, "timeout_s": 0}
+
+
+def series_of_one_kind(case: Case[Any]) -> None:
+    """Ask the history route for worker series only, when the case asks for any.
+
+    Worker and fleet series cannot be mixed in one answer, a rule between two
+    parameters that OpenAPI cannot state: the fuzzer would call its refusal a valid
+    request refused. Fleet names become a worker one, keeping the list's length, so a
+    list too long or a name misspelt is still refused.
+    """
+    query = case.query if isinstance(case.query, dict) else {}
+    if not case.path.endswith("/metrics/history") or "series" not in query:
+        return
+    names = query["series"] if isinstance(query["series"], list) else [query["series"]]
+    if query.get("worker") is None and all(n in FLEET_SERIES for n in names):
+        return
+    fleet_only = [n for n in FLEET_SERIES if n not in WORKER_SERIES]
+    case.query = {**query, "series": [WORKER_SERIES[0] if n in fleet_only else n for n in names]}
 
 
 @schemathesis.check

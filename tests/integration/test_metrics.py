@@ -56,6 +56,8 @@ def test_metrics_match_the_api_after_jobs_and_a_worker_kill(master: MasterProces
     jobs.wait(running["id"], "running")
     jobs.submit(["/bin/sleep", "60"])
     assert master.api.delete("/worker-configs/gone").status_code == 204
+    # The restarted worker's first heartbeats may come before its first measurement.
+    wait_for(lambda: master.status("w1")["memory_bytes"], what="w1's memory")
 
     samples = scrape(master)
     for state in ("pending", "assigned", "running", "succeeded", "failed", "timed_out"):

@@ -135,7 +135,8 @@ PER_WORKER: list[tuple[str, str, Family, PerWorker]] = [
         "corral_worker_resident_memory_bytes",
         "Resident memory of the worker and its jobs at its last heartbeat.",
         G,
-        lambda s, u: s.runtime.memory_bytes or 0,
+        # None until the worker has measured it: no sample rather than a false 0.
+        lambda s, u: s.runtime.memory_bytes,
     ),
     (
         "corral_worker_cpu_seconds",
