@@ -36,7 +36,7 @@ def test_a_sqlite_database_elsewhere_claims_its_folder_too(tmp_path: Path) -> No
     db_url = f"sqlite:///{tmp_path / 'db' / 'corral.db'}"
     (tmp_path / "db").mkdir()
     settings = MasterSettings(data_dir=tmp_path / "one", database_url=db_url, port=0)
-    with claim(settings) as (bound, sock):
+    with claim(settings) as (bound, sock, _):
         assert bound.port == sock.getsockname()[1] != 0
         assert holder_name(bound.url) in (tmp_path / "db" / "master.lock").read_text()
         other = MasterSettings(data_dir=tmp_path / "two", database_url=db_url, port=0)
@@ -76,7 +76,7 @@ def test_an_unreachable_database_is_a_clear_refusal_without_its_password() -> No
 
 
 def test_the_claim_is_not_inherited(tmp_path: Path) -> None:
-    with claim(MasterSettings(data_dir=tmp_path / "data", port=0)) as (_, sock):
+    with claim(MasterSettings(data_dir=tmp_path / "data", port=0)) as (_, sock, _lock):
         assert not sock.get_inheritable()
         lock_fds = [
             fd

@@ -48,7 +48,7 @@ def _tune_sqlite(dbapi_conn: Any, _record: Any) -> None:
     cur.close()
 
 
-def _pg_connect_args() -> dict[str, Any]:
+def pg_connect_args() -> dict[str, Any]:
     """libpq settings that bound every wait on the server or the network."""
     options = f"-c statement_timeout={PG_STATEMENT_TIMEOUT_MS} -c lock_timeout={PG_LOCK_TIMEOUT_MS}"
     return {
@@ -75,5 +75,5 @@ def make_engine(url: str) -> Engine:
         pool_size=5,
         max_overflow=5,
         pool_timeout=PG_CONNECT_TIMEOUT_S,
-        connect_args=_pg_connect_args(),
+        connect_args=pg_connect_args(),
     )

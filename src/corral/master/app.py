@@ -29,10 +29,12 @@ from corral.master.data_folder import create_private
 from corral.master.data_folder import secure as secure_data_folder
 from corral.master.data_key import load_ring
 from corral.master.database import Database
+from corral.master.database_lock import PostgresLock
 from corral.master.jobs.output import JobOutput
 from corral.master.jobs.recovery import RecoveryManager
 from corral.master.jobs.safety_net import safety_pass
 from corral.master.jobs.scheduler import Scheduler
+from corral.master.lock_keeper import CHECK_EVERY_S, LockKeeper
 from corral.master.log_files import WorkerLogFiles
 from corral.master.metrics.history import History
 from corral.master.services import Services
@@ -57,17 +59,22 @@ async def open_services(
     settings: MasterSettings,
     on_fatal: Fatal,
     launchers: Mapping[DeploymentType, Launcher] | None = None,
+    db_lock: PostgresLock | None = None,
 ) -> Services:
     """Open the database, restore every worker, and return the running services.
 
-    ``launchers`` replaces the local launcher, e.g. by one whose workers a test controls.
+    ``launchers`` replaces the local launcher, e.g. by one whose workers a test controls;
+    ``db_lock`` is the claim on a shared database, kept while the master runs.
     """
     secure_data_folder(settings.data_dir)
     sqlite_file = sqlite_path(settings.db_url)
     if sqlite_file is not None:
         create_private(sqlite_file)  # before SQLite makes it: its WAL and SHM copy the mode
     ring = load_ring(settings.data_dir)
-    db = Database.open(settings.db_url, ring)
+    db = Database.open(settings.db_url, ring, db_lock)
+    keeper = None if db_lock is None else LockKeeper(db_lock, on_fatal)
+    if keeper is not None:
+        keeper.guard(db.engine)
     # Secrets stored in plain text by an earlier release, or under a key that is no
     # longer the current one (a rotation cut short), are sealed before anything reads them.
     # Not on the database thread: its watchdog would cut a long first pass.
@@ -85,6 +92,8 @@ async def open_services(
     )
     svc.background = background = Background(on_fatal)
     background.keep("writer", writer.run)
+    if keeper is not None:
+        background.every("database-lock", CHECK_EVERY_S, keeper.step)
     # Workers a killed master left go first: alive, they could still write their ledgers.
     await asyncio.to_thread(end_stale_workers, await db.run(db.runtime.list))
     unfinished, last_id = await db.run(db.jobs.unfinished), await db.run(db.jobs.max_id)
@@ -155,14 +164,16 @@ def _log_fatal(reason: str) -> None:
 
 
 def create_app(
-    settings: MasterSettings, launchers: Mapping[DeploymentType, Launcher] | None = None
+    settings: MasterSettings,
+    launchers: Mapping[DeploymentType, Launcher] | None = None,
+    db_lock: PostgresLock | None = None,
 ) -> FastAPI:
-    """Build the master's application for ``settings`` (and ``launchers``, see open_services)."""
+    """Build the master's application for ``settings`` (the rest: see open_services)."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         on_fatal = getattr(app.state, "on_fatal", _log_fatal)
-        svc = await open_services(settings, on_fatal, launchers)
+        svc = await open_services(settings, on_fatal, launchers, db_lock)
         app.state.services = svc
         log.info(
             "master listening on %s; local clients use %s", settings.listen_address, settings.url

@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any, ParamSpec, TypeVar
+from typing import Any, ParamSpec, Protocol, TypeVar
 
 from sqlalchemy import Engine
 from sqlalchemy.exc import DBAPIError, OperationalError
@@ -23,7 +23,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from corral.db.engine import make_engine
 from corral.db.migrate import upgrade
-from corral.errors import UnavailableError
+from corral.errors import AnotherMasterError, UnavailableError
 from corral.master.statement_watchdog import StatementWatchdog
 from corral.sealing import KeyRing
 from corral.store.audit import AuditStore
@@ -40,9 +40,22 @@ log = logging.getLogger("corral.master")
 REQUEST_DEADLINE_S = 0.8
 
 
+class ClaimInDoubt(Exception):
+    """The master's claim on the database is being confirmed after a lost connection."""
+
+
+class Fence(Protocol):
+    """The master's claim on a shared database (see master.database_lock)."""
+
+    held: bool
+
+    def suspect(self) -> None:
+        """The database was away: the claim must be confirmed again before any call."""
+
+
 def is_outage(exc: BaseException) -> bool:
     """Whether an error means the database cannot be used now, not that the call was wrong."""
-    if isinstance(exc, OperationalError | PoolTimeout):
+    if isinstance(exc, OperationalError | PoolTimeout | AnotherMasterError | ClaimInDoubt):
         return True
     return isinstance(exc, DBAPIError) and exc.connection_invalidated
 
@@ -86,8 +99,9 @@ def short_error(exc: BaseException) -> str:
 class Database:
     """The stores, the database thread, and the health of the database."""
 
-    def __init__(self, engine: Engine, ring: KeyRing) -> None:
+    def __init__(self, engine: Engine, ring: KeyRing, fence: Fence | None = None) -> None:
         self.engine = engine
+        self.fence = fence
         self.ring = ring
         self.configs = ConfigStore(engine, ring)
         self.runtime = RuntimeStore(engine)
@@ -100,11 +114,14 @@ class Database:
         self.watchdog = StatementWatchdog(engine)
 
     @classmethod
-    def open(cls, url: str, ring: KeyRing) -> "Database":
-        """Connect, migrate to the newest schema, and return the database; ``ring`` seals."""
+    def open(cls, url: str, ring: KeyRing, fence: Fence | None = None) -> "Database":
+        """Connect, migrate to the newest schema, and return the database; ``ring`` seals.
+
+        With a ``fence``, no call runs while the master's claim on the database is in doubt.
+        """
         engine = make_engine(url)
         upgrade(engine)
-        return cls(engine, ring)
+        return cls(engine, ring, fence)
 
     def check_available(self) -> None:
         """Raise UnavailableError at once while the database is known to be down."""
@@ -151,9 +168,13 @@ class Database:
         """On the database thread: run, time it for the watchdog, learn the health."""
         with self.watchdog.watching():
             try:
+                if self.fence is not None and not self.fence.held:
+                    raise ClaimInDoubt("the database lock is being confirmed after an outage")
                 result = call()
             except Exception as exc:
                 if is_outage(exc):
+                    if self.fence is not None:
+                        self.fence.suspect()
                     self.health.failed(exc)
                     raise self.health.unavailable() from exc
                 raise

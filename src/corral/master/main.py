@@ -18,7 +18,7 @@ def run_master(settings: MasterSettings, banner: bool = True) -> int:
     """
     # Its environment and memory (the database URL, keys once read) closed to its jobs.
     make_undumpable()
-    with claim(settings) as (settings, sock):
+    with claim(settings) as (settings, sock, db_lock):
         from corral.master.server import serve  # imported once the claim is held
 
-        return serve(settings, sock, banner)
+        return serve(settings, sock, db_lock, banner)

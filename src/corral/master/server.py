@@ -15,6 +15,7 @@ import uvicorn
 from fastapi import FastAPI
 
 from corral.master.app import create_app
+from corral.master.database_lock import PostgresLock
 from corral.master.hard_stop import kill_everything
 from corral.master.services import Services
 from corral.settings import WILDCARD_HOSTS, MasterSettings
@@ -84,13 +85,15 @@ class MasterServer(uvicorn.Server):
             self.should_exit = True
 
 
-def serve(settings: MasterSettings, sock: socket.socket, banner: bool = True) -> int:
+def serve(
+    settings: MasterSettings, sock: socket.socket, db_lock: PostgresLock | None, banner: bool = True
+) -> int:
     """Serve the API on ``sock`` until a signal arrives; return the exit code.
 
     The caller holds the master's claim (see ``corral.master.main``): ``settings``
-    carry the port actually bound.
+    carry the port actually bound, ``db_lock`` is a shared database's lock.
     """
-    app = create_app(settings)
+    app = create_app(settings, db_lock=db_lock)
     config = uvicorn.Config(
         app,
         host=settings.host,

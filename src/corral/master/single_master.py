@@ -86,11 +86,15 @@ def _lock_folders(settings: MasterSettings, held: ExitStack) -> list[FolderLock]
     return folders
 
 
-@contextmanager
-def claim(settings: MasterSettings) -> Iterator[tuple[MasterSettings, socket.socket]]:
-    """Lock the data folder, bind the port, lock the database; yield settings and socket.
+Claim = tuple[MasterSettings, socket.socket, PostgresLock | None]
 
-    The settings come back with the port actually bound (``--port 0`` picks one).
+
+@contextmanager
+def claim(settings: MasterSettings) -> Iterator[Claim]:
+    """Lock the data folder, bind the port, lock the database; yield settings, socket, lock.
+
+    The settings come back with the port actually bound (``--port 0`` picks one); the
+    lock is a PostgreSQL database's (None for SQLite, whose folder lock is enough).
     """
     with ExitStack() as held:
         folders = _lock_folders(settings, held)
@@ -99,9 +103,11 @@ def claim(settings: MasterSettings) -> Iterator[tuple[MasterSettings, socket.soc
         holder = holder_name(settings.url)
         for lock in folders:
             lock.name_holder(holder)
+        db_lock = None
         if is_postgresql(settings.db_url):
-            held.callback(PostgresLock(settings.db_url, holder).release)
-        yield settings, sock
+            db_lock = PostgresLock(settings.db_url, holder)
+            held.callback(db_lock.release)
+        yield settings, sock, db_lock
 
 
 @contextmanager

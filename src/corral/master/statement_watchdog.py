@@ -86,7 +86,12 @@ class StatementWatchdog:
         self.cuts += 1
         log.warning("database call stuck for %.0f s: cutting its connection", self.limit_s)
         for conn in held:
-            with contextlib.suppress(Exception):
-                fd = conn.pgconn.socket
-                with socket.socket(fileno=os.dup(fd)) as sock:
-                    sock.shutdown(socket.SHUT_RDWR)
+            shut_socket(conn)
+
+
+def shut_socket(dbapi_conn: Any) -> None:
+    """Shut a psycopg connection's socket: a call blocked on it fails at once."""
+    with contextlib.suppress(Exception):
+        fd = dbapi_conn.pgconn.socket
+        with socket.socket(fileno=os.dup(fd)) as sock:
+            sock.shutdown(socket.SHUT_RDWR)
