@@ -13,6 +13,25 @@ class MasterUnreachableError(ClientError):
     """The master could not be reached (refused, timed out, connection dropped)."""
 
 
+class MasterUntrustedError(ClientError):
+    """The master's certificate failed verification: no request was sent."""
+
+
+def transport_error(url: str, exc: Exception, doing: str = "reach") -> ClientError:
+    """The client error for a failed connection: an untrusted certificate says how to fix it."""
+    from corral.client.trust import untrusted
+
+    bad = untrusted(exc)
+    if bad is None:
+        return MasterUnreachableError(f"cannot {doing} the master at {url}: {exc}")
+    reason = getattr(bad, "verify_message", None) or str(bad)
+    return MasterUntrustedError(
+        f"cannot verify the master's certificate at {url}: {reason}; nothing was sent. "
+        "Give its CA bundle (--ca FILE, CORRAL_CA) or the fingerprint it prints at start "
+        "(--fingerprint SHA256:..., CORRAL_FINGERPRINT)"
+    )
+
+
 class ApiError(ClientError):
     """The master answered with an error status; ``detail`` is its explanation."""
 
