@@ -61,7 +61,7 @@ def _canonical_fingerprint(value: str) -> str:
 
 MasterFingerprint = Annotated[
     str,
-    StringConstraints(pattern=r"^(SHA256:)?([0-9A-Fa-f]{2}:?){31}[0-9A-Fa-f]{2}$"),
+    StringConstraints(pattern=r"^([Ss][Hh][Aa]256:)?([0-9A-Fa-f]{2}:?){31}[0-9A-Fa-f]{2}$"),
     AfterValidator(_canonical_fingerprint),
     Field(description="SHA-256 pin of the master's certificate, as the master prints it"),
 ]
