@@ -52,13 +52,15 @@ def launch_spec(core: Core, config: WorkerConfig) -> LaunchSpec:
 
 def trust_options(settings: MasterSettings, config: WorkerConfig) -> list[str]:
     """How the worker trusts the master's certificate: as configured, else (local) its pin."""
+    if settings.tls_cert is None:
+        return []  # a plain HTTP master has no certificate to check
     options = []
     if config.master_ca:
         options += ["--master-ca", config.master_ca]
     if config.master_fingerprint:
         options += ["--master-fingerprint", config.master_fingerprint]
     local = config.deployment_type is DeploymentType.LOCAL
-    if not options and local and settings.tls_cert is not None:
+    if not options and local:
         options += ["--master-fingerprint", served_fingerprint(settings.tls_cert)]
     return options
 
