@@ -1,5 +1,6 @@
 """What can go wrong when talking to the master, as exceptions with the master's explanation."""
 
+import ssl
 from typing import Any
 
 import httpx
@@ -19,8 +20,6 @@ class MasterUntrustedError(ClientError):
 
 def transport_error(url: str, exc: Exception, doing: str = "reach") -> ClientError:
     """The client error for a failed connection: an untrusted certificate says how to fix it."""
-    from corral.client.trust import untrusted
-
     bad = untrusted(exc)
     if bad is None:
         return MasterUnreachableError(f"cannot {doing} the master at {url}: {exc}")
@@ -30,6 +29,16 @@ def transport_error(url: str, exc: Exception, doing: str = "reach") -> ClientErr
         "Give its CA bundle (--ca FILE, CORRAL_CA) or the fingerprint it prints at start "
         "(--fingerprint SHA256:..., CORRAL_FINGERPRINT)"
     )
+
+
+def untrusted(exc: BaseException) -> ssl.SSLCertVerificationError | None:
+    """The certificate failure behind a connection error, if that is what it was."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, ssl.SSLCertVerificationError):
+            return seen
+        seen = seen.__cause__ or seen.__context__
+    return None
 
 
 class ApiError(ClientError):

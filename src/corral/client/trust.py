@@ -66,13 +66,3 @@ def resolve(url: str | None, ca: str | None, fingerprint: str | None, folder: Pa
     if ca is None and fingerprint is None and local.get("url") == chosen:
         fingerprint = local.get("fingerprint")
     return Target(chosen, ca, fingerprint)
-
-
-def untrusted(exc: BaseException) -> ssl.SSLCertVerificationError | None:
-    """The certificate failure behind a connection error, if that is what it was."""
-    seen: BaseException | None = exc
-    while seen is not None:
-        if isinstance(seen, ssl.SSLCertVerificationError):
-            return seen
-        seen = seen.__cause__ or seen.__context__
-    return None

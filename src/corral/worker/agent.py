@@ -57,7 +57,7 @@ def new_instance_id() -> str:
 
 
 def is_fatal(exc: MasterError) -> bool:
-    """Whether retrying cannot help (bad token, unknown worker, invalid request)."""
+    """Whether retrying cannot help (bad token, unknown worker, invalid request, untrusted TLS)."""
     if isinstance(exc, MasterUntrusted):
         return True
     return isinstance(exc, MasterRejected) and exc.status not in _TRANSIENT_STATUSES
