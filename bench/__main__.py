@@ -6,7 +6,7 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
-from bench import chaos, dashboard, history, jobs, report, supervision
+from bench import chaos, dashboard, history, jobs, report, supervision, tls
 
 SUITES: dict[str, Callable[[argparse.Namespace], dict[str, Any]]] = {
     "restart": supervision.restart_latency,
@@ -17,6 +17,7 @@ SUITES: dict[str, Callable[[argparse.Namespace], dict[str, Any]]] = {
     "recovery": jobs.recovery,
     "chaos": chaos.chaos,
     "auth": jobs.auth_cost,
+    "tls": tls.tls_cost,
     "dashboard": dashboard.dashboard,
     "history": history.history_cost,
 }
@@ -26,7 +27,7 @@ GROUPS = {
     "jobs": ["throughput", "latency", "recovery"],
 }
 # Rounds when --rounds is not given: enough for a stable median without taking all day.
-DEFAULT_ROUNDS = {"throughput": 5, "latency": 1, "recovery": 10, "auth": 4}
+DEFAULT_ROUNDS = {"throughput": 5, "latency": 1, "recovery": 10, "auth": 4, "tls": 4}
 
 
 def main() -> int:

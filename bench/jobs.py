@@ -77,7 +77,11 @@ class Poster:
     """
 
     def __init__(self, master: Master) -> None:
-        self._conn = http.client.HTTPConnection("127.0.0.1", master.port, timeout=30)
+        self._conn = (
+            http.client.HTTPSConnection("127.0.0.1", master.port, timeout=30, context=master.tls)
+            if master.tls
+            else http.client.HTTPConnection("127.0.0.1", master.port, timeout=30)
+        )
         self._headers = {"content-type": "application/json"}
         if "authorization" in master.api.headers:
             self._headers["authorization"] = master.api.headers["authorization"]
@@ -212,31 +216,36 @@ def latency(args: argparse.Namespace) -> dict[str, Any]:
 
 def auth_cost(args: argparse.Namespace) -> dict[str, Any]:
     """One master asking for the token, one serving without: jobs/s and dispatch, interleaved."""
-    n = args.jobs or 1000
-    rates: dict[str, list[float]] = {"token": [], "open": []}
-    starts: dict[str, list[float]] = {"token": [], "open": []}
     with (
         master_with_worker() as secured,
         master_with_worker({"CORRAL_INSECURE_NO_AUTH": "true"}) as open_,
     ):
-        masters = {"token": secured, "open": open_}
-        for round_ in range(args.rounds):
-            # Alternate which goes first: the machine's state drifts within a round.
-            for name in ("token", "open") if round_ % 2 == 0 else ("open", "token"):
-                rates[name].append(one_by_one(masters[name], n)[0])
-                poster = Poster(masters[name])
-                starts[name] += [start_latency(masters[name], poster) for _ in range(50)]
-                poster.close()
+        return compared({"token": secured, "without": open_}, args)
+
+
+def compared(masters: dict[str, Master], args: argparse.Namespace) -> dict[str, Any]:
+    """Jobs/s and submit-to-start of two masters, run in turns; the first against the second."""
+    n = args.jobs or 1000
+    rates: dict[str, list[float]] = {name: [] for name in masters}
+    starts: dict[str, list[float]] = {name: [] for name in masters}
+    first, second = masters
+    for round_ in range(args.rounds):
+        # Alternate which goes first: the machine's state drifts within a round.
+        for name in (first, second) if round_ % 2 == 0 else (second, first):
+            rates[name].append(one_by_one(masters[name], n)[0])
+            poster = Poster(masters[name])
+            starts[name] += [start_latency(masters[name], poster) for _ in range(50)]
+            poster.close()
     med = statistics.median
     return {
         "jobs": n,
         "rounds": args.rounds,
-        "with_token_jobs_per_s": round(med(rates["token"])),
-        "without_jobs_per_s": round(med(rates["open"])),
-        "token_vs_without": round(med(rates["token"]) / med(rates["open"]), 3),
-        "with_token_submit_to_start": summary_ms(starts["token"]),
-        "without_submit_to_start": summary_ms(starts["open"]),
-        "p50_cost_ms": round((med(starts["token"]) - med(starts["open"])) * 1000, 2),
+        f"with_{first}_jobs_per_s": round(med(rates[first])),
+        f"{second}_jobs_per_s": round(med(rates[second])),
+        f"{first}_vs_{second}": round(med(rates[first]) / med(rates[second]), 3),
+        f"with_{first}_submit_to_start": summary_ms(starts[first]),
+        f"{second}_submit_to_start": summary_ms(starts[second]),
+        "p50_cost_ms": round((med(starts[first]) - med(starts[second])) * 1000, 2),
     }
 
 

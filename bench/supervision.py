@@ -4,6 +4,7 @@ import argparse
 import os
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import tempfile
@@ -29,13 +30,18 @@ class Master:
     ) -> None:
         self.port = free_port()
         self.data_dir = data_dir
-        self.api = httpx.Client(base_url=f"http://127.0.0.1:{self.port}/api/v1", timeout=30)
+        environ = {**os.environ, **BENCH_ENV, **(env or {})}
+        # Given a certificate, the master serves HTTPS: its self-signed certificate is the CA.
+        cert = environ.get("CORRAL_TLS_CERT")
+        self.tls = ssl.create_default_context(cafile=cert) if cert else None
+        url = f"{'https' if cert else 'http'}://127.0.0.1:{self.port}/api/v1"
+        self.api = httpx.Client(base_url=url, timeout=30, verify=self.tls or True)
         argv = [sys.executable, "-m", "corral", command, "--data-dir", str(data_dir)]
         argv += ["--port", str(self.port)]
         self.started = time.monotonic()
         self.proc = subprocess.Popen(
             argv,
-            env={**os.environ, **BENCH_ENV, **(env or {})},
+            env=environ,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )

@@ -5,6 +5,7 @@ import os
 import re
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
@@ -20,7 +21,7 @@ from waiting import wait_for
 
 HOOKS = str(Path(__file__).resolve().parent / "worker_hooks")
 # What the master prints once it holds its port: how a test learns the port it picked.
-ANNOUNCED = re.compile(rb"local clients: (http://127\.0\.0\.1:(\d+))")
+ANNOUNCED = re.compile(rb"local clients: (https?://127\.0\.0\.1:(\d+))")
 _outputs = itertools.count(1)
 
 
@@ -64,7 +65,10 @@ class MasterProcess(MasterApi):
         self.settings.update(settings)
         self.port = port or 0  # 0: the master takes a free port and says which
         self.url = ""
-        self.api = httpx.Client(timeout=30.0)
+        # A master given tls_cert serves HTTPS: its certificate, self-signed, is the CA.
+        cert = self.settings.get("tls_cert")
+        verify = ssl.create_default_context(cafile=str(cert)) if cert else True
+        self.api = httpx.Client(timeout=30.0, verify=verify)
         self.proc: subprocess.Popen[bytes] | None = None
         self.output = data_dir / f"master-{next(_outputs)}.out"
         self._output_start = 0

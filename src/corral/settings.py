@@ -45,6 +45,9 @@ class MasterSettings:
     auth_failures_per_minute: int = 10
     # Seconds between points of the metrics history (whole seconds: points are keyed by second).
     history_interval_s: int = 10
+    # Both set: the API, the dashboard and the agent lane are served over HTTPS.
+    tls_cert: Path | None = None
+    tls_key: Path | None = None
 
     @property
     def db_url(self) -> str:
@@ -66,6 +69,13 @@ class MasterSettings:
             raise ValueError(
                 f"--insecure-no-auth is for a master on loopback only, not on {self.host}"
             )
+        if (self.tls_cert is None) != (self.tls_key is None):
+            raise ValueError("TLS needs both --tls-cert and --tls-key (or neither)")
+
+    @property
+    def tls(self) -> bool:
+        """Whether the master serves HTTPS."""
+        return self.tls_cert is not None and self.tls_key is not None
 
     @property
     def listen_address(self) -> str:
@@ -77,7 +87,7 @@ class MasterSettings:
     def url(self) -> str:
         """The base URL clients and local workers use."""
         host = "127.0.0.1" if self.host in WILDCARD_HOSTS else self.host
-        return f"http://{host}:{self.port}"
+        return f"{'https' if self.tls else 'http'}://{host}:{self.port}"
 
     def with_overrides(self, **overrides: Any) -> "MasterSettings":
         """A copy with the given non-None values replaced."""

@@ -29,6 +29,9 @@ def _configs(master: InProcessMaster) -> list[dict[str, Any]]:
         ({"worker_id": "w", "port": 70000}, "port"),
         ({"worker_id": "w", "launcher": {"ssh_user": "x; rm -rf /"}}, "ssh_user"),
         ({"name": "no id"}, "worker_id"),
+        ({"worker_id": "w", "master_fingerprint": "SHA256:AB:CD"}, "master_fingerprint"),
+        ({"worker_id": "w", "master_fingerprint": "MD5:" + "ab" * 32}, "master_fingerprint"),
+        ({"worker_id": "w", "master_ca": "relative/ca.pem"}, "master_ca"),
     ],
 )
 def test_invalid_configs_are_refused(
@@ -122,3 +125,16 @@ def test_stop_options_are_checked(master: InProcessMaster) -> None:
     r = master.api.post("/workers/batch", json={"action": "start", "worker_ids": []})
     assert r.status_code == 422
     assert master.status("w1")["state"] == "stopped"
+
+
+def test_the_masters_fingerprint_is_kept_as_the_master_prints_it(master: InProcessMaster) -> None:
+    pin = "sha256:" + "ab" * 32
+    body = {"worker_id": "w", "auto_start": False, "master_fingerprint": pin}
+    body["master_ca"] = "/etc/ssl/corral-ca.pem"
+    r = master.api.post("/worker-configs", json=body)
+    assert r.status_code == 201, r.text
+    assert r.json()["master_fingerprint"] == "SHA256:" + ":".join(["AB"] * 32)
+    assert r.json()["master_ca"] == "/etc/ssl/corral-ca.pem"
+    r = master.api.patch("/worker-configs/w", json={"master_fingerprint": None, "master_ca": None})
+    assert r.status_code == 200, r.text
+    assert (r.json()["master_fingerprint"], r.json()["master_ca"]) == (None, None)

@@ -47,8 +47,8 @@ def new_client() -> Iterator[NewClient]:
     """MasterClients with the test token; their connections are closed at teardown."""
     clients: list[MasterClient] = []
 
-    def new(url: str, token: str = TOKEN, **options: float) -> MasterClient:
-        client = MasterClient(url, token, "w1", **options)
+    def new(url: str, token: str = TOKEN, timeout: float = 5.0) -> MasterClient:
+        client = MasterClient(url, token, "w1", timeout=timeout)
         clients.append(client)
         return client
 

@@ -85,6 +85,28 @@ def test_drain_timeout_and_kill_grace() -> None:
             {"CORRAL_WORKER_TOKEN": "s"},
             "must not be negative",
         ),
+        (
+            [
+                "--master",
+                "http://m",
+                "--worker-id",
+                "w",
+                "--master-fingerprint",
+                "SHA256:" + "0" * 64,
+            ],
+            {"CORRAL_WORKER_TOKEN": "s"},
+            "need an https:// master URL",
+        ),
+        (
+            ["--master", "https://m", "--worker-id", "w", "--master-fingerprint", "SHA256:AB"],
+            {"CORRAL_WORKER_TOKEN": "s"},
+            "64 hex digits",
+        ),
+        (
+            ["--master", "https://m", "--worker-id", "w", "--master-ca", "/no/such/ca.pem"],
+            {"CORRAL_WORKER_TOKEN": "s"},
+            "--master-ca /no/such/ca.pem",
+        ),
     ],
 )
 def test_usage_errors_exit_2(

@@ -8,6 +8,7 @@ from corral.cli.jobs import jobs
 from corral.cli.keys import keys
 from corral.cli.serve import master, up, worker
 from corral.cli.submit import submit
+from corral.cli.tls import tls
 from corral.cli.workers import workers
 
 
@@ -23,16 +24,34 @@ from corral.cli.workers import workers
     envvar="CORRAL_TOKEN",
     help="Admin token (env CORRAL_TOKEN) [default: from $CORRAL_DATA_DIR, or the nearest .corral]",
 )
+@click.option(
+    "--ca",
+    envvar="CORRAL_CA",
+    type=click.Path(dir_okay=False),
+    help="CA bundle (PEM) the master's certificate must chain to (env CORRAL_CA)",
+)
+@click.option(
+    "--fingerprint",
+    envvar="CORRAL_FINGERPRINT",
+    metavar="SHA256:...",
+    help="Trust only the master certificate with this fingerprint (env CORRAL_FINGERPRINT)",
+)
 @click.pass_context
-def main(ctx: click.Context, url: str | None, token: str | None) -> None:
+def main(
+    ctx: click.Context,
+    url: str | None,
+    token: str | None,
+    ca: str | None,
+    fingerprint: str | None,
+) -> None:
     """corral: keep workers alive and run jobs on the CPUs they need.
 
     Errors exit 1 with a one-line message; wrong usage exits 2.
     """
-    ctx.obj = Target(url=url, token=token)
+    ctx.obj = Target(url=url, token=token, ca=ca, fingerprint=fingerprint)
 
 
-for command in (up, master, worker, submit, jobs, workers, audit, keys):
+for command in (up, master, worker, submit, jobs, workers, audit, keys, tls):
     main.add_command(command)
 
 __all__ = ["main"]

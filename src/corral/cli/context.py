@@ -18,6 +18,8 @@ class Target:
 
     url: str | None = None
     token: str | None = field(default=None, repr=False)
+    ca: str | None = None
+    fingerprint: str | None = None
 
 
 def open_client(ctx: click.Context) -> "Client":
@@ -25,7 +27,10 @@ def open_client(ctx: click.Context) -> "Client":
     from corral.client import Client
 
     target = ctx.find_object(Target) or Target()
-    return ctx.with_resource(Client(url=target.url, token=target.token))
+    client = Client(
+        url=target.url, token=target.token, ca=target.ca, fingerprint=target.fingerprint
+    )
+    return ctx.with_resource(client)
 
 
 def error_message(exc: Exception) -> str | None:

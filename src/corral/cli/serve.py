@@ -43,6 +43,16 @@ def _master_options(fn: click.decorators.FC) -> click.decorators.FC:
                 default=None,
                 help="Serve without tokens (loopback only): any local user may then run jobs.",
             ),
+            click.option(
+                "--tls-cert",
+                type=click.Path(dir_okay=False, path_type=Path),
+                help="Serve HTTPS with this PEM certificate (chain) [env CORRAL_TLS_CERT]",
+            ),
+            click.option(
+                "--tls-key",
+                type=click.Path(dir_okay=False, path_type=Path),
+                help="The certificate's PEM private key, mode 0600 [env CORRAL_TLS_KEY]",
+            ),
             click.option("-v", "--verbose", is_flag=True, help="Debug logging."),
         ]
     ):

@@ -9,12 +9,12 @@ from typing import Any, Self
 
 import httpx
 
-from corral.client.errors import MasterUnreachableError, raise_for_status
+from corral.client.errors import MasterUnreachableError, raise_for_status, transport_error
 from corral.client.job import Job
 from corral.client.reconnect import Reconnect
 from corral.client.sse import events
+from corral.client.trust import resolve
 
-DEFAULT_URL = "http://127.0.0.1:8700"
 DEFAULT_DATA_DIR = ".corral"
 # The longest single long-poll of /wait; the master may answer sooner.
 LONG_POLL_S = 30.0
@@ -76,16 +76,20 @@ class Client:
         timeout: float = 30.0,
         reconnect_s: float = 60.0,
         busy_s: float = 60.0,
+        ca: str | Path | None = None,
+        fingerprint: str | None = None,
     ) -> None:
         self.reconnect_s = reconnect_s
         self.busy_s = busy_s
-        self.url = (url or os.environ.get("CORRAL_URL") or DEFAULT_URL).rstrip("/")
-        self.url = self.url.removesuffix("/api/v1")
         given = data_dir or os.environ.get("CORRAL_DATA_DIR")
         folder = Path(given) if given else default_data_dir()
+        self._target = target = resolve(url, str(ca) if ca else None, fingerprint, folder)
+        self.url = target.url
         self._token = token or os.environ.get("CORRAL_TOKEN") or _read_token(folder)
         headers = {"Authorization": f"Bearer {self._token}"} if self._token else {}
-        self._http = httpx.Client(base_url=self.url + "/api/v1", headers=headers, timeout=timeout)
+        self._http = httpx.Client(
+            base_url=self.url + "/api/v1", headers=headers, timeout=timeout, verify=target.verify()
+        )
 
     def __repr__(self) -> str:
         return f"Client(url={self.url!r})"
@@ -100,7 +104,13 @@ class Client:
 
     def sibling(self) -> "Client":
         """Another client of the same master, with the same token, on its own connection."""
-        return Client(self.url, self._token, timeout=self._http.timeout.read or 30.0)
+        return Client(
+            self.url,
+            self._token,
+            timeout=self._http.timeout.read or 30.0,
+            ca=self._target.ca,
+            fingerprint=self._target.fingerprint,
+        )
 
     def close(self) -> None:
         """Close the connection."""
@@ -117,9 +127,7 @@ class Client:
             try:
                 response = self._http.request(method, path, **kwargs)
             except httpx.TransportError as exc:
-                raise MasterUnreachableError(
-                    f"cannot reach the master at {self.url}: {exc}"
-                ) from exc
+                raise transport_error(self.url, exc) from exc
             pause = _retry_after(response)
             if pause is None or time.monotonic() + pause > deadline:
                 raise_for_status(response)
@@ -340,4 +348,4 @@ class Client:
                         return
                     yield data
         except httpx.TransportError as exc:
-            raise MasterUnreachableError(f"lost the master at {self.url}: {exc}") from exc
+            raise transport_error(self.url, exc, doing="keep") from exc

@@ -1,5 +1,6 @@
 """What can go wrong when talking to the master, as exceptions with the master's explanation."""
 
+import ssl
 from typing import Any
 
 import httpx
@@ -11,6 +12,33 @@ class ClientError(Exception):
 
 class MasterUnreachableError(ClientError):
     """The master could not be reached (refused, timed out, connection dropped)."""
+
+
+class MasterUntrustedError(ClientError):
+    """The master's certificate failed verification: no request was sent."""
+
+
+def transport_error(url: str, exc: Exception, doing: str = "reach") -> ClientError:
+    """The client error for a failed connection: an untrusted certificate says how to fix it."""
+    bad = untrusted(exc)
+    if bad is None:
+        return MasterUnreachableError(f"cannot {doing} the master at {url}: {exc}")
+    reason = getattr(bad, "verify_message", None) or str(bad)
+    return MasterUntrustedError(
+        f"cannot verify the master's certificate at {url}: {reason}; nothing was sent. "
+        "Give its CA bundle (--ca FILE, CORRAL_CA) or the fingerprint it prints at start "
+        "(--fingerprint SHA256:..., CORRAL_FINGERPRINT)"
+    )
+
+
+def untrusted(exc: BaseException) -> ssl.SSLCertVerificationError | None:
+    """The certificate failure behind a connection error, if that is what it was."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, ssl.SSLCertVerificationError):
+            return seen
+        seen = seen.__cause__ or seen.__context__
+    return None
 
 
 class ApiError(ClientError):

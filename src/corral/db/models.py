@@ -58,6 +58,9 @@ class WorkerConfigRow(Base):
     run_as: Mapped[str | None] = mapped_column(String(65))
     # The other users its jobs may ask for (NULL in rows older than the column: none).
     allowed_run_as: Mapped[list[str] | None] = mapped_column(JSONType)
+    # How its worker trusts the master's certificate: a CA bundle path on its host, a pin.
+    master_ca: Mapped[str | None] = mapped_column(String(4096))
+    master_fingerprint: Mapped[str | None] = mapped_column(String(102))
     auto_start: Mapped[bool] = mapped_column(Boolean)
     auto_restart: Mapped[bool] = mapped_column(Boolean)
     max_restart_attempts: Mapped[int] = mapped_column(Integer)

@@ -38,6 +38,10 @@ class WorkerConfig:
     run_as: str | None = None
     # What else its jobs may ask for, each exactly as written.
     allowed_run_as: list[str] = field(default_factory=list)
+    # How its worker trusts the master over HTTPS: a CA bundle (a path on the worker's
+    # host) and/or a pin of the master's certificate; neither: the system's CAs.
+    master_ca: str | None = None
+    master_fingerprint: str | None = None
     auto_start: bool = True
     auto_restart: bool = True
     max_restart_attempts: int = 5

@@ -6,6 +6,7 @@ at once; the web framework and the ORM take most of a start's CPU time to import
 """
 
 from corral.hardening import make_undumpable
+from corral.master import tls
 from corral.master.single_master import claim
 from corral.settings import MasterSettings
 
@@ -14,11 +15,14 @@ def run_master(settings: MasterSettings, banner: bool = True) -> int:
     """Serve the API until a signal arrives; return the exit code.
 
     Raises MasterStartError, before touching the database or any worker, when
-    another master holds the data folder or the database, or the port is taken.
+    another master holds the data folder or the database, the port is taken, or
+    the TLS certificate and key cannot serve.
     """
     # Its environment and memory (the database URL, keys once read) closed to its jobs.
     make_undumpable()
+    fingerprint = tls.check_files(settings)
     with claim(settings) as (settings, sock, db_lock):
+        tls.write_client_file(settings, fingerprint)
         from corral.master.server import serve  # imported once the claim is held
 
         return serve(settings, sock, db_lock, banner)

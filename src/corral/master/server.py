@@ -18,6 +18,7 @@ from corral.master.app import create_app
 from corral.master.database_lock import PostgresLock
 from corral.master.hard_stop import kill_everything
 from corral.master.services import Services
+from corral.master.tls import served_fingerprint
 from corral.settings import WILDCARD_HOSTS, MasterSettings
 
 log = logging.getLogger("corral.master")
@@ -104,6 +105,8 @@ def serve(
         loop="uvloop",
         http="httptools",
         timeout_graceful_shutdown=5,
+        ssl_certfile=settings.tls_cert,
+        ssl_keyfile=settings.tls_key,
     )
     server = MasterServer(config, app)
     if banner:
@@ -119,6 +122,9 @@ def _print_banner(settings: MasterSettings) -> None:
     print(f"corral master listening on {settings.listen_address}{everywhere}", flush=True)
     print(f"local clients: {settings.url}  (API docs: {settings.url}/docs)", flush=True)
     print(f"data folder: {settings.data_dir.resolve()}", flush=True)
+    if settings.tls_cert is not None:
+        pin = served_fingerprint(settings.tls_cert)
+        print(f"TLS certificate fingerprint: {pin}  (workers elsewhere pin it)", flush=True)
     sys.stdout.flush()
 
 

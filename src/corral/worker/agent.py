@@ -36,6 +36,7 @@ from corral.worker.master_client import (
     MasterError,
     MasterRejected,
     MasterUnreachable,
+    MasterUntrusted,
 )
 
 if TYPE_CHECKING:
@@ -56,7 +57,9 @@ def new_instance_id() -> str:
 
 
 def is_fatal(exc: MasterError) -> bool:
-    """Whether retrying cannot help (bad token, unknown worker, invalid request)."""
+    """Whether retrying cannot help (bad token, unknown worker, invalid request, untrusted TLS)."""
+    if isinstance(exc, MasterUntrusted):
+        return True
     return isinstance(exc, MasterRejected) and exc.status not in _TRANSIENT_STATUSES
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import ssl
 import sys
 from collections.abc import MutableMapping
 from typing import BinaryIO
@@ -18,6 +19,7 @@ from corral.protocol import (
     ENV_TOKEN,
     ENV_WORKER_ID,
 )
+from corral.tls_trust import client_context
 from corral.worker import handoff
 from corral.worker.executor import DEFAULT_GRACE_S
 from corral.worker.logs import configure_logging, flush_std_streams
@@ -61,6 +63,19 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--master", metavar="URL", help=f"master base URL (default: ${ENV_MASTER_URL})"
+    )
+    parser.add_argument(
+        "--master-ca",
+        metavar="FILE",
+        help="CA bundle (PEM) that the master's certificate must chain to (default: the system's)",
+    )
+    parser.add_argument(
+        "--master-fingerprint",
+        metavar="SHA256:...",
+        help=(
+            "accept only the master certificate with this SHA-256 fingerprint, as the master "
+            "prints it (the way to trust a self-signed certificate)"
+        ),
     )
     parser.add_argument(
         "--worker-id", metavar="ID", help=f"this worker's id (default: ${ENV_WORKER_ID})"
@@ -125,6 +140,7 @@ def parse_settings(
     url = urlsplit(master_url)
     if url.scheme not in ("http", "https") or not url.hostname:
         parser.error(f"master URL must look like http://host:port: {master_url!r}")
+    tls = _tls_context(parser, args, url.scheme == "https")
     # Last: a token file is deleted once read, and must not be lost to a usage error.
     secrets = _handoff(parser, args, environ, stdin or sys.stdin.buffer)
     settings = WorkerSettings(
@@ -137,6 +153,7 @@ def parse_settings(
         drain_timeout_s=_drain_timeout(parser, args.drain_timeout, environ.get(ENV_DRAIN_TIMEOUT)),
         kill_grace_s=args.kill_grace,
         cgroups=not args.no_cgroups and _cgroups_on(parser, environ.get(ENV_CGROUPS)),
+        tls=tls,
     )
     return settings, str(args.log_level)
 
@@ -179,6 +196,23 @@ def _handoff(
     if from_environ is None:
         parser.error(f"no token: pass --token-file or --token-stdin (or set {ENV_TOKEN})")
     return from_environ
+
+
+def _tls_context(
+    parser: argparse.ArgumentParser, args: argparse.Namespace, https: bool
+) -> ssl.SSLContext | None:
+    """How the master's certificate is verified; None for a plain HTTP master."""
+    given = args.master_ca or args.master_fingerprint
+    if not https:
+        if given:
+            parser.error("--master-ca and --master-fingerprint need an https:// master URL")
+        return None
+    try:
+        return client_context(args.master_ca, args.master_fingerprint)
+    except ValueError as exc:
+        parser.error(f"--master-fingerprint: {exc}")
+    except OSError as exc:  # ssl.SSLError included: not a CA bundle
+        parser.error(f"--master-ca {args.master_ca}: {exc}")
 
 
 def _positive_float(text: str) -> float:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import http.client
 import json
+import ssl
 import threading
 from collections.abc import Mapping
 from typing import Any
@@ -34,6 +35,18 @@ class MasterError(Exception):
 
 class MasterUnreachable(MasterError):
     """No usable answer: network error, timeout, or a 5xx while the master is busy."""
+
+
+class MasterUntrusted(MasterError):
+    """The master's certificate failed verification: nothing, not the token, was sent."""
+
+    def __init__(self, url: str, exc: ssl.SSLError) -> None:
+        reason = getattr(exc, "verify_message", None) or str(exc)
+        super().__init__(
+            f"cannot verify the master's certificate at {url}: {reason}; the token was not "
+            "sent. Give the master's CA bundle (--master-ca FILE) or the fingerprint it "
+            "prints at start (--master-fingerprint SHA256:...)"
+        )
 
 
 class MasterBusy(MasterUnreachable):
@@ -100,13 +113,23 @@ def _rejection(status: int, body: object, path: str, retry_after: str | None) ->
 class MasterClient:
     """POSTs JSON to the master with bearer auth; one keep-alive connection per thread."""
 
-    def __init__(self, base_url: str, token: str, worker_id: str, *, timeout: float = 5.0) -> None:
+    def __init__(
+        self,
+        base_url: str,
+        token: str,
+        worker_id: str,
+        *,
+        timeout: float = 5.0,
+        tls: ssl.SSLContext | None = None,
+    ) -> None:
         parts = urlsplit(base_url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise ValueError(f"master URL must be http(s)://host[:port][/prefix]: {base_url!r}")
         self.base_url = base_url
         self.timeout = timeout
         self._scheme = parts.scheme
+        # Verifies the master (CA, pin) before the first byte of a request goes out.
+        self._tls = tls
         self._netloc = parts.netloc
         self._prefix = parts.path.rstrip("/")
         self._headers = {
@@ -138,6 +161,9 @@ class MasterClient:
                 if reused and attempt == 0:
                     continue
                 raise MasterUnreachable(f"{path}: {exc!r}") from exc
+            except ssl.SSLCertVerificationError as exc:
+                self.close()
+                raise MasterUntrusted(self.base_url, exc) from exc
             except (OSError, http.client.HTTPException) as exc:
                 self.close()
                 raise MasterUnreachable(f"{path}: {exc!r}") from exc
@@ -163,12 +189,10 @@ class MasterClient:
         """This thread's connection and whether it was used before."""
         conn: http.client.HTTPConnection | None = getattr(self._local, "conn", None)
         if conn is None:
-            factory = (
-                http.client.HTTPSConnection
-                if self._scheme == "https"
-                else http.client.HTTPConnection
-            )
-            conn = factory(self._netloc, timeout=timeout)
+            if self._scheme == "https":
+                conn = http.client.HTTPSConnection(self._netloc, timeout=timeout, context=self._tls)
+            else:
+                conn = http.client.HTTPConnection(self._netloc, timeout=timeout)
             self._local.conn = conn
         conn.timeout = timeout
         reused = conn.sock is not None

@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import os
 import signal
+import ssl
 import time
 from functools import partial
 from pathlib import Path
@@ -24,7 +25,7 @@ from corral.worker.daemon import DaemonThread
 from corral.worker.executor import DEFAULT_GRACE_S, Executor
 from corral.worker.heartbeat import HeartbeatThread
 from corral.worker.job_loop import Poller, Reporter
-from corral.worker.master_client import MasterClient, MasterError
+from corral.worker.master_client import MasterClient, MasterError, MasterUntrusted
 from corral.worker.orphans import state_dir
 from corral.worker.outbox import Outbox
 from corral.worker.parent import PARENT_DEATH_SIGNAL, arm_parent_death_signal
@@ -62,6 +63,7 @@ class WorkerSettings:
         "master_url",
         "parent_pid",
         "secret_env",
+        "tls",
         "token",
         "worker_id",
     )
@@ -78,6 +80,7 @@ class WorkerSettings:
         drain_timeout_s: float = DEFAULT_DRAIN_TIMEOUT_S,
         kill_grace_s: float = DEFAULT_GRACE_S,
         cgroups: bool = True,
+        tls: ssl.SSLContext | None = None,
     ) -> None:
         self.master_url = master_url
         self.worker_id = worker_id
@@ -88,6 +91,7 @@ class WorkerSettings:
         self.drain_timeout_s = drain_timeout_s
         self.kill_grace_s = kill_grace_s
         self.cgroups = cgroups  # False: contain jobs by process groups even where cgroups work
+        self.tls = tls  # how an https master is verified before the token goes out
 
     def __repr__(self) -> str:
         return f"WorkerSettings(master_url={self.master_url!r}, worker_id={self.worker_id!r})"
@@ -122,7 +126,10 @@ class WorkerService:
                 # jobs (each had a cgroup): the larger count is how many were still running.
                 orphans = max(orphans, self.containment.sweep())
             client = MasterClient(
-                self.settings.master_url, self.settings.token, self.settings.worker_id
+                self.settings.master_url,
+                self.settings.token,
+                self.settings.worker_id,
+                tls=self.settings.tls,
             )
             self.agent = agent = Agent(
                 client,
@@ -136,6 +143,9 @@ class WorkerService:
                 if not agent.register_until_done(self._signals.wait):
                     log.info("stopped before registering")
                     return EXIT_OK
+            except MasterUntrusted as exc:
+                log.error("not registering: %s", exc)
+                return EXIT_REJECTED
             except MasterError as exc:
                 log.error("master refused registration of %r: %s", agent.worker_id, exc)
                 return EXIT_REJECTED

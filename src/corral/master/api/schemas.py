@@ -15,7 +15,7 @@ from pydantic import (
 from pydantic.config import JsonDict
 from pydantic_core import PydanticCustomError
 
-from corral import run_as
+from corral import run_as, tls_trust
 from corral.domain.ids import WORKER_ID_PATTERN
 from corral.domain.workers import DeploymentType, WorkerConfig, WorkerRuntime
 
@@ -51,6 +51,24 @@ RunAs = Annotated[
     StringConstraints(pattern=run_as.PATTERN),
     AfterValidator(_known_user),
     Field(description='"user" or "user:group", known to this host', examples=["nobody"]),
+]
+
+
+def _canonical_fingerprint(value: str) -> str:
+    """A pin written one way, as the master prints it."""
+    return tls_trust.fingerprint_of_digest(tls_trust.parse_fingerprint(value))
+
+
+MasterFingerprint = Annotated[
+    str,
+    StringConstraints(pattern=r"^([Ss][Hh][Aa]256:)?([0-9A-Fa-f]{2}:?){31}[0-9A-Fa-f]{2}$"),
+    AfterValidator(_canonical_fingerprint),
+    Field(description="SHA-256 pin of the master's certificate, as the master prints it"),
+]
+MasterCa = Annotated[
+    str,
+    StringConstraints(max_length=4096, pattern=r"^/[^\x00]*$"),
+    Field(description="absolute path of a CA bundle (PEM) on the worker's host"),
 ]
 WorkerId = Annotated[str, StringConstraints(pattern=WORKER_ID_PATTERN)]
 InstanceId = Annotated[str, StringConstraints(pattern=r"^[0-9a-f-]{8,36}$")]
@@ -124,6 +142,8 @@ class WorkerConfigFields(Strict):
     allowed_run_as: Annotated[list[RunAs], Field(max_length=64)] | None = Field(
         None, description="whom else its jobs may name in their run_as, each exactly as written"
     )
+    master_ca: MasterCa | None = None
+    master_fingerprint: MasterFingerprint | None = None
     auto_start: bool | None = None
     auto_restart: bool | None = None
     max_restart_attempts: Annotated[int, Field(ge=0, le=10000), JSON_INT] | None = None
@@ -148,11 +168,11 @@ class WorkerConfigUpdate(WorkerConfigFields):
     """Body of PATCH /worker-configs/{id}: only the fields given change."""
 
     def changes(self) -> dict[str, Any]:
-        """The fields the client set (null clears host, port, cpus and run_as)."""
+        """The fields the client set (null clears host, port, cpus, run_as and the TLS trust)."""
         data = self.model_dump(exclude_unset=True)
         if self.launcher is not None:
             data["launcher"] = self.launcher.model_dump(exclude_none=True)
-        nullable = {"host", "port", "cpus", "run_as"}
+        nullable = {"host", "port", "cpus", "run_as", "master_ca", "master_fingerprint"}
         return {k: v for k, v in data.items() if v is not None or k in nullable}
 
 
@@ -172,6 +192,8 @@ class WorkerConfigOut(BaseModel):
     launcher: dict[str, Any]
     run_as: str | None
     allowed_run_as: list[str]
+    master_ca: str | None
+    master_fingerprint: str | None
     auto_start: bool
     auto_restart: bool
     max_restart_attempts: int

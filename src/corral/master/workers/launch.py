@@ -9,6 +9,7 @@ from corral.domain.restart_policy import RestartPolicy
 from corral.domain.workers import DeploymentType, WorkerConfig
 from corral.launchers.base import LaunchSpec
 from corral.master.core import Core
+from corral.master.tls import served_fingerprint
 from corral.protocol import (
     ENV_DRAIN_TIMEOUT,
     ENV_MASTER_URL,
@@ -29,6 +30,7 @@ def launch_spec(core: Core, config: WorkerConfig) -> LaunchSpec:
     settings = core.settings
     argv = [sys.executable, "-m", "corral.worker", "--token-stdin"]
     argv += ["--master", settings.url, "--worker-id", config.worker_id]
+    argv += trust_options(settings, config)
     env = dict(config.env)
     env.update(
         {
@@ -46,6 +48,21 @@ def launch_spec(core: Core, config: WorkerConfig) -> LaunchSpec:
         token=core.tokens.worker_token(config.worker_id), secret_env=dict(config.secret_env)
     )
     return LaunchSpec(config=config, argv=argv, env=env, stdin=json.dumps(secrets).encode())
+
+
+def trust_options(settings: MasterSettings, config: WorkerConfig) -> list[str]:
+    """How the worker trusts the master's certificate: as configured, else (local) its pin."""
+    if settings.tls_cert is None:
+        return []  # a plain HTTP master has no certificate to check
+    options = []
+    if config.master_ca:
+        options += ["--master-ca", config.master_ca]
+    if config.master_fingerprint:
+        options += ["--master-fingerprint", config.master_fingerprint]
+    local = config.deployment_type is DeploymentType.LOCAL
+    if not options and local:
+        options += ["--master-fingerprint", served_fingerprint(settings.tls_cert)]
+    return options
 
 
 def state_dir(settings: MasterSettings, worker_id: str) -> Path:

@@ -5,7 +5,7 @@ import { showInvalid } from "./fields.js";
 const form = document.getElementById("config-form");
 const workerId = form.dataset.worker;
 const NUMBERS = ["port", "cpus", "max_accounts", "max_restart_attempts", "restart_delay_ms"];
-const NULLABLE = ["host", "port", "cpus"];
+const NULLABLE = ["host", "port", "cpus", "master_ca", "master_fingerprint"];
 
 /** A number when the text is one; else the text, for the API to refuse beside its field. */
 function numberOr(text) {
@@ -24,7 +24,8 @@ function pairs(text) {
 function body() {
   const f = form.elements;
   const out = {};
-  for (const name of ["worker_id", "name", "deployment_type", "host", ...NUMBERS]) {
+  const texts = ["worker_id", "name", "deployment_type", "host", "master_ca", "master_fingerprint"];
+  for (const name of [...texts, ...NUMBERS]) {
     if (!f[name]) continue;
     const value = f[name].value.trim();
     if (value) out[name] = NUMBERS.includes(name) ? numberOr(value) : value;
