@@ -2,6 +2,7 @@
 
 import click
 
+from corral.cli.apply import apply
 from corral.cli.audit import audit
 from corral.cli.context import CorralGroup, Target
 from corral.cli.jobs import jobs
@@ -32,7 +33,7 @@ def main(ctx: click.Context, url: str | None, token: str | None) -> None:
     ctx.obj = Target(url=url, token=token)
 
 
-for command in (up, master, worker, submit, jobs, workers, audit, keys):
+for command in (up, master, worker, submit, jobs, workers, apply, audit, keys):
     main.add_command(command)
 
 __all__ = ["main"]

@@ -17,9 +17,7 @@ def place(host: Sequence[int], wanted: int | None, taken: Iterable[Sequence[int]
     return sorted(by_load[:wanted])
 
 
-def refusal(
-    host: Sequence[int], cpus: int | None, cpu_ids: Sequence[int] | None
-) -> str | None:
+def refusal(host: Sequence[int], cpus: int | None, cpu_ids: Sequence[int] | None) -> str | None:
     """Why a local worker cannot have these CPUs on this host, or None when it can."""
     count = len(host)
     noun = "CPU" if count == 1 else "CPUs"
