@@ -203,7 +203,7 @@ def load(path: Path) -> FleetFile:
     unknown = sorted(set(data) - {"master", "workers"})
     if unknown:
         raise FleetFileError(
-            f"{path}: unknown table {', '.join(unknown)}: use [master], [workers.ID]"
+            f"{path}: unknown table {', '.join(unknown)}: use [master] and [workers.ID]"
         )
     master = _table(path, "master", data.get("master", {}), MASTER_FIELDS)
     workers_table = data.get("workers", {})
