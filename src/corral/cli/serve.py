@@ -8,7 +8,7 @@ import click
 from corral.cli.fleet_file import DEFAULT_FILE, FleetFile, FleetFileError, load
 from corral.cli.up_fleet import apply_when_up, check_secrets
 from corral.errors import MasterStartError
-from corral.settings import DEFAULT_PORT, from_env
+from corral.settings import DEFAULT_PORT, MasterSettings, from_env
 
 
 def _setup_logging(verbose: bool) -> None:
@@ -64,10 +64,12 @@ def _serve(create_default: bool, fleet: FleetFile | None, opts: dict[str, object
         raise click.UsageError(str(exc)) from exc
     if create_default:
         settings = settings.with_overrides(create_default_worker=True)
-    if fleet is not None and fleet.workers:
-        apply_when_up(settings, fleet)
+    def apply_fleet(claimed: MasterSettings) -> None:
+        if fleet is not None and fleet.workers:
+            apply_when_up(claimed, fleet)
+
     try:
-        code = run_master(settings)
+        code = run_master(settings, on_claimed=apply_fleet)
     except MasterStartError as exc:
         raise click.ClickException(str(exc)) from exc
     raise SystemExit(code)

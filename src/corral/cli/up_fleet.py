@@ -3,9 +3,11 @@
 import logging
 import threading
 import time
+from pathlib import Path
 
 from corral.cli.apply import apply_file
 from corral.cli.fleet_file import FleetFile, FleetFileError
+from corral.master.tokens import admin_token_path
 from corral.settings import MasterSettings
 
 log = logging.getLogger("corral.fleet")
@@ -32,13 +34,15 @@ def _apply(settings: MasterSettings, fleet: FleetFile) -> None:
     """Wait for the master (within its start timeout), then apply without pruning."""
     from corral.client import Client, ClientError, MasterUnreachableError
 
-    token_file = settings.data_dir / "admin.token"
+    token_file = admin_token_path(settings.data_dir)
     deadline = time.monotonic() + settings.start_timeout_s
     while True:
         try:
-            token = token_file.read_text().strip() if token_file.exists() else None
+            # The master writes its token once its services are open, then answers.
+            token = _read(token_file)
+            if token is None and not settings.insecure_no_auth:
+                raise MasterUnreachableError("no admin token yet")
             with Client(settings.url, token=token, data_dir=settings.data_dir) as client:
-                client.workers()
                 apply_file(client, fleet, lambda line: log.info("%s: %s", fleet.path, line))
             return
         except MasterUnreachableError:
@@ -50,3 +54,11 @@ def _apply(settings: MasterSettings, fleet: FleetFile) -> None:
             return
         # The master is still starting: nothing to wait on but its port.
         time.sleep(POLL_S)
+
+
+def _read(path: Path) -> str | None:
+    """A token file's content, or None while it is not there."""
+    try:
+        return path.read_text().strip() or None
+    except FileNotFoundError:
+        return None
