@@ -1,4 +1,4 @@
-"""corral.toml: good files read as the config API's fields, bad ones refused where they are wrong."""
+"""corral.toml: good files read as config fields, bad ones refused where they are wrong."""
 
 from pathlib import Path
 
@@ -57,7 +57,8 @@ def test_a_secret_missing_from_the_environment_is_named(tmp_path: Path) -> None:
     fleet = load(write(tmp_path, GOOD))
     with pytest.raises(FleetFileError) as caught:
         fleet.body("gpu", {})
-    assert str(caught.value).endswith("[workers.gpu] secret_env: API_KEY not set in the environment")
+    said = "[workers.gpu] secret_env: API_KEY not set in the environment"
+    assert str(caught.value).endswith(said)
 
 
 KNOWN_MASTER = ", ".join(
@@ -112,5 +113,5 @@ def test_a_bad_file_is_refused_naming_the_file_the_table_and_the_field(
 
 
 def test_a_missing_file_is_named(tmp_path: Path) -> None:
-    with pytest.raises(FleetFileError, match="corral.toml: cannot read it"):
+    with pytest.raises(FleetFileError, match=r"corral\.toml: cannot read it"):
         load(tmp_path / "corral.toml")

@@ -64,6 +64,7 @@ def _serve(create_default: bool, fleet: FleetFile | None, opts: dict[str, object
         raise click.UsageError(str(exc)) from exc
     if create_default:
         settings = settings.with_overrides(create_default_worker=True)
+
     def apply_fleet(claimed: MasterSettings) -> None:
         if fleet is not None and fleet.workers:
             apply_when_up(claimed, fleet)
