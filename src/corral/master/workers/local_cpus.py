@@ -1,8 +1,5 @@
 """The CPU sets of the master's local workers: placed at each start, released at exit."""
 
-from dataclasses import replace
-from typing import Any
-
 from corral.domain.cpu_sets import place, refusal
 from corral.domain.workers import DeploymentType, WorkerConfig
 from corral.errors import InvalidInputError
@@ -31,11 +28,10 @@ class LocalCpus:
         """The worker has exited: its CPUs are free for the next one to start."""
         self.held.pop(worker_id, None)
 
-    def check(self, config: WorkerConfig, changes: dict[str, Any] | None = None) -> None:
+    def check(self, config: WorkerConfig) -> None:
         """Refuse (422) a local config asking for CPUs this host does not have."""
-        merged = replace(config, **changes) if changes else config
-        if merged.deployment_type is not DeploymentType.LOCAL:
+        if config.deployment_type is not DeploymentType.LOCAL:
             return
-        why = refusal(self.host, merged.cpus, merged.cpu_ids)
+        why = refusal(self.host, config.cpus, config.cpu_ids)
         if why is not None:
             raise InvalidInputError(why)
