@@ -48,12 +48,11 @@ def never_starting(case: Case[Any]) -> None:
     ids = body.get("cpu_ids")
     if isinstance(ids, list) and ids and all(_count(i) for i in ids) and len(set(ids)) == len(ids):
         body["cpu_ids"] = sorted({HOST_CPUS[int(i) % len(HOST_CPUS)] for i in ids})
+    # A new config left without a switch (absent or null) would have it on.
+    new = case.method.upper() == "POST"
     for switch in ("auto_start", "auto_restart"):
-        if isinstance(body.get(switch), bool):
+        if isinstance(body.get(switch), bool) or (new and body.get(switch) is None):
             body[switch] = False
-    if case.method.upper() == "POST":
-        body.setdefault("auto_start", False)
-        body.setdefault("auto_restart", False)
 
 
 def _count(value: object) -> bool:
