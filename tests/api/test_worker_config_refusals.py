@@ -122,3 +122,25 @@ def test_stop_options_are_checked(master: InProcessMaster) -> None:
     r = master.api.post("/workers/batch", json={"action": "start", "worker_ids": []})
     assert r.status_code == 422
     assert master.status("w1")["state"] == "stopped"
+
+
+def test_a_type_this_master_cannot_launch_is_refused_before_it_is_saved(
+    master: InProcessMaster,
+) -> None:
+    r = master.api.post("/worker-configs", json={"worker_id": "far", "deployment_type": "ssh"})
+    assert r.status_code == 422
+    assert "this master cannot launch ssh workers; it launches local" in r.text
+    master.create_worker("near", auto_start=False)
+    r = master.api.patch("/worker-configs/near", json={"deployment_type": "docker"})
+    assert r.status_code == 422 and "cannot launch docker workers" in r.text
+    assert [c["deployment_type"] for c in _configs(master)] == ["local"]
+
+
+def test_cpu_ids_are_distinct_numbers_and_null_unpins(master: InProcessMaster) -> None:
+    for bad in ([], [0, 0], [-1], ["0"], [True], [5000]):
+        r = master.api.post("/worker-configs", json={"worker_id": "p", "cpu_ids": bad})
+        assert r.status_code == 422 and "cpu_ids" in r.text, (bad, r.text)
+    master.create_worker("p", auto_start=False, cpu_ids=[1, 0])
+    assert master.api.get("/worker-configs/p").json()["cpu_ids"] == [0, 1]
+    r = master.api.patch("/worker-configs/p", json={"cpu_ids": None})
+    assert r.status_code == 200 and r.json()["cpu_ids"] is None
