@@ -125,6 +125,7 @@ class WorkerSupervisor:
             spec = launch_spec(self.core, self.config)
             handle = await launcher.launch(spec, self.core.log_files.sink(self.worker_id))
         except Exception as exc:
+            self.core.local_cpus.release(self.worker_id)
             await self._crashed(f"could not launch: {exc!r}", ExitStatus(), ran_for=0.0)
             return
         self.handle = handle
