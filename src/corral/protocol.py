@@ -14,6 +14,8 @@ ENV_PARENT_PID = "CORRAL_PARENT_PID"
 ENV_STATE_DIR = "CORRAL_WORKER_STATE_DIR"
 # Seconds a draining worker lets its jobs run before it ends them.
 ENV_DRAIN_TIMEOUT = "CORRAL_DRAIN_TIMEOUT_S"
+# Set by the local launcher: the CPU ids ("0,1") the worker keeps to, of those it may use.
+ENV_CPU_IDS = "CORRAL_WORKER_CPU_IDS"
 
 
 class Secrets(TypedDict):

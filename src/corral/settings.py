@@ -104,8 +104,13 @@ def is_loopback(host: str) -> bool:
         return False
 
 
-def from_env(environ: dict[str, str] | None = None) -> MasterSettings:
-    """Settings from CORRAL_<FIELD> variables (e.g. CORRAL_DATABASE_URL, CORRAL_LEASE_S)."""
+def from_env(
+    environ: dict[str, str] | None = None, base: MasterSettings | None = None
+) -> MasterSettings:
+    """Settings from CORRAL_<FIELD> variables (e.g. CORRAL_DATABASE_URL, CORRAL_LEASE_S).
+
+    Each variable overrides its field of ``base`` (a file's settings; default: the defaults).
+    """
     env = os.environ if environ is None else environ
     values: dict[str, Any] = {}
     for f in fields(MasterSettings):
@@ -113,7 +118,7 @@ def from_env(environ: dict[str, str] | None = None) -> MasterSettings:
         if raw is None:
             continue
         values[f.name] = _parse(f.type, raw, f.name)
-    return MasterSettings(**values)
+    return replace(base or MasterSettings(), **values)
 
 
 def _parse(kind: Any, raw: str, name: str) -> Any:

@@ -81,13 +81,13 @@ def test_unknown_workers_are_404(master: InProcessMaster) -> None:
 
 
 def test_patch_changes_only_given_fields_and_refuses_bad_ones(master: InProcessMaster) -> None:
-    master.create_worker("w1", auto_start=False, labels={"zone": "a"}, cpus=2)
-    r = master.api.patch("/worker-configs/w1", json={"cpus": 4})
-    assert r.status_code == 200 and r.json()["cpus"] == 4 and r.json()["labels"] == {"zone": "a"}
+    master.create_worker("w1", auto_start=False, labels={"zone": "a"}, cpus=1)
+    r = master.api.patch("/worker-configs/w1", json={"cpus": 2})
+    assert r.status_code == 200 and r.json()["cpus"] == 2 and r.json()["labels"] == {"zone": "a"}
     for bad in ({"worker_id": "w2"}, {"cpus": -1}, {"deployment_type": "x"}, {"nope": 1}):
         r = master.api.patch("/worker-configs/w1", json=bad)
         assert r.status_code == 422, (bad, r.text)
-    assert master.api.get("/worker-configs/w1").json()["cpus"] == 4
+    assert master.api.get("/worker-configs/w1").json()["cpus"] == 2
 
 
 def test_secret_env_is_write_only(master: InProcessMaster) -> None:
@@ -138,3 +138,25 @@ def test_the_masters_fingerprint_is_kept_as_the_master_prints_it(master: InProce
     r = master.api.patch("/worker-configs/w", json={"master_fingerprint": None, "master_ca": None})
     assert r.status_code == 200, r.text
     assert (r.json()["master_fingerprint"], r.json()["master_ca"]) == (None, None)
+
+
+def test_a_type_this_master_cannot_launch_is_refused_before_it_is_saved(
+    master: InProcessMaster,
+) -> None:
+    r = master.api.post("/worker-configs", json={"worker_id": "far", "deployment_type": "ssh"})
+    assert r.status_code == 422
+    assert "this master cannot launch ssh workers; it launches local" in r.text
+    master.create_worker("near", auto_start=False)
+    r = master.api.patch("/worker-configs/near", json={"deployment_type": "docker"})
+    assert r.status_code == 422 and "cannot launch docker workers" in r.text
+    assert [c["deployment_type"] for c in _configs(master)] == ["local"]
+
+
+def test_cpu_ids_are_distinct_numbers_and_null_unpins(master: InProcessMaster) -> None:
+    for bad in ([], [0, 0], [-1], ["0"], [True], [5000]):
+        r = master.api.post("/worker-configs", json={"worker_id": "p", "cpu_ids": bad})
+        assert r.status_code == 422 and "cpu_ids" in r.text, (bad, r.text)
+    master.create_worker("p", auto_start=False, cpu_ids=[1, 0])
+    assert master.api.get("/worker-configs/p").json()["cpu_ids"] == [0, 1]
+    r = master.api.patch("/worker-configs/p", json={"cpu_ids": None})
+    assert r.status_code == 200 and r.json()["cpu_ids"] is None

@@ -63,10 +63,12 @@ def test_editing_then_deleting_a_config(master: MasterProcess, watched: tuple[Pa
     page.goto("/workers/edited/edit")
     page.fill("input[name=name]", "renamed")
     page.fill("input[name=restart_delay_ms]", "250")
+    page.fill("input[name=cpu_ids]", "1")
     page.click("button[type=submit]")
     expect(page).to_have_url(f"{master.url}/workers/edited")
     expect(page.locator("dl.config")).to_contain_text("renamed")
-    assert master.api.get("/worker-configs/edited").json()["restart_delay_ms"] == 250
+    edited = master.api.get("/worker-configs/edited").json()
+    assert (edited["restart_delay_ms"], edited["cpu_ids"]) == (250, [1])
     page.goto("/workers/edited/edit")
     page.click("#delete")
     expect(page.locator("#confirm-text")).to_contain_text("Delete worker edited?")

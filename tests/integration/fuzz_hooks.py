@@ -3,6 +3,7 @@
 And one check: valid jobs are accepted unless the fleet of the moment cannot run them.
 """
 
+import os
 import re
 from typing import Any
 
@@ -12,6 +13,8 @@ from schemathesis import Case, CheckContext, HookContext, Response
 from corral import run_as
 from corral.store.history import FLEET_SERIES, WORKER_SERIES
 
+DEPLOYMENT_TYPES = ("local", "ssh", "docker", "kubernetes")
+HOST_CPUS = sorted(os.sched_getaffinity(0))
 # What a query string's boolean reads as true.
 TRUE = {"true", "1", "yes", "on", "t", "y"}
 SUBMIT_PATHS = ("/api/v1/jobs", "/api/v1/jobs/batch")
@@ -20,25 +23,43 @@ SUBMIT_PATHS = ("/api/v1/jobs", "/api/v1/jobs/batch")
 @schemathesis.hook
 def before_call(context: HookContext, case: Case[Any], kwargs: dict[str, Any]) -> None:
     """Make the request harmless and finite before it is sent."""
-    never_local(case)
+    never_starting(case)
     no_follow(case)
     no_wait(case)
     known_users(case)
     series_of_one_kind(case)
 
 
-def never_local(case: Case[Any]) -> None:
-    """Make every worker config the fuzzer writes an SSH one: this master cannot start those.
+def never_starting(case: Case[Any]) -> None:
+    """Make every worker config the fuzzer writes one this host can hold, never started.
 
-    A new config without a type (absent or null) is a local one; a change without one
-    keeps the type the config has.
+    Which launchers exist and how many CPUs there are is the host's to say, not the
+    document's: a well-formed type becomes local, a well-formed CPU count or set the host
+    lacks becomes one it has. Malformed values are left as they are, to be refused.
+    Auto-start and auto-restart are off, and a worker started by hand exits at once
+    (CORRAL_TEST_WORKERS_EXIT in the master's environment).
     """
-    body = case.body
+    body: Any = case.body
     if not case.path.startswith("/api/v1/worker-configs") or not isinstance(body, dict):
         return
-    kind = body.get("deployment_type")
-    if kind == "local" or (kind is None and case.method.upper() == "POST"):
-        body["deployment_type"] = "ssh"
+    if body.get("deployment_type") in DEPLOYMENT_TYPES:
+        body["deployment_type"] = "local"
+    cpus = body.get("cpus")
+    if isinstance(cpus, int) and _count(cpus) and cpus > len(HOST_CPUS):
+        body["cpus"] = len(HOST_CPUS)
+    ids = body.get("cpu_ids")
+    if isinstance(ids, list) and ids and all(_count(i) for i in ids) and len(set(ids)) == len(ids):
+        body["cpu_ids"] = sorted({HOST_CPUS[int(i) % len(HOST_CPUS)] for i in ids})
+    # A new config left without a switch (absent or null) would have it on.
+    new = case.method.upper() == "POST"
+    for switch in ("auto_start", "auto_restart"):
+        if isinstance(body.get(switch), bool) or (new and body.get(switch) is None):
+            body[switch] = False
+
+
+def _count(value: object) -> bool:
+    """Whether a value is a JSON integer the schema allows for a CPU number or count."""
+    return type(value) is int and 0 <= value <= 4096
 
 
 def known_users(case: Case[Any]) -> None:

@@ -8,11 +8,13 @@ accepted and invalid ones refused. The seed is fixed and the random examples per
 operation few, so the run takes about half a minute.
 
 Nothing the fuzzer sends can run. The master demands the admin token (the fuzzer
-has it) and its one worker config is SSH, which this master cannot launch; the
-hooks in fuzz_hooks.py turn every config the fuzzer writes into an SSH one, so no
-worker ever starts and every job stays pending; and should one start all the same,
-it would exit at once. The hooks also replace every well-formed user name by one this
-host has: which users exist is the host's to say, not the document's. Left out: the
+has it) and its one worker config does not start by itself; the hooks in
+fuzz_hooks.py turn off auto-start and auto-restart in every config the fuzzer writes,
+and every worker the master launches all the same (a start asked by hand) exits at
+once, before it registers, so every job stays pending. The hooks also make every
+well-formed deployment type local, every CPU count or set one the host has, and every
+well-formed user name one this host has: which launchers, CPUs and users exist is the
+host's to say, not the document's. Left out: the
 agent routes, which answer only a worker's own token. The logs routes are fuzzed
 without ``follow``, whose streams last as long as the job or the client, and the wait
 route without waiting.
@@ -57,15 +59,15 @@ phases.coverage.enabled = false
 
 @pytest.fixture
 def fuzzed_master(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[MasterProcess]:
-    """A master demanding the admin token, whose only worker config can never start."""
-    # Should a worker start all the same, it would exit before it could take a job.
+    """A master demanding the admin token, whose only worker config never starts by itself."""
+    # A worker started by hand exits before it could take a job.
     monkeypatch.setenv("PYTHONPATH", HOOKS)
     # It checks that every route refuses a missing or wrong token, many times over.
     master = MasterProcess(
         tmp_path / "data", test_workers_exit=3, auth_failures_per_minute=1_000_000
     ).start()
     try:
-        master.create_worker("idle", deployment_type="ssh", cpus=4096, auto_start=False)
+        master.create_worker("idle", cpus=1, auto_start=False, auto_restart=False)
         yield master
     finally:
         master.stop()
@@ -108,6 +110,9 @@ def test_every_operation_answers_as_its_document_says(
     assert run.returncode == 0, run.stdout + run.stderr
     assert "Authentication failed" not in run.stdout, run.stdout
     configs = fuzzed_master.read("/worker-configs")
-    assert not [c for c in configs if c["deployment_type"] == "local"], configs
-    overview = fuzzed_master.read("/workers/stats/overview")
-    assert overview["by_state"]["running"] == overview["by_state"]["starting"] == 0
+    assert not [c for c in configs if c["auto_start"] or c["auto_restart"]], configs
+    # No worker ever registered, so no job ever ran.
+    for config in configs:
+        assert fuzzed_master.status(config["worker_id"])["instance_id"] is None, config
+    ran = [j for j in fuzzed_master.read("/jobs", params={"limit": 1000})["jobs"] if j["attempt"]]
+    assert not ran, ran

@@ -9,6 +9,7 @@ import pytest
 
 from corral.worker.cpus import (
     cgroup_cpu_limit,
+    keep_to,
     limit_to_quota,
     parse_cfs_quota,
     parse_cpu_max,
@@ -91,3 +92,10 @@ def test_no_cgroup_information(tmp_path: Path) -> None:
 def test_this_process_gets_a_subset_of_its_affinity() -> None:
     cpus = usable_cpus()
     assert cpus and set(cpus) <= os.sched_getaffinity(0)
+
+
+def test_keep_to_the_cpus_the_master_gave() -> None:
+    assert keep_to([0, 1, 2, 3], "1,3") == [1, 3]
+    assert keep_to([0, 1], None) == keep_to([0, 1], "") == [0, 1]
+    # Ids it may not use, or a value it cannot read, leave every usable one.
+    assert keep_to([0, 1], "7") == keep_to([0, 1], "x,1") == [0, 1]

@@ -2,6 +2,7 @@
 
 import click
 
+from corral.cli.apply import apply
 from corral.cli.audit import audit
 from corral.cli.context import CorralGroup, Target
 from corral.cli.jobs import jobs
@@ -51,7 +52,7 @@ def main(
     ctx.obj = Target(url=url, token=token, ca=ca, fingerprint=fingerprint)
 
 
-for command in (up, master, worker, submit, jobs, workers, audit, keys, tls):
+for command in (up, master, worker, submit, jobs, workers, apply, audit, keys, tls):
     main.add_command(command)
 
 __all__ = ["main"]

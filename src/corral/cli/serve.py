@@ -5,8 +5,10 @@ from pathlib import Path
 
 import click
 
+from corral.cli.fleet_file import DEFAULT_FILE, FleetFile, FleetFileError, load
+from corral.cli.up_fleet import apply_when_up, check_secrets
 from corral.errors import MasterStartError
-from corral.settings import DEFAULT_PORT, from_env
+from corral.settings import DEFAULT_PORT, MasterSettings, from_env
 
 
 def _setup_logging(verbose: bool) -> None:
@@ -60,20 +62,25 @@ def _master_options(fn: click.decorators.FC) -> click.decorators.FC:
     return fn
 
 
-def _serve(create_default: bool, **opts: object) -> None:
-    """Build settings from env and flags, then run the master until signalled."""
+def _serve(create_default: bool, fleet: FleetFile | None, opts: dict[str, object]) -> None:
+    """Build settings from the file, env and flags (flags win), then run the master."""
     from corral.master.main import run_master
 
     _setup_logging(bool(opts.pop("verbose")))
     try:
-        settings = from_env().with_overrides(**opts)
+        settings = from_env(base=fleet.settings() if fleet else None).with_overrides(**opts)
         settings.check()
     except ValueError as exc:
         raise click.UsageError(str(exc)) from exc
     if create_default:
         settings = settings.with_overrides(create_default_worker=True)
+
+    def apply_fleet(claimed: MasterSettings) -> None:
+        if fleet is not None and fleet.workers:
+            apply_when_up(claimed, fleet)
+
     try:
-        code = run_master(settings)
+        code = run_master(settings, on_claimed=apply_fleet)
     except MasterStartError as exc:
         raise click.ClickException(str(exc)) from exc
     raise SystemExit(code)
@@ -81,16 +88,40 @@ def _serve(create_default: bool, **opts: object) -> None:
 
 @click.command()
 @_master_options
-def up(**opts: object) -> None:
-    """Embedded mode: master on SQLite with a local worker, on 127.0.0.1."""
-    _serve(create_default=True, **opts)
+@click.option(
+    "--config",
+    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    help="A corral.toml [default: ./corral.toml when there is one]",
+)
+def up(config: Path | None, **opts: object) -> None:
+    """Embedded mode: master on SQLite with a local worker, on 127.0.0.1.
+
+    With a corral.toml, its [master] settings apply, then CORRAL_* variables over them,
+    then flags over both; its [workers.ID] tables are applied once the master answers
+    (as `corral apply` does, without --prune), and no default worker is made.
+    """
+    fleet = _fleet(config)
+    _serve(not (fleet and fleet.workers), fleet, opts)
+
+
+def _fleet(config: Path | None) -> FleetFile | None:
+    """The checked file given, or ./corral.toml when present; a usage error says what is wrong."""
+    path = config or (DEFAULT_FILE if DEFAULT_FILE.is_file() else None)
+    if path is None:
+        return None
+    try:
+        fleet = load(path)
+        check_secrets(fleet)
+    except FleetFileError as exc:
+        raise click.UsageError(str(exc)) from exc
+    return fleet
 
 
 @click.command()
 @_master_options
 def master(**opts: object) -> None:
     """Run the master (API, lifecycle manager) with the configured database."""
-    _serve(create_default=False, **opts)
+    _serve(False, None, opts)
 
 
 @click.command(

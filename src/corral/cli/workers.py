@@ -1,4 +1,7 @@
-"""``corral workers``: the fleet at a glance; start, stop, restart a worker, read its output."""
+"""``corral workers``: the fleet at a glance; start, stop, restart a worker, read its output.
+
+Adding, changing, deleting and showing a config are in worker_configs.py.
+"""
 
 from datetime import datetime
 from typing import Any
@@ -7,6 +10,7 @@ import click
 
 from corral.cli.context import open_client
 from corral.cli.output import age, cell, is_terminal, print_fields, print_json, print_rows, size
+from corral.cli.worker_configs import add, edit, rm, show
 
 HEADERS = ["ID", "STATE", "PID", "CPUS", "JOBS", "CPU%", "MEM", "RESTARTS", "UP", "LAST ERROR"]
 
@@ -144,3 +148,7 @@ def logs(ctx: click.Context, worker_id: str, stream: str, tail: int, follow: boo
             click.echo(line)
     except KeyboardInterrupt:
         ctx.exit(130)
+
+
+for command in (add, edit, rm, show):
+    workers.add_command(command)

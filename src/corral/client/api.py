@@ -131,7 +131,7 @@ class Client:
             pause = _retry_after(response)
             if pause is None or time.monotonic() + pause > deadline:
                 raise_for_status(response)
-                return response.json()
+                return response.json() if response.content else None
             # The master asked for this pause: nothing to wait on but the clock.
             time.sleep(pause)
 
@@ -303,6 +303,27 @@ class Client:
         """Every worker config, by id."""
         configs: list[dict[str, Any]] = self.request("GET", "/worker-configs")
         return configs
+
+    def worker_config(self, worker_id: str) -> dict[str, Any]:
+        """One worker's config (secret names only, never their values)."""
+        config: dict[str, Any] = self.request("GET", f"/worker-configs/{worker_id}")
+        return config
+
+    def add_worker(self, worker_id: str, **fields: Any) -> dict[str, Any]:
+        """Create a worker config from any fields of the config API; the stored config."""
+        body = {"worker_id": worker_id, **fields}
+        config: dict[str, Any] = self.request("POST", "/worker-configs", json=body)
+        return config
+
+    def edit_worker(self, worker_id: str, **changes: Any) -> dict[str, Any]:
+        """Change the given fields only (None clears host, port, cpus, cpu_ids, run_as)."""
+        path = f"/worker-configs/{worker_id}"
+        config: dict[str, Any] = self.request("PATCH", path, json=changes)
+        return config
+
+    def remove_worker(self, worker_id: str) -> None:
+        """Stop the worker gracefully if it runs, then delete its config."""
+        self.request("DELETE", f"/worker-configs/{worker_id}")
 
     def worker_status(self, worker_id: str) -> dict[str, Any]:
         """A worker's runtime state and metrics."""

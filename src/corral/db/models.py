@@ -47,6 +47,8 @@ class WorkerConfigRow(Base):
     host: Mapped[str | None] = mapped_column(String(255))
     port: Mapped[int | None] = mapped_column(Integer)
     cpus: Mapped[int | None] = mapped_column(Integer)
+    # The CPU ids a local worker is pinned to; NULL: the master places it.
+    cpu_ids: Mapped[list[int] | None] = mapped_column(JSONType)
     max_accounts: Mapped[int] = mapped_column(Integer)
     labels: Mapped[dict[str, Any]] = mapped_column(JSONType)
     env: Mapped[dict[str, Any]] = mapped_column(JSONType)

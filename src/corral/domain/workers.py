@@ -28,6 +28,8 @@ class WorkerConfig:
     host: str | None = None
     port: int | None = None
     cpus: int | None = None
+    # The CPUs a local worker uses; None: the master picks the least used ones.
+    cpu_ids: list[int] | None = None
     max_accounts: int = 1
     labels: dict[str, str] = field(default_factory=dict)
     env: dict[str, str] = field(default_factory=dict)

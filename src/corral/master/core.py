@@ -1,7 +1,7 @@
 """The master's shared services: what every part of it may use, built once per process."""
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from corral.domain.workers import DeploymentType, WorkerConfig
 from corral.errors import ConflictError
@@ -10,13 +10,17 @@ from corral.master.database import Database
 from corral.master.jobs.scheduler import Scheduler
 from corral.master.log_files import WorkerLogFiles
 from corral.master.tokens import Tokens
+from corral.master.workers.local_cpus import LocalCpus
 from corral.master.writer import Writer
 from corral.settings import MasterSettings
 
 
 @dataclass
 class Core:
-    """Settings, the database and its writer, tokens, log files, launchers, the scheduler."""
+    """Settings, the database and its writer, tokens, log files, launchers, the scheduler.
+
+    Also the CPU sets of its local workers.
+    """
 
     settings: MasterSettings
     db: Database
@@ -25,6 +29,7 @@ class Core:
     log_files: WorkerLogFiles
     launchers: Mapping[DeploymentType, Launcher]
     scheduler: Scheduler
+    local_cpus: LocalCpus = field(default_factory=LocalCpus)
 
     def launcher_for(self, config: WorkerConfig) -> Launcher:
         """The launcher of the config's deployment type, or a clear refusal."""

@@ -30,6 +30,8 @@ def _config(row: RowMapping, ring: KeyRing) -> WorkerConfig:
         values[name] = dict(values[name] or {})
     values["secret_env"] = open_env(ring, values["secret_env"], config_owner(row["worker_id"]))
     values["allowed_run_as"] = list(values["allowed_run_as"] or [])
+    if values["cpu_ids"] is not None:
+        values["cpu_ids"] = list(values["cpu_ids"])
     values["deployment_type"] = DeploymentType(values["deployment_type"])
     return WorkerConfig(**values)
 
@@ -54,6 +56,10 @@ def _coerce(name: str, value: Any) -> Any:
         if isinstance(value, str) or not all(isinstance(v, str) for v in value):
             raise InvalidInputError("allowed_run_as must be a list of user names")
         return list(value)
+    if name == "cpu_ids" and value is not None:
+        if isinstance(value, str) or not all(type(v) is int and v >= 0 for v in value):
+            raise InvalidInputError("cpu_ids must be a list of CPU numbers")
+        return sorted(set(value))
     return value
 
 

@@ -25,6 +25,17 @@ def usable_cpus(
     return limit_to_quota(ids, cgroup_cpu_limit(self_cgroup, cgroup_root))
 
 
+def keep_to(cpu_ids: list[int], given: str | None) -> list[int]:
+    """The usable ids among those the master gave ("0,1"); all of them if none is usable."""
+    if not given:
+        return cpu_ids
+    try:
+        wanted = {int(part) for part in given.split(",")}
+    except ValueError:
+        return cpu_ids
+    return [cpu for cpu in cpu_ids if cpu in wanted] or cpu_ids
+
+
 def limit_to_quota(cpu_ids: list[int], quota: float | None) -> list[int]:
     """Keep the first ceil(quota) ids when the quota allows fewer CPUs than the mask."""
     if quota is None or quota <= 0:

@@ -17,10 +17,11 @@ import time
 from functools import partial
 from pathlib import Path
 
+from corral.protocol import ENV_CPU_IDS
 from corral.worker.agent import Agent
 from corral.worker.cgroups import Containment
 from corral.worker.containment import PROCESS_GROUPS, cgroup_prefix, detect
-from corral.worker.cpus import usable_cpus
+from corral.worker.cpus import keep_to, usable_cpus
 from corral.worker.daemon import DaemonThread
 from corral.worker.executor import DEFAULT_GRACE_S, Executor
 from corral.worker.heartbeat import HeartbeatThread
@@ -134,7 +135,7 @@ class WorkerService:
             self.agent = agent = Agent(
                 client,
                 self.settings.worker_id,
-                usable_cpus(),
+                keep_to(usable_cpus(), os.environ.get(ENV_CPU_IDS)),
                 heartbeat_interval_s=self.settings.heartbeat_interval_s,
             )
             agent.orphans_killed = orphans

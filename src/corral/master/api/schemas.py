@@ -37,6 +37,26 @@ def _json_integer(value: Any) -> Any:
 JSON_INT = BeforeValidator(_json_integer)
 
 
+def _distinct(value: list[int]) -> list[int]:
+    """A set of CPU ids names each once."""
+    if len(set(value)) != len(value):
+        raise PydanticCustomError("repeated_cpu", "each CPU id may be named once")
+    return value
+
+
+CpuIds = Annotated[
+    list[Annotated[int, Field(ge=0, le=4095), JSON_INT]],
+    Field(
+        min_length=1,
+        max_length=4096,
+        json_schema_extra={"uniqueItems": True},
+        description="the CPUs a local worker is pinned to; unset: the least used ones",
+        examples=[[0, 1]],
+    ),
+    AfterValidator(_distinct),
+]
+
+
 def _known_user(value: str) -> str:
     """A user (and group) this host knows; the error names the one it does not."""
     try:
@@ -131,6 +151,7 @@ class WorkerConfigFields(Strict):
     host: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9.\-:\[\]]{1,255}$")] | None = None
     port: Annotated[int, Field(ge=1, le=65535), JSON_INT] | None = None
     cpus: Annotated[int, Field(ge=1, le=4096), JSON_INT] | None = None
+    cpu_ids: CpuIds | None = None
     max_accounts: Annotated[int, Field(ge=0, le=4096), JSON_INT] | None = None
     labels: Labels | None = None
     env: Env | None = None
@@ -168,11 +189,11 @@ class WorkerConfigUpdate(WorkerConfigFields):
     """Body of PATCH /worker-configs/{id}: only the fields given change."""
 
     def changes(self) -> dict[str, Any]:
-        """The fields the client set (null clears host, port, cpus, run_as and the TLS trust)."""
+        """The fields the client set (null clears host, port, cpus, cpu_ids, run_as, TLS trust)."""
         data = self.model_dump(exclude_unset=True)
         if self.launcher is not None:
             data["launcher"] = self.launcher.model_dump(exclude_none=True)
-        nullable = {"host", "port", "cpus", "run_as", "master_ca", "master_fingerprint"}
+        nullable = {"host", "port", "cpus", "cpu_ids", "run_as", "master_ca", "master_fingerprint"}
         return {k: v for k, v in data.items() if v is not None or k in nullable}
 
 
@@ -185,6 +206,7 @@ class WorkerConfigOut(BaseModel):
     host: str | None
     port: int | None
     cpus: int | None
+    cpu_ids: list[int] | None
     max_accounts: int
     labels: dict[str, str]
     env: dict[str, str]

@@ -11,6 +11,7 @@ from corral.launchers.base import LaunchSpec
 from corral.master.core import Core
 from corral.master.tls import served_fingerprint
 from corral.protocol import (
+    ENV_CPU_IDS,
     ENV_DRAIN_TIMEOUT,
     ENV_MASTER_URL,
     ENV_PARENT_PID,
@@ -44,6 +45,7 @@ def launch_spec(core: Core, config: WorkerConfig) -> LaunchSpec:
         env[ENV_STATE_DIR] = str(state_dir(settings, config.worker_id))
         # The worker must hand its jobs back before the master's stop timeout kills it.
         env[ENV_DRAIN_TIMEOUT] = f"{max(0.0, settings.stop_timeout_s - 2.0):g}"
+        env[ENV_CPU_IDS] = ",".join(str(cpu) for cpu in core.local_cpus.assign(config))
     secrets = Secrets(
         token=core.tokens.worker_token(config.worker_id), secret_env=dict(config.secret_env)
     )

@@ -5,13 +5,16 @@ import logging
 import os
 import time
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 
+from corral.domain.worker_states import WorkerState
 from corral.domain.workers import DeploymentType, WorkerConfig, WorkerRuntime
-from corral.errors import NotFoundError
+from corral.errors import InvalidInputError, NotFoundError
 from corral.master.core import Core
 from corral.master.jobs.slots import fleet_worker
 from corral.master.workers.supervisor import WorkerSupervisor
+from corral.store.configs import UPDATABLE
 
 log = logging.getLogger("corral.master")
 
@@ -53,6 +56,7 @@ class LifecycleManager:
     async def add(self, config: WorkerConfig) -> WorkerConfig:
         """Store a new config and, when it says auto_start, start the worker."""
         db = self.core.db
+        self._check(config)
         created = await db.write(db.configs.create, config)
         _warn_jobs_as_root([created])
         runtime = WorkerRuntime(worker_id=created.worker_id, updated_at=created.created_at)
@@ -64,12 +68,29 @@ class LifecycleManager:
         return created
 
     async def update(self, worker_id: str, changes: Mapping[str, Any]) -> WorkerConfig:
-        """Change a config; a running worker picks it up at its next start."""
+        """Change a config; a running worker picks it up at its next start.
+
+        Until then the fleet counts the CPUs the running instance has, as its status does.
+        """
         sup = self.get(worker_id)
+        # Unknown fields are the store's to refuse, with its own message.
+        self._check(replace(sup.config, **{k: v for k, v in changes.items() if k in UPDATABLE}))
         updated = await self.core.db.write(self.core.db.configs.update, worker_id, changes)
         sup.config = updated
-        self.core.scheduler.fleet[worker_id] = fleet_worker(updated)
+        running = sup.state is WorkerState.RUNNING and sup.runtime.cpu_ids
+        capacity = len(sup.runtime.cpu_ids) if running else None
+        self.core.scheduler.fleet[worker_id] = fleet_worker(updated, capacity)
         return updated
+
+    def _check(self, config: WorkerConfig) -> None:
+        """Refuse (422) a config this master could never start as it stands."""
+        launchable = sorted(str(t) for t in self.core.launchers)
+        if config.deployment_type not in self.core.launchers:
+            raise InvalidInputError(
+                f"deployment_type: this master cannot launch {config.deployment_type} workers;"
+                f" it launches {', '.join(launchable)}"
+            )
+        self.core.local_cpus.check(config)
 
     async def remove(self, worker_id: str) -> None:
         """Stop the worker if it runs, then delete its config."""
@@ -79,6 +100,7 @@ class LifecycleManager:
             graceful=True, timeout_s=self.core.settings.stop_timeout_s, reason="config deleted"
         )
         await self.core.db.write(self.core.db.configs.delete, worker_id)
+        self.core.local_cpus.release(worker_id)
         self.core.log_files.close(worker_id)
         del self.supervisors[worker_id]
         self.core.scheduler.fleet.pop(worker_id, None)

@@ -125,6 +125,7 @@ class WorkerSupervisor:
             spec = launch_spec(self.core, self.config)
             handle = await launcher.launch(spec, self.core.log_files.sink(self.worker_id))
         except Exception as exc:
+            self.core.local_cpus.release(self.worker_id)
             await self._crashed(f"could not launch: {exc!r}", ExitStatus(), ran_for=0.0)
             return
         self.handle = handle
@@ -159,6 +160,7 @@ class WorkerSupervisor:
         status = await handle.wait()
         if self.handle is handle:
             self.handle = None
+        self.core.local_cpus.release(self.worker_id)
         ran_for = time.monotonic() - self._launched_at
         # Its jobs go back at once, not at the next recovery pass.
         gone = Reason.DRAINED if self.state is S.STOPPING else Reason.WORKER_CRASHED
@@ -239,7 +241,10 @@ class WorkerSupervisor:
         containment: str | None = None,
         user: str | None = None,
     ) -> int:
-        """A worker instance said hello: it counts as running; returns its CPU capacity."""
+        """A worker instance said hello: it counts as running; returns its CPU capacity.
+
+        Its CPUs are recorded as those it uses: the first ``capacity`` it may use.
+        """
         if self.state not in (S.STARTING, S.RUNNING, S.LOST):
             raise ForbiddenError(f"worker {self.worker_id} is {self.state}: not expecting it")
         if self.handle is not None and self.handle.pid is not None and pid != self.handle.pid:
@@ -247,6 +252,7 @@ class WorkerSupervisor:
         self.instance_id = instance_id
         self.last_contact = time.monotonic()
         now = utcnow()
+        cpu_ids = cpu_ids[: self._capacity(cpu_ids)]
         fields: dict[str, Any] = dict(
             instance_id=instance_id,
             hostname=hostname,
@@ -266,7 +272,7 @@ class WorkerSupervisor:
     def _open_for_jobs(self, instance_id: str, cpu_ids: list[int]) -> int:
         """Give the scheduler this instance's capacity: its usable CPUs, capped by config."""
         cfg = self.config
-        capacity = min(cfg.cpus, len(cpu_ids)) if cfg.cpus else len(cpu_ids)
+        capacity = self._capacity(cpu_ids)
         slot = Slot(
             self.worker_id,
             capacity,
@@ -282,6 +288,11 @@ class WorkerSupervisor:
         self.core.scheduler.worker_up(ws)
         self.core.scheduler.fleet[self.worker_id] = fleet_worker(cfg, capacity)
         return capacity
+
+    def _capacity(self, cpu_ids: list[int]) -> int:
+        """How many of the CPUs an instance may use its config lets it use."""
+        cpus = self.config.cpus
+        return min(cpus, len(cpu_ids)) if cpus else len(cpu_ids)
 
     def touch(self, instance_id: str) -> None:
         """Any request of the current instance renews its lease."""

@@ -5,11 +5,16 @@ import { showInvalid } from "./fields.js";
 const form = document.getElementById("config-form");
 const workerId = form.dataset.worker;
 const NUMBERS = ["port", "cpus", "max_accounts", "max_restart_attempts", "restart_delay_ms"];
-const NULLABLE = ["host", "port", "cpus", "master_ca", "master_fingerprint"];
+const NULLABLE = ["host", "port", "cpus", "cpu_ids", "master_ca", "master_fingerprint"];
 
 /** A number when the text is one; else the text, for the API to refuse beside its field. */
 function numberOr(text) {
   return /^-?\d+$/.test(text.trim()) ? Number(text) : text;
+}
+
+/** "0,1" as a list of CPU numbers; else the text, for the API to refuse beside its field. */
+function cpuIds(text) {
+  return /^\d+(\s*,\s*\d+)*$/.test(text) ? text.split(",").map(Number) : text;
 }
 
 function pairs(text) {
@@ -31,6 +36,9 @@ function body() {
     if (value) out[name] = NUMBERS.includes(name) ? numberOr(value) : value;
     else if (workerId && NULLABLE.includes(name)) out[name] = null;
   }
+  const ids = f.cpu_ids.value.trim();
+  if (ids) out.cpu_ids = cpuIds(ids);
+  else if (workerId) out.cpu_ids = null;
   out.labels = pairs(f.labels.value);
   out.env = pairs(f.env.value);
   if (f.secret_env.value.trim()) out.secret_env = pairs(f.secret_env.value);
