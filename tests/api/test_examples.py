@@ -22,7 +22,12 @@ def exported_names(tmp_path: Path) -> set[str]:
         master.register("w1")
         r = master.api.get(master.url + "/metrics")
         assert r.status_code == 200, r.text
-    names = {line.split("{")[0].split(" ")[0] for line in r.text.splitlines() if line[:1].isalpha()}
+    # A family is exported even while it has no sample (a worker's memory before it is measured).
+    families = {line.split()[2] for line in r.text.splitlines() if line.startswith("# TYPE ")}
+    samples = {
+        line.split("{")[0].split(" ")[0] for line in r.text.splitlines() if line[:1].isalpha()
+    }
+    names = families | samples
     return names | {n.removesuffix(s) for n in names for s in SUFFIXES}
 
 

@@ -45,7 +45,7 @@ def never_starting(case: Case[Any]) -> None:
     if body.get("deployment_type") in DEPLOYMENT_TYPES:
         body["deployment_type"] = "local"
     cpus = body.get("cpus")
-    if isinstance(cpus, int) and _count(cpus) and cpus > len(HOST_CPUS):
+    if isinstance(cpus, int | float) and _count(cpus) and cpus > len(HOST_CPUS):
         body["cpus"] = len(HOST_CPUS)
     ids = body.get("cpu_ids")
     if isinstance(ids, list) and ids and all(_count(i) for i in ids) and len(set(ids)) == len(ids):
@@ -58,8 +58,12 @@ def never_starting(case: Case[Any]) -> None:
 
 
 def _count(value: object) -> bool:
-    """Whether a value is a JSON integer the schema allows for a CPU number or count."""
-    return type(value) is int and 0 <= value <= 4096
+    """Whether a value is a JSON integer the schema allows for a CPU number or count.
+
+    JSON Schema counts 3.0 as an integer, and so does the API.
+    """
+    whole = type(value) is int or (type(value) is float and value.is_integer())
+    return whole and 0 <= value <= 4096  # type: ignore[operator]
 
 
 def known_users(case: Case[Any]) -> None:
