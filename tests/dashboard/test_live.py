@@ -103,3 +103,44 @@ def test_the_viewer_keeps_at_most_3000_lines(
     expect(lines.first).to_have_text("1002\n")
     expect(lines.last).to_have_text("done\n")
     watch.assert_clean()
+
+
+def test_a_tab_holds_one_stream_the_viewers_while_it_follows(
+    master: MasterProcess, watched: tuple[Page, Watch], tmp_path: Path
+) -> None:
+    master.create_worker("later", auto_start=False, labels={"pool": "later"})
+    finish = tmp_path / "finish"
+    script = f"echo started; while [ ! -e {finish} ]; do sleep 0.02; done"
+    job = {"command": ["sh", "-c", script], "labels": {"pool": "later"}}
+    r = master.api.post("/jobs", json=job)
+    assert r.status_code == 201, r.text
+    page, watch = watched
+    streams: list[str] = []
+    page.on(
+        "request",
+        lambda req: streams.append(req.url) if req.resource_type == "eventsource" else None,
+    )
+    page.goto(f"/jobs/{r.json()['id']}")
+    state = page.locator("[data-field=state]")
+    expect(state).to_have_text("pending")
+    expect(page.locator("#conn")).to_have_attribute("data-state", "live")
+    # The job's state changes reach the page on the viewer's stream: it is the only one.
+    assert master.api.post("/workers/later/start").status_code in (200, 202)
+    expect(page.locator(".logview .lines span.stdout")).to_have_text(["started\n"])
+    expect(state).to_have_text("running")
+    assert len(streams) == 1 and "/output?" in streams[0] and "pulse=1" in streams[0], streams
+    # Paused, the viewer gives the tab's signals back to the page's own stream, and takes
+    # them again when resumed.
+    for pause, then in (("paused", "/ui/events"), ("live", "/output?")):
+        with page.expect_request(lambda req: req.resource_type == "eventsource") as opened:
+            page.click("[data-role=pause]")
+        assert then in opened.value.url, opened.value.url
+        expect(page.locator(".logview")).to_have_attribute("data-status", pause)
+    # The job ends: so does the viewer's stream, and the page's own one follows on.
+    with page.expect_request(lambda req: req.resource_type == "eventsource") as opened:
+        finish.touch()
+        expect(state).to_have_text("succeeded")
+    assert opened.value.url.endswith("/ui/events"), opened.value.url
+    expect(page.locator("#conn")).to_have_attribute("data-state", "live")
+    assert len(streams) == 4, streams
+    watch.assert_clean()

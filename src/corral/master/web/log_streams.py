@@ -1,9 +1,11 @@
 """The log viewer's streams: both of a job's or a worker's streams on one connection.
 
-Each event carries an id a browser sends back when it reconnects (Last-Event-ID), so
-the stream resumes where it broke, with no line lost or shown twice: for a job's output
-the byte offsets reached in each file, for a worker's (timestamped) lines the time of
-the last line sent on each stream.
+A page holds one stream at a time: while its log viewer follows, the page's change
+signals travel on the viewer's stream (``with_signals``). Each event carries an id a
+browser sends back when it reconnects (Last-Event-ID), so the stream resumes where it
+broke, with no line lost or shown twice: for a job's output the byte offsets reached in
+each file, for a worker's (timestamped) lines the time of the last line sent on each
+stream.
 """
 
 import asyncio
@@ -108,6 +110,14 @@ async def worker_lines(
     finally:
         for follower in followers:
             follower.close()
+
+
+async def with_signals(
+    log: AsyncGenerator[str, None], signals: AsyncGenerator[str, None]
+) -> AsyncGenerator[str, None]:
+    """A log's events and the page's change signals, on one stream."""
+    async for _, event in _merged([log, signals]):
+        yield event
 
 
 async def _merged(followers: Sequence[AsyncIterator[str]]) -> AsyncIterator[tuple[int, str]]:

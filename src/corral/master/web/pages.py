@@ -187,14 +187,20 @@ async def job_output(
     tail: Annotated[int, Query(ge=0, le=100_000)] = TAIL_LINES,
     after: Annotated[str, Query(max_length=100)] = "",
     last_event_id: Annotated[str, Header(max_length=100)] = "",
+    pulse: bool = False,
 ) -> StreamingResponse:
-    """A job's output from where the reader was (``after``: its last event id), then live."""
+    """A job's output from where the reader was (``after``: its last event id), then live.
+
+    With ``pulse``, the page's change signals come on the same stream.
+    """
     if svc.scheduler.book.find(job_id) is None:
         await svc.db.read(svc.db.jobs.get, job_id)  # 404 for a job that never was
     output = svc.scheduler.output
     offsets = log_streams.job_offsets(output, job_id, last_event_id or after, tail)
     live = job_id in svc.scheduler.jobs
-    return _stream(request, log_streams.job_output(output, job_id, offsets, live))
+    return _stream(
+        request, _signalled(request, log_streams.job_output(output, job_id, offsets, live), pulse)
+    )
 
 
 @router.get("/ui/workers/{worker_id}/output")
@@ -205,11 +211,21 @@ async def worker_output(
     tail: Annotated[int, Query(ge=0, le=10_000)] = TAIL_LINES,
     after: Annotated[str, Query(max_length=100)] = "",
     last_event_id: Annotated[str, Header(max_length=100)] = "",
+    pulse: bool = False,
 ) -> StreamingResponse:
-    """A worker's stdout and stderr lines from where the reader was, then live."""
+    """A worker's stdout and stderr lines from where the reader was, then live (and ``pulse``)."""
     svc.lifecycle.get(worker_id)
     lines = log_streams.worker_lines(svc.log_files, worker_id, last_event_id or after, tail)
-    return _stream(request, lines)
+    return _stream(request, _signalled(request, lines, pulse))
+
+
+def _signalled(
+    request: Request, events: AsyncGenerator[str, None], pulse: bool
+) -> AsyncGenerator[str, None]:
+    """A log's events, with the page's change signals when it asked for them."""
+    if not pulse:
+        return events
+    return log_streams.with_signals(events, request.app.state.pulse.signals())
 
 
 @router.get("/jobs/{job_id:int}/{stream}.log")

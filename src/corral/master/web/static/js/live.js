@@ -1,11 +1,12 @@
 // One event stream per tab saying what changed; the page's live parts fetch themselves
 // again (htmx, on "pulse-<topic>" events). Closed while the tab is hidden, caught up when
-// it is shown again. Also keeps relative times ("3 s ago") current.
+// it is shown again. While a log viewer follows, the signals come on its stream instead
+// (it sets body[data-stream=log]): a tab never holds two. Also keeps relative times
+// ("3 s ago") current.
 
 const TOPICS = ["workers", "jobs"];
 const indicator = document.getElementById("conn");
 let source = null;
-let catchUp = false; // the first connection comes with a freshly rendered page
 
 function setState(state) {
   if (indicator) indicator.dataset.state = state;
@@ -15,23 +16,46 @@ function signal(topic) {
   document.body.dispatchEvent(new CustomEvent("pulse-" + topic));
 }
 
-function connect() {
-  source = new EventSource("/ui/events");
-  source.addEventListener("ready", () => {
+/** One event of the tab's stream: its own, or the log viewer's (a "corral-pulse" event). */
+function take(kind) {
+  if (kind === "ready") {
     setState("live");
-    if (catchUp) TOPICS.forEach(signal);
-    catchUp = true;
-  });
-  for (const topic of TOPICS) source.addEventListener(topic, () => signal(topic));
-  source.addEventListener("error", () => setState("reconnecting"));
+    // Catch up on what changed since the tab's previous stream, if it had one.
+    if (document.body.dataset.streamed) TOPICS.forEach(signal);
+    document.body.dataset.streamed = "1";
+  } else if (kind === "error") {
+    setState("reconnecting");
+  } else {
+    signal(kind);
+  }
 }
+
+function logFollows() {
+  return document.body.dataset.stream === "log";
+}
+
+function connect() {
+  if (source || document.hidden || logFollows()) return;
+  source = new EventSource("/ui/events");
+  for (const kind of ["ready", "error", ...TOPICS]) {
+    source.addEventListener(kind, () => take(kind));
+  }
+}
+
+function disconnect() {
+  source?.close();
+  source = null;
+}
+
+document.addEventListener("corral-pulse", (event) => take(event.detail));
+// The log viewer takes the tab's stream, or gives it back.
+document.addEventListener("corral-stream", () => (logFollows() ? disconnect() : connect()));
 
 document.addEventListener("visibilitychange", () => {
   if (document.hidden) {
-    source?.close();
-    source = null;
+    disconnect();
     setState("paused");
-  } else if (!source) {
+  } else {
     connect();
   }
 });
@@ -58,4 +82,5 @@ function refreshTimes() {
 document.body.addEventListener("htmx:afterSettle", refreshTimes);
 refreshTimes();
 setInterval(refreshTimes, 1000);
-if (!document.hidden) connect();
+// A page with a log viewer starts with the viewer's stream.
+if (!document.querySelector(".logview")) connect();

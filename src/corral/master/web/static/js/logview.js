@@ -1,10 +1,25 @@
 // The log viewer, for job output and worker logs alike: the last lines first, then live.
-// Each event carries an id; reopening the stream with the last one resumes exactly where
-// it broke (the browser does so itself after a network error; pause, resume and a hidden
+// While it follows, its stream also carries the page's change signals, handed to live.js
+// as "corral-pulse" events: the tab holds one stream, the viewer's or live.js's, never
+// both (body[data-stream=log] says whose it is). Each event carries an id; reopening the
+// stream with the last one resumes exactly where it broke (the browser does so itself after a network error; pause, resume and a hidden
 // tab do it here). Lines are text nodes: whatever a program prints is shown, never run.
 
 const MAX_LINES = 3000;
 const TAIL = 1000;
+const PULSE_TOPICS = ["workers", "jobs"];
+
+/** Say who holds the tab's stream: "log" (this viewer) or "" (live.js). */
+function handOver(holder) {
+  if (holder) document.body.dataset.stream = holder;
+  else delete document.body.dataset.stream;
+  document.dispatchEvent(new Event("corral-stream"));
+}
+
+/** Hand one of the page's change signals to live.js. */
+function pulse(kind) {
+  document.dispatchEvent(new CustomEvent("corral-pulse", { detail: kind }));
+}
 
 class LogView {
   constructor(root) {
@@ -23,8 +38,8 @@ class LogView {
     this.bind();
     this.open();
     document.addEventListener("visibilitychange", () => {
-      if (document.hidden) this.close("paused while hidden");
-      else if (!this.paused) this.open();
+      if (!document.hidden && !this.paused) this.open();
+      else if (document.hidden && this.events) this.close("paused while hidden", true);
     });
   }
 
@@ -50,11 +65,18 @@ class LogView {
 
   open() {
     if (this.events || this.ended) return;
-    const params = new URLSearchParams({ tail: String(TAIL) });
+    const params = new URLSearchParams({ tail: String(TAIL), pulse: "1" });
     if (this.lastId) params.set("after", this.lastId);
+    handOver("log");
     this.events = new EventSource(`${this.source}?${params}`);
     this.events.addEventListener("open", () => this.say("live"));
-    this.events.addEventListener("error", () => this.say("reconnecting"));
+    this.events.addEventListener("error", () => {
+      this.say("reconnecting");
+      pulse("error");
+    });
+    for (const kind of ["ready", ...PULSE_TOPICS]) {
+      this.events.addEventListener(kind, () => pulse(kind));
+    }
     for (const stream of ["stdout", "stderr"]) {
       this.events.addEventListener(stream, (event) => {
         this.lastId = event.lastEventId;
@@ -71,10 +93,12 @@ class LogView {
     });
   }
 
-  close(why) {
+  /** Close the stream; unless ``keep`` (a hidden tab), live.js takes the tab's signals. */
+  close(why, keep = false) {
     this.events?.close();
     this.events = null;
     this.say(why);
+    if (!keep) handOver("");
   }
 
   say(text) {
