@@ -167,5 +167,5 @@ def test_worker_rows_and_fleet_summary() -> None:
         "active_jobs": 1,
     }
     assert summary(overview) == (
-        "2 workers (1 running, 1 stopped); 1/2 CPUs allocated, 1 jobs running"
+        "2 workers (1 running, 1 stopped); 1/2 CPUs allocated, 1 job running"
     )

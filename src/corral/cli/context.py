@@ -1,6 +1,8 @@
 """What the client commands share: where the master is, and how its errors are reported."""
 
+import os
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
@@ -25,15 +27,54 @@ def open_client(ctx: click.Context) -> "Client":
     from corral.client import Client
 
     target = ctx.find_object(Target) or Target()
-    return ctx.with_resource(Client(url=target.url, token=target.token))
+    url, folder = where(target)
+    client = Client(url=url, token=target.token, data_dir=folder)
+    client.on_lost = lambda message: click.echo(f"corral: {message}; retrying", err=True)
+    return ctx.with_resource(client)
 
 
-def error_message(exc: Exception) -> str | None:
+def data_folder() -> Path:
+    """The data folder the CLI reads: $CORRAL_DATA_DIR, else the nearest .corral."""
+    from corral.client.api import default_data_dir
+
+    given = os.environ.get("CORRAL_DATA_DIR")
+    return (Path(given) if given else default_data_dir()).resolve()
+
+
+def where(target: Target) -> tuple[str, Path]:
+    """The master's URL and the data folder: --url, else the folder's master, else the default."""
+    from corral.client.api import DEFAULT_URL
+
+    folder = data_folder()
+    return (target.url or _recorded_url(folder) or DEFAULT_URL).rstrip("/"), folder
+
+
+def _recorded_url(folder: Path) -> str | None:
+    """The URL the folder's master wrote in its lock file ("pid N, URL, on HOST")."""
+    try:
+        holder = (folder / "master.lock").read_text()
+    except OSError:
+        return None
+    parts = holder.strip().split(", ")
+    return parts[1] if len(parts) == 3 and parts[1].startswith("http") else None
+
+
+def not_running(target: Target) -> str:
+    """The message for a master that does not answer: where we looked, what to do."""
+    url, folder = where(target)
+    return f"no master running at {url} (looked in {folder}); start one with `corral up`"
+
+
+def error_message(exc: Exception, target: Target) -> str | None:
     """The one line to print for a client error; None for anything else."""
+    import httpx
+
     from corral.client import ApiError, ClientError
 
     if isinstance(exc, ApiError) and exc.status == 401:
         return f"{exc} ({TOKEN_HINT})"
+    if isinstance(exc.__cause__, httpx.ConnectError):
+        return not_running(target)
     if isinstance(exc, ClientError):
         return str(exc)
     return None
@@ -49,7 +90,7 @@ class CorralGroup(click.Group):
         except click.ClickException:
             raise
         except Exception as exc:
-            message = error_message(exc)
+            message = error_message(exc, ctx.find_object(Target) or Target())
             if message is None:
                 raise
             raise click.ClickException(message) from exc

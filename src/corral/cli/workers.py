@@ -6,7 +6,17 @@ from typing import Any
 import click
 
 from corral.cli.context import open_client
-from corral.cli.output import age, cell, is_terminal, print_fields, print_json, print_rows, size
+from corral.cli.output import (
+    age,
+    cell,
+    counted,
+    is_terminal,
+    print_fields,
+    print_json,
+    print_rows,
+    size,
+)
+from corral.cli.submit import pairs
 
 HEADERS = ["ID", "STATE", "PID", "CPUS", "JOBS", "CPU%", "MEM", "RESTARTS", "UP", "LAST ERROR"]
 
@@ -15,7 +25,11 @@ def worker_row(status: dict[str, Any]) -> list[str]:
     """A worker's status as a row of the workers table."""
     running = status["state"] == "running"
     started = status.get("started_at")
-    cpu = status.get("cpu_percent")
+    # The last sample of a worker that is gone is not its load; a running one's old
+    # crash is history (its events keep it), not a current error.
+    cpu = status.get("cpu_percent") if running else None
+    memory = status.get("memory_bytes") if running else None
+    error = None if running else status.get("last_error")
     return [
         status["worker_id"],
         status["state"],
@@ -23,10 +37,10 @@ def worker_row(status: dict[str, Any]) -> list[str]:
         f"{status.get('cpus_allocated', 0)}/{len(status.get('cpu_ids') or [])}",
         str(status.get("active_jobs", 0)),
         f"{cpu:.0f}" if cpu is not None else "-",
-        size(status.get("memory_bytes")),
+        size(memory),
         str(status.get("restart_count", 0)),
         age(datetime.fromisoformat(started)) if running and started else "-",
-        cell(status.get("last_error")),
+        cell(error),
     ]
 
 
@@ -35,8 +49,8 @@ def summary(overview: dict[str, Any]) -> str:
     states = ", ".join(f"{n} {s}" for s, n in overview["by_state"].items() if n)
     return (
         f"{overview['total']} worker{'' if overview['total'] == 1 else 's'} ({states or 'none'}); "
-        f"{overview['cpus_allocated']}/{overview['cpus']} CPUs allocated, "
-        f"{overview['active_jobs']} jobs running"
+        f"{overview['cpus_allocated']}/{counted(overview['cpus'], 'CPU')} allocated, "
+        f"{counted(overview['active_jobs'], 'job')} running"
     )
 
 
@@ -59,14 +73,39 @@ def workers(ctx: click.Context, as_json: bool) -> None:
 
 
 def _each(ctx: click.Context, ids: tuple[str, ...], action: str, options: dict[str, Any]) -> None:
-    """Apply one action to each worker in turn and print the state it reached."""
+    """Apply one action to each chosen worker in turn and print the state it reached."""
     client = open_client(ctx)
-    for worker_id in ids:
+    for worker_id in chosen(client.workers(), ids, ctx.params["all_"], ctx.params["label"]):
         status = client.worker_action(worker_id, action, options)
         click.echo(f"{worker_id}\t{status['state']}")
 
 
-_ids = click.argument("worker_ids", nargs=-1, required=True, metavar="ID...")
+def chosen(
+    configs: list[dict[str, Any]], ids: tuple[str, ...], every: bool, labels: dict[str, str]
+) -> list[str]:
+    """The workers named, all of them, or those with the labels; every id checked first."""
+    if bool(ids) + every + bool(labels) != 1:
+        raise click.UsageError("name workers by ID..., --all or --label K=V")
+    known = [c["worker_id"] for c in configs]
+    if ids:
+        unknown = [i for i in ids if i not in known]
+        if unknown:
+            raise click.ClickException(f"no worker {', '.join(unknown)}: nothing was done")
+        return list(dict.fromkeys(ids))
+    found = [c["worker_id"] for c in configs if labels.items() <= c["labels"].items()]
+    if not found:
+        raise click.ClickException("no worker matches")
+    return found
+
+
+def _ids(fn: click.decorators.FC) -> click.decorators.FC:
+    """The ways to name workers: ids, --all, --label."""
+    labels = click.option("--label", multiple=True, callback=pairs(False), help="K=V; repeat.")
+    fn = labels(fn)
+    fn = click.option("--all", "all_", is_flag=True, help="Every worker.")(fn)
+    return click.argument("worker_ids", nargs=-1, metavar="ID...")(fn)
+
+
 _timeout = click.option("--timeout", type=click.FloatRange(0, 3600), help="Seconds before KILL.")
 _force = click.option("--force", is_flag=True, help="SIGKILL at once, no graceful stop.")
 
@@ -74,7 +113,7 @@ _force = click.option("--force", is_flag=True, help="SIGKILL at once, no gracefu
 @workers.command()
 @_ids
 @click.pass_context
-def start(ctx: click.Context, worker_ids: tuple[str, ...]) -> None:
+def start(ctx: click.Context, /, worker_ids: tuple[str, ...], **_: Any) -> None:
     """Start workers (also resets their restart budget)."""
     _each(ctx, worker_ids, "start", {})
 
@@ -85,7 +124,7 @@ def start(ctx: click.Context, worker_ids: tuple[str, ...]) -> None:
 @_force
 @click.pass_context
 def stop(
-    ctx: click.Context, worker_ids: tuple[str, ...], timeout: float | None, force: bool
+    ctx: click.Context, /, worker_ids: tuple[str, ...], timeout: float | None, force: bool, **_: Any
 ) -> None:
     """Stop workers: SIGTERM, then SIGKILL after the timeout."""
     _each(ctx, worker_ids, "stop", _stop_options(timeout, force))
@@ -97,7 +136,7 @@ def stop(
 @_force
 @click.pass_context
 def restart(
-    ctx: click.Context, worker_ids: tuple[str, ...], timeout: float | None, force: bool
+    ctx: click.Context, /, worker_ids: tuple[str, ...], timeout: float | None, force: bool, **_: Any
 ) -> None:
     """Stop workers as with stop, then start them again."""
     _each(ctx, worker_ids, "restart", _stop_options(timeout, force))

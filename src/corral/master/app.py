@@ -14,10 +14,20 @@ from starlette.middleware.gzip import GZipMiddleware
 
 from corral import __version__
 from corral.db.engine import sqlite_path
+from corral.domain.clock import utcnow
 from corral.domain.workers import DeploymentType
 from corral.launchers.base import Launcher
 from corral.launchers.local import LocalLauncher
-from corral.master.api import agent, audit, history, jobs, metrics, worker_configs, workers
+from corral.master.api import (
+    agent,
+    audit,
+    history,
+    jobs,
+    master,
+    metrics,
+    worker_configs,
+    workers,
+)
 from corral.master.api.audit import AuditMiddleware
 from corral.master.api.auth import AuthMiddleware, document_security
 from corral.master.api.body_limit import BodyLimitMiddleware
@@ -164,6 +174,7 @@ def create_app(
         on_fatal = getattr(app.state, "on_fatal", _log_fatal)
         svc = await open_services(settings, on_fatal, launchers)
         app.state.services = svc
+        app.state.started_at = utcnow()
         log.info(
             "master listening on %s; local clients use %s", settings.listen_address, settings.url
         )
@@ -203,7 +214,7 @@ def create_app(
     document_security(app)
     # Routes are matched in order: the workers' exchange and job submission first.
     app.include_router(agent.router)
-    for module in (jobs, worker_configs, workers, audit, history):
+    for module in (jobs, worker_configs, workers, audit, history, master):
         app.include_router(module.router, prefix=API_PREFIX)
     app.include_router(docs.router)
     app.include_router(pages.router)
