@@ -14,6 +14,8 @@ ENV_PARENT_PID = "CORRAL_PARENT_PID"
 ENV_STATE_DIR = "CORRAL_WORKER_STATE_DIR"
 # Seconds a draining worker lets its jobs run before it ends them.
 ENV_DRAIN_TIMEOUT = "CORRAL_DRAIN_TIMEOUT_S"
+# "off": the worker leaves the time out of its log lines (the master stamps each one).
+ENV_LOG_TIME = "CORRAL_WORKER_LOG_TIME"
 
 
 class Secrets(TypedDict):

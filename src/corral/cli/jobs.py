@@ -179,6 +179,8 @@ def logs(ctx: click.Context, job_id: int, stream: str, tail: int | None, follow:
         for line in client.logs(job_id, stream, tail):
             click.echo(line)
         return
+    # Followed until the job ends or Ctrl-C: a master that restarts is waited for, saying so.
+    client.reconnect_s = float("inf")
     try:
         for line in client.follow(job_id, stream, tail):
             click.echo(line)

@@ -165,7 +165,13 @@ def status(ctx: click.Context, worker_id: str, as_json: bool) -> None:
 
 @workers.command()
 @click.argument("worker_id")
-@click.option("--stream", type=click.Choice(["stdout", "stderr", "events"]), default="stdout")
+@click.option(
+    "--stream",
+    type=click.Choice(["all", "stdout", "stderr", "events"]),
+    default="all",
+    show_default=True,
+    help="all: stdout and stderr together, in time order.",
+)
 @click.option("--tail", type=click.IntRange(0, 10000), default=50, show_default=True)
 @click.option("--follow", "-f", is_flag=True, help="Keep printing new lines (Ctrl-C to stop).")
 @click.pass_context
@@ -176,8 +182,8 @@ def logs(ctx: click.Context, worker_id: str, stream: str, tail: int, follow: boo
         for line in client.worker_logs(worker_id, stream, tail):
             click.echo(line)
         return
-    if stream == "events":
-        raise click.UsageError("--follow works with --stream stdout or stderr")
+    # Followed until Ctrl-C: a master that restarts is waited for, saying so.
+    client.reconnect_s = float("inf")
     try:
         for line in client.follow_worker(worker_id, stream, tail):
             click.echo(line)

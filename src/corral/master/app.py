@@ -34,6 +34,7 @@ from corral.master.api.body_limit import BodyLimitMiddleware
 from corral.master.api.error_answers import answers
 from corral.master.api.exchange_lane import ExchangeLane
 from corral.master.api.http_errors import install_error_handlers
+from corral.master.api.log_stream import event_line
 from corral.master.background import Background, Fatal
 from corral.master.data_folder import create_private
 from corral.master.data_folder import secure as secure_data_folder
@@ -92,6 +93,9 @@ async def open_services(
         log_files=WorkerLogFiles(settings.log_dir, settings.log_max_bytes, settings.log_backups),
         launchers=launchers or {DeploymentType.LOCAL: LocalLauncher()},
         scheduler=Scheduler(writer, output),
+    )
+    svc.writer.on_log = lambda worker_id, *event: svc.log_files.offer_event(
+        worker_id, event_line(*event)
     )
     svc.background = background = Background(on_fatal)
     background.keep("writer", writer.run)
