@@ -91,7 +91,7 @@ def test_options_after_the_command_belong_to_the_command() -> None:
     result = CliRunner().invoke(main, ["--url", "http://127.0.0.1:9", "submit", "ls", "-l"])
     assert "no such option" not in result.output
     assert result.exit_code == 1
-    assert "cannot reach the master at http://127.0.0.1:9" in result.output
+    assert "no master running at http://127.0.0.1:9" in result.output
 
 
 @pytest.mark.parametrize(

@@ -13,7 +13,8 @@ hooks in fuzz_hooks.py turn every config the fuzzer writes into an SSH one, so n
 worker ever starts and every job stays pending; and should one start all the same,
 it would exit at once. The hooks also replace every well-formed user name by one this
 host has: which users exist is the host's to say, not the document's. Left out: the
-agent routes, which answer only a worker's own token. The logs routes are fuzzed
+agent routes, which answer only a worker's own token, and the master's shutdown, which
+would end the run (tests/cli/test_cli_down.py covers it). The logs routes are fuzzed
 without ``follow``, whose streams last as long as the job or the client, and the wait
 route without waiting.
 """
@@ -52,6 +53,10 @@ checks.positive_data_acceptance.enabled = false
 [[operations]]
 include-name = "POST /api/v1/jobs/batch"
 phases.coverage.enabled = false
+
+[[operations]]
+include-name = "POST /api/v1/master/shutdown"
+enabled = false
 """
 
 

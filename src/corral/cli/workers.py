@@ -74,18 +74,19 @@ def workers(ctx: click.Context, as_json: bool) -> None:
 
 def _each(ctx: click.Context, ids: tuple[str, ...], action: str, options: dict[str, Any]) -> None:
     """Apply one action to each chosen worker in turn and print the state it reached."""
+    every, labels = ctx.params["all_"], ctx.params["label"]
+    if bool(ids) + every + bool(labels) != 1:
+        raise click.UsageError("name workers by ID..., --all or --label K=V")
     client = open_client(ctx)
-    for worker_id in chosen(client.workers(), ids, ctx.params["all_"], ctx.params["label"]):
+    for worker_id in chosen(client.workers(), ids, labels):
         status = client.worker_action(worker_id, action, options)
         click.echo(f"{worker_id}\t{status['state']}")
 
 
 def chosen(
-    configs: list[dict[str, Any]], ids: tuple[str, ...], every: bool, labels: dict[str, str]
+    configs: list[dict[str, Any]], ids: tuple[str, ...], labels: dict[str, str]
 ) -> list[str]:
-    """The workers named, all of them, or those with the labels; every id checked first."""
-    if bool(ids) + every + bool(labels) != 1:
-        raise click.UsageError("name workers by ID..., --all or --label K=V")
+    """The workers named, else those with the labels (all for none); every id checked first."""
     known = [c["worker_id"] for c in configs]
     if ids:
         unknown = [i for i in ids if i not in known]

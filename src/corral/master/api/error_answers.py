@@ -85,7 +85,7 @@ def _said(problem: Any) -> Any:
     """A problem's message; a pattern people know by its words is named by them, not its regex."""
     pattern = (problem.get("ctx") or {}).get("pattern")
     if pattern == WORKER_ID_PATTERN:
-        return f"not a worker id: use {WORKER_ID_RULE}"
+        return f"a worker id is {WORKER_ID_RULE}"
     return problem.get("msg")
 
 
