@@ -9,11 +9,13 @@ from master_process import MasterProcess, process_alive
 
 
 def test_down_stops_the_master_gracefully_and_waits(tmp_path: Path) -> None:
-    master = MasterProcess(tmp_path / "data").start()
+    master = MasterProcess(tmp_path / "data", command="up").start()
     assert master.proc is not None
     try:
-        master.create_worker("w1", cpus=1)
-        worker_pid = master.wait_state("w1", "running")["pid"]
+        worker_pid = master.wait_state("local-1", "running")["pid"]
+        started = master.log()
+        assert "local-1: stopped -> starting: auto-start" in started, "a new folder restores none"
+        assert "alembic" not in started, "migrations are quiet unless -v"
         runner = CliRunner(env={"CORRAL_DATA_DIR": str(master.data_dir), "CORRAL_TOKEN": None})
         result = runner.invoke(main, ["--url", master.url, "down", "--timeout", "60"])
         assert result.exit_code == 0, result.output
@@ -22,7 +24,7 @@ def test_down_stops_the_master_gracefully_and_waits(tmp_path: Path) -> None:
         )
         assert master.proc.poll() == 0, "the master had exited, cleanly, when down returned"
         assert not process_alive(worker_pid)
-        assert "w1: running -> stopping: master shutting down" in master.log()
+        assert "local-1: running -> stopping: master shutting down" in master.log()
         again = runner.invoke(main, ["--url", master.url, "down"])
         assert again.exit_code == 3
         assert again.stderr.startswith(f"no master running at {master.url} (looked in ")

@@ -169,3 +169,19 @@ def test_worker_rows_and_fleet_summary() -> None:
     assert summary(overview) == (
         "2 workers (1 running, 1 stopped); 1/2 CPUs allocated, 1 job running"
     )
+
+
+def test_a_stopped_worker_has_no_load_and_a_running_one_no_old_error() -> None:
+    was = {
+        "worker_id": "w1",
+        "pid": None,
+        "cpu_ids": [0],
+        "cpu_percent": 50.0,
+        "memory_bytes": 2**20,
+        "started_at": datetime.now(UTC).isoformat(),
+        "last_error": "exited unexpectedly with exit code 1",
+    }
+    stopped = worker_row(was | {"state": "crashed"})
+    assert stopped[5:7] == ["-", "-"] and stopped[-1] == "exited unexpectedly with exit code 1"
+    running = worker_row(was | {"state": "running", "pid": 7})
+    assert running[5:7] == ["50", "1.0M"] and running[-1] == "-"
