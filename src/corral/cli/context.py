@@ -1,15 +1,19 @@
 """What the client commands share: where the master is, and how its errors are reported."""
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
+
+from corral.cli.exit_codes import NOT_RUNNING
 
 if TYPE_CHECKING:
     from corral.client import Client
 
+T = TypeVar("T")
 # Not a secret: what to do when the admin token is missing or wrong.
 TOKEN_HINT = "pass --token, set CORRAL_TOKEN, or set CORRAL_DATA_DIR to the master's data folder"  # noqa: S105
 
@@ -63,6 +67,17 @@ def not_running(target: Target) -> str:
     """The message for a master that does not answer: where we looked, what to do."""
     url, folder = where(target)
     return f"no master running at {url} (looked in {folder}); start one with `corral up`"
+
+
+def answered(ctx: click.Context, call: "Callable[[], T]") -> T:
+    """The master's answer to ``call``; when none answers, say so and exit NOT_RUNNING."""
+    from corral.client import MasterUnreachableError
+
+    try:
+        return call()
+    except MasterUnreachableError:
+        click.echo(not_running(ctx.find_object(Target) or Target()), err=True)
+        ctx.exit(NOT_RUNNING)
 
 
 def error_message(exc: Exception, target: Target) -> str | None:

@@ -7,8 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from corral.cli.context import Target, not_running, open_client
-from corral.cli.exit_codes import NOT_RUNNING
+from corral.cli.context import answered, open_client
 
 if TYPE_CHECKING:
     from corral.client import Client
@@ -32,14 +31,8 @@ def down(ctx: click.Context, timeout: float) -> None:
     Works for a remote master too: it goes through the API (POST /api/v1/master/shutdown,
     kept in the audit trail). Exits 0 once it has stopped, 3 when none was running.
     """
-    from corral.client import MasterUnreachableError
-
     client = open_client(ctx)
-    try:
-        info = client.shutdown()
-    except MasterUnreachableError:
-        click.echo(not_running(ctx.find_object(Target) or Target()), err=True)
-        ctx.exit(NOT_RUNNING)
+    info = answered(ctx, client.shutdown)
     click.echo(f"stopping the master at {info['url']} (pid {info['pid']})", err=True)
     deadline = time.monotonic() + timeout
     while not _gone(client, info):

@@ -5,8 +5,7 @@ from typing import Any
 
 import click
 
-from corral.cli.context import Target, not_running, open_client
-from corral.cli.exit_codes import NOT_RUNNING
+from corral.cli.context import answered, open_client
 from corral.cli.output import age, counted, print_fields, print_json
 
 
@@ -37,14 +36,8 @@ def status(ctx: click.Context, as_json: bool) -> None:
 
     Exits 0 when one answers, 3 when none does.
     """
-    from corral.client import MasterUnreachableError
-
     client = open_client(ctx)
-    try:
-        info = client.master_info()
-    except MasterUnreachableError:
-        click.echo(not_running(ctx.find_object(Target) or Target()), err=True)
-        ctx.exit(NOT_RUNNING)
+    info = answered(ctx, client.master_info)
     overview = client.overview()
     if as_json:
         print_json({"master": info, "workers": overview})
