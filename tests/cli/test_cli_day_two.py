@@ -1,6 +1,7 @@
 """Day-two commands against a real master: status, why a job waits, bulk submit, messages."""
 
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -47,6 +48,24 @@ def test_status_without_a_master_exits_3_and_says_where_it_looked(tmp_path: Path
     said = f"no master running at {url} (looked in {tmp_path}); start one with `corral up`\n"
     assert (result.exit_code, result.stderr) == (3, said)
     assert (jobs.exit_code, jobs.stderr) == (1, "Error: " + said)
+
+
+def test_a_follow_without_a_master_says_so_and_keeps_trying(tmp_path: Path) -> None:
+    with refusing_port() as port:
+        url = f"http://127.0.0.1:{port}"
+        argv = [sys.executable, "-m", "corral", "--url", url, "jobs", "logs", "--follow", "1"]
+        env = {**os.environ, "CORRAL_DATA_DIR": str(tmp_path), "CORRAL_TOKEN": "t"}
+        pipe = subprocess.PIPE
+        with subprocess.Popen(argv, stderr=pipe, stdout=pipe, text=True, env=env) as proc:
+            assert proc.stderr is not None
+            try:
+                said = proc.stderr.readline()
+                assert proc.poll() is None, "it keeps trying"
+            finally:
+                proc.send_signal(signal.SIGINT)
+                proc.communicate(timeout=30)
+    assert said == f"corral: lost the master at {url}; retrying\n"
+    assert proc.returncode == 130
 
 
 def test_jobs_show_says_why_a_pending_job_waits(corral: RunCli, master: MasterProcess) -> None:
@@ -119,14 +138,17 @@ def test_a_failed_job_is_said_once(master: MasterProcess) -> None:
     assert f"job {job_id} attempt 1: exit code 3, job failed" in "\n".join(events)
 
 
-def test_jobs_watch_redraws_until_ctrl_c(master: MasterProcess) -> None:
-    with corral_process(master, "jobs", "--watch", "--interval", "0.2", "--limit", "1") as proc:
+def test_jobs_watch_redraws_until_ctrl_c(corral: RunCli, master: MasterProcess) -> None:
+    job_id = submitted_id(corral, "--account", "watched", "true")
+    watch = ("jobs", "--watch", "--interval", "0.2", "--account", "watched")
+    with corral_process(master, *watch) as proc:
         assert proc.stdout is not None
-        stamps = [proc.stdout.readline(), proc.stdout.readline(), proc.stdout.readline()]
+        lines = [proc.stdout.readline() for _ in range(4)]
         proc.send_signal(signal.SIGINT)
         _, err = output_or_stacks(proc, timeout=30)
     assert proc.returncode == 0, err
-    assert [s[:2] for s in stamps if s.startswith("# ")] != []
+    assert [line[:2] for line in lines[::2]] == ["# ", "# "], lines
+    assert [line.split("\t")[0] for line in lines[1::2]] == [str(job_id)] * 2, lines
 
 
 def test_workers_by_all_or_label_and_every_id_checked_first(
