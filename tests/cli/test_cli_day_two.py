@@ -11,6 +11,7 @@ import pytest
 from click.testing import CliRunner
 
 from corral.cli import main
+from corral.client.api import BATCH_MAX
 from master_process import MasterProcess, refusing_port
 from waiting import wait_for
 
@@ -109,6 +110,28 @@ def test_submit_file_sends_each_line_and_prints_the_ids(
     assert refused.exit_code == 2
     assert f"Error: {bad} line 2: No closing quotation" in refused.stderr
     assert master.read("/jobs", params={"account": "bulk"})["jobs"] == before
+
+
+def test_submit_file_goes_in_batches_of_the_limit(
+    corral: RunCli, master: MasterProcess, tmp_path: Path
+) -> None:
+    # Jobs for a worker that never runs: they stay pending, the machine stays idle.
+    master.create_worker("parked", cpus=1, labels={"park": "yes"}, auto_start=False)
+    commands = tmp_path / "many.txt"
+    commands.write_text("true\n" * (BATCH_MAX + 1))
+    try:
+        result = corral("submit", "--label", "park=yes", "--file", str(commands))
+        assert result.exit_code == 0, result.output
+        ids = [int(line) for line in result.stdout.splitlines()]
+        assert len(set(ids)) == BATCH_MAX + 1 and ids == sorted(ids)
+        shown = fields(corral("jobs", "show", str(ids[-1])).stdout)
+        assert shown["waiting_for"] == "no running worker has the labels park=yes"
+    finally:
+        params = {"state": "pending", "limit": 1000}
+        while pending := master.read("/jobs", params=params)["jobs"]:
+            for job in pending:
+                master.api.post(f"/jobs/{job['id']}/cancel")
+        master.api.delete("/worker-configs/parked")
 
 
 def test_submit_wait_prints_the_id_first(master: MasterProcess) -> None:
