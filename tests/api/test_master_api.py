@@ -1,8 +1,8 @@
-"""GET /master and POST /master/shutdown on a master served in this process."""
+"""The master's own routes (GET /master, POST /master/shutdown), and why a job waits on its page."""
 
 from datetime import datetime
 
-from inprocess_master import InProcessMaster
+from inprocess_master import URL, InProcessMaster
 
 
 def test_the_master_says_what_it_is_and_what_it_holds(master: InProcessMaster) -> None:
@@ -32,3 +32,11 @@ def test_the_master_routes_need_the_admin_token(master: InProcessMaster) -> None
     for method, path in (("GET", "/master"), ("POST", "/master/shutdown")):
         r = master.api.request(method, path, headers={"Authorization": "Bearer wrong"})
         assert r.status_code == 401, (method, path)
+
+
+def test_the_job_page_says_why_a_pending_job_waits(master: InProcessMaster) -> None:
+    master.create_worker("w1", auto_start=False, cpus=2)
+    job_id = master.api.post("/jobs", json={"command": ["true"]}).json()["id"]
+    page = master.api.get(f"{URL}/jobs/{job_id}")
+    assert page.status_code == 200
+    assert 'not placed: <span data-field="waiting_for">no worker is running</span>' in page.text
