@@ -192,6 +192,11 @@ def test_workers_by_all_or_label_and_every_id_checked_first(
         stopped = corral("workers", "stop", "--label", "role=spare", "--timeout", "5")
         assert stopped.stdout == "spare\tstopped\n"
         assert corral("workers", "restart", "--all", "w1").exit_code == 2
+        nobody = corral("workers", "start", "--label", "role=none")
+        assert (nobody.exit_code, nobody.stderr) == (
+            1,
+            "Error: no worker has the labels role=none\n",
+        )
         rows = [line.split("\t") for line in corral("workers").stdout.splitlines()]
         spare = next(r for r in rows if r[0] == "spare")
         assert spare[5:7] == ["-", "-"], "a stopped worker has no CPU % or memory"

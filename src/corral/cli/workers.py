@@ -17,6 +17,7 @@ from corral.cli.output import (
     size,
 )
 from corral.cli.submit import pairs
+from corral.domain.placement import label_text
 
 HEADERS = ["ID", "STATE", "PID", "CPUS", "JOBS", "CPU%", "MEM", "RESTARTS", "UP", "LAST ERROR"]
 
@@ -48,7 +49,7 @@ def summary(overview: dict[str, Any]) -> str:
     """One line of fleet totals for the foot of the table."""
     states = ", ".join(f"{n} {s}" for s, n in overview["by_state"].items() if n)
     return (
-        f"{overview['total']} worker{'' if overview['total'] == 1 else 's'} ({states or 'none'}); "
+        f"{counted(overview['total'], 'worker')} ({states or 'none'}); "
         f"{overview['cpus_allocated']}/{counted(overview['cpus'], 'CPU')} allocated, "
         f"{counted(overview['active_jobs'], 'job')} running"
     )
@@ -95,7 +96,8 @@ def chosen(
         return list(dict.fromkeys(ids))
     found = [c["worker_id"] for c in configs if labels.items() <= c["labels"].items()]
     if not found:
-        raise click.ClickException("no worker matches")
+        missing = f"has the labels {label_text(labels)}" if labels else "is configured"
+        raise click.ClickException(f"no worker {missing}")
     return found
 
 
