@@ -82,6 +82,7 @@ def test_jobs_show_says_why_a_pending_job_waits(corral: RunCli, master: MasterPr
         assert shown["waiting_for"] == "no running worker has the labels disk=ssd"
         running = json.loads(corral("jobs", "show", "--json", str(hog)).stdout)
         assert running["waiting_for"] is None
+        assert "reason" not in fields(corral("jobs", "show", str(hog)).stdout)
         too_big = corral("submit", "--cpus", "2", "--label", "disk=ssd", "true")
         assert too_big.exit_code == 1
         assert too_big.stderr == ("Error: 422: the workers labelled disk=ssd have at most 1 CPU\n")

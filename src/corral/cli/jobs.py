@@ -117,6 +117,10 @@ def show(ctx: click.Context, job_id: int, as_json: bool) -> None:
     fields = job.to_json()
     if job.waiting_for is None:
         del fields["waiting_for"]
+    if job.state in ("assigned", "running"):
+        # How earlier attempts ended is in the attempts table: not this attempt's story.
+        for name in ("reason", "reason_detail", "exit_code", "signal"):
+            del fields[name]
     print_fields(fields)
     if attempts:
         click.echo()
