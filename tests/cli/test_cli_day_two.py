@@ -248,3 +248,14 @@ def test_shell_completion_prints_a_script() -> None:
     run = subprocess.run([str(corral)], env=env, capture_output=True, text=True, timeout=30)
     assert run.returncode == 0
     assert "_corral_completion()" in run.stdout and "complete -o nosort" in run.stdout
+
+
+def test_worker_help_reads_like_the_other_commands() -> None:
+    # In a process of its own: the worker makes its process non-dumpable.
+    argv = [sys.executable, "-m", "corral", "worker", "--help"]
+    shown = subprocess.run(argv, capture_output=True, text=True, timeout=30, check=True).stdout
+    lines = shown.splitlines()
+    assert lines[:2] == ["Usage: corral worker [OPTIONS]", ""]
+    assert lines[2].startswith("  Run a corral worker agent")
+    assert "Options:" in lines
+    assert lines[-1].split() == ["--help", "Show", "this", "message", "and", "exit."]
