@@ -36,6 +36,7 @@ def test_status_says_where_since_when_and_the_fleet(corral: RunCli, master: Mast
     assert shown["workers"] == "1 worker (1 running)"
     assert shown["cpus"].endswith("/2 CPUs allocated")
     assert shown["up"].split()[0][-1] in "smhd"
+    assert set(shown) >= {"version", "pid", "jobs", "finished since start", "oldest pending"}
     body = json.loads(corral("status", "--json").stdout)
     assert set(body["master"]["jobs_by_state"]) == {"pending", "assigned", "running"}
 

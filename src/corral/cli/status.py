@@ -13,6 +13,7 @@ def fleet_fields(info: dict[str, Any], overview: dict[str, Any]) -> dict[str, st
     """The status screen: where, since when, the workers and the jobs."""
     workers = ", ".join(f"{n} {s}" for s, n in overview["by_state"].items() if n) or "none"
     jobs = ", ".join(f"{n} {s}" for s, n in info["jobs_by_state"].items() if n) or "none"
+    ended = ", ".join(f"{n} {s}" for s, n in sorted(info["finished_since_start"].items()))
     oldest = info["oldest_pending_at"]
     return {
         "master": info["url"],
@@ -24,6 +25,7 @@ def fleet_fields(info: dict[str, Any], overview: dict[str, Any]) -> dict[str, st
         "workers": f"{counted(overview['total'], 'worker')} ({workers})",
         "cpus": f"{overview['cpus_allocated']}/{counted(overview['cpus'], 'CPU')} allocated",
         "jobs": jobs,
+        "finished since start": ended or "none",
         "oldest pending": age(datetime.fromisoformat(oldest)) if oldest else "-",
     }
 
