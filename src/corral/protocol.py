@@ -16,6 +16,8 @@ ENV_STATE_DIR = "CORRAL_WORKER_STATE_DIR"
 ENV_DRAIN_TIMEOUT = "CORRAL_DRAIN_TIMEOUT_S"
 # Set by the local launcher: the CPU ids ("0,1") the worker keeps to, of those it may use.
 ENV_CPU_IDS = "CORRAL_WORKER_CPU_IDS"
+# "off": the worker leaves the time out of its log lines (the master stamps each one).
+ENV_LOG_TIME = "CORRAL_WORKER_LOG_TIME"
 
 
 class Secrets(TypedDict):

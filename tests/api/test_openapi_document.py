@@ -91,7 +91,7 @@ def test_every_refusal_has_that_shape(master: InProcessMaster) -> None:
     master.create_worker("w1", auto_start=False, cpus=2)
     invalid = [
         master.api.post("/jobs", json={"command": ["true"], "cpus": 3}),  # a refusal of the fleet
-        master.api.get("/workers/w1/logs", params={"stream": "events", "follow": "true"}),
+        master.api.get("/workers/w1/logs", params={"stream": "stdin"}),
         master.api.post("/jobs", json={"command": [""]}),
         master.api.post("/jobs", content=b"{", headers={"content-type": "application/json"}),
     ]

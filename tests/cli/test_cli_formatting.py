@@ -91,7 +91,7 @@ def test_options_after_the_command_belong_to_the_command() -> None:
     result = CliRunner().invoke(main, ["--url", "http://127.0.0.1:9", "submit", "ls", "-l"])
     assert "no such option" not in result.output
     assert result.exit_code == 1
-    assert "cannot reach the master at http://127.0.0.1:9" in result.output
+    assert "no master running at http://127.0.0.1:9" in result.output
 
 
 @pytest.mark.parametrize(
@@ -167,5 +167,21 @@ def test_worker_rows_and_fleet_summary() -> None:
         "active_jobs": 1,
     }
     assert summary(overview) == (
-        "2 workers (1 running, 1 stopped); 1/2 CPUs allocated, 1 jobs running"
+        "2 workers (1 running, 1 stopped); 1/2 CPUs allocated, 1 job running"
     )
+
+
+def test_a_stopped_worker_has_no_load_and_a_running_one_no_old_error() -> None:
+    was = {
+        "worker_id": "w1",
+        "pid": None,
+        "cpu_ids": [0],
+        "cpu_percent": 50.0,
+        "memory_bytes": 2**20,
+        "started_at": datetime.now(UTC).isoformat(),
+        "last_error": "exited unexpectedly with exit code 1",
+    }
+    stopped = worker_row(was | {"state": "crashed"})
+    assert stopped[5:7] == ["-", "-"] and stopped[-1] == "exited unexpectedly with exit code 1"
+    running = worker_row(was | {"state": "running", "pid": 7})
+    assert running[5:7] == ["50", "1.0M"] and running[-1] == "-"

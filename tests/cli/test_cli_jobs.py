@@ -66,7 +66,7 @@ def test_submit_wait_streams_both_outputs_and_exits_with_the_jobs_code(
         out, err = proc.communicate(timeout=60)
     assert proc.returncode == 3
     assert out == "to-out\nmore-out\n"
-    assert err.startswith("to-err\n")
+    assert err.splitlines()[1] == "to-err"
     assert "failed (exit code 3" in err
 
 
@@ -170,7 +170,8 @@ def test_an_unreachable_master_is_one_line_and_exit_1() -> None:
         timeout=30,
     )
     assert proc.returncode == 1
-    assert proc.stderr.startswith("Error: cannot reach the master at http://127.0.0.1:9")
+    assert proc.stderr.startswith("Error: no master running at http://127.0.0.1:9 (looked in ")
+    assert proc.stderr.endswith("); start one with `corral up`\n")
     assert proc.stderr.count("\n") == 1
 
 

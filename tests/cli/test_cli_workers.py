@@ -55,6 +55,6 @@ def test_an_unknown_worker_is_a_one_line_error(corral: RunCli) -> None:
     assert result.stderr.count("\n") == 1 and "404" in result.stderr and "ghost" in result.stderr
 
 
-def test_follow_is_for_output_streams_only(corral: RunCli) -> None:
-    result = corral("workers", "logs", "--follow", "--stream", "events", "w1")
+def test_follow_needs_a_known_stream(corral: RunCli) -> None:
+    result = corral("workers", "logs", "--follow", "--stream", "stdin", "w1")
     assert result.exit_code == 2

@@ -15,7 +15,8 @@ once, before it registers, so every job stays pending. The hooks also make every
 well-formed deployment type local, every CPU count or set one the host has, and every
 well-formed user name one this host has: which launchers, CPUs and users exist is the
 host's to say, not the document's. Left out: the
-agent routes, which answer only a worker's own token. The logs routes are fuzzed
+agent routes, which answer only a worker's own token, and the master's shutdown, which
+would end the run (tests/cli/test_cli_down.py covers it). The logs routes are fuzzed
 without ``follow``, whose streams last as long as the job or the client, and the wait
 route without waiting.
 """
@@ -54,6 +55,10 @@ checks.positive_data_acceptance.enabled = false
 [[operations]]
 include-name = "POST /api/v1/jobs/batch"
 phases.coverage.enabled = false
+
+[[operations]]
+include-name = "POST /api/v1/master/shutdown"
+enabled = false
 """
 
 

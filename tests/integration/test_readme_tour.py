@@ -56,7 +56,8 @@ def test_every_line_of_the_tour_works_as_written(start_master: MasterFactory, he
         words = shlex.split(COMMENT.sub("", line))
         assert words[0] == "corral", line
         said.append(run([sys.executable, "-m", "corral", *words[1:]], here, master).stdout)
-    assert said[0].splitlines()[-1] == "hello"
+    assert f"master\t{master.url}\n" in said[0] and "workers\t1 worker (1 running)\n" in said[0]
+    assert said[1].splitlines()[-1] == "hello"
     assert master.api.get("/jobs/1").json()["cwd"] == str(here), "jobs run where submitted"
     assert master.api.get("/jobs/2").json()["state"] == "cancelled"
     python = run([sys.executable, "-c", blocks[1][1]], here, master).stdout

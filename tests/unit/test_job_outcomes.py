@@ -55,15 +55,15 @@ def test_non_zero_exit_fails_retryably_with_the_code() -> None:
         True,
         3,
     )
-    assert out.describe() == "exit_code: exit code 3"
+    assert out.describe() == "exit code 3"
 
 
 def test_death_by_signal_is_named() -> None:
     out = outcome_of_report(job(), finished(exit_code=None, signal=int(signal.SIGKILL)))
     assert out.state is J.FAILED and out.signal == signal.SIGKILL
-    assert out.describe() == "exit_code: signal SIGKILL"
+    assert out.describe() == "signal SIGKILL"
     odd = outcome_of_report(job(), finished(signal=200))
-    assert odd.describe() == "exit_code: signal 200"
+    assert odd.describe() == "signal 200"
 
 
 @pytest.mark.parametrize(

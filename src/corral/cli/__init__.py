@@ -5,9 +5,11 @@ import click
 from corral.cli.apply import apply
 from corral.cli.audit import audit
 from corral.cli.context import CorralGroup, Target
+from corral.cli.down import down
 from corral.cli.jobs import jobs
 from corral.cli.keys import keys
 from corral.cli.serve import master, up, worker
+from corral.cli.status import status
 from corral.cli.submit import submit
 from corral.cli.tls import tls
 from corral.cli.workers import workers
@@ -48,11 +50,12 @@ def main(
     """corral: keep workers alive and run jobs on the CPUs they need.
 
     Errors exit 1 with a one-line message; wrong usage exits 2.
+    Shell completion: eval "$(_CORRAL_COMPLETE=bash_source corral)" (or zsh_source, fish_source).
     """
     ctx.obj = Target(url=url, token=token, ca=ca, fingerprint=fingerprint)
 
 
-for command in (up, master, worker, submit, jobs, workers, apply, audit, keys, tls):
+for command in (up, master, worker, status, down, submit, jobs, workers, apply, audit, keys, tls):
     main.add_command(command)
 
 __all__ = ["main"]

@@ -1,4 +1,4 @@
-"""The exit code of ``corral submit --wait``: the job's own, in the shell's conventions."""
+"""Exit codes: ``corral submit --wait`` exits with the job's own, in the shell's conventions."""
 
 from typing import TYPE_CHECKING
 
@@ -9,6 +9,7 @@ TIMED_OUT = 124  # as timeout(1)
 NOT_STARTED = 127  # the program could not be started, as a shell's "command not found"
 CANCELLED = 130  # as a program interrupted by Ctrl-C
 FAILED = 1  # failed without an exit code of its own (e.g. its worker kept crashing)
+NOT_RUNNING = 3  # `corral status` and `corral down`: no master answers (as `systemctl status`)
 
 HELP = (
     "exit codes with --wait: the job's exit code; 128+N when a signal N killed it; "

@@ -6,7 +6,8 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from corral.cli.context import open_client
-from corral.cli.output import age, print_fields, print_json, print_rows
+from corral.cli.output import age, print_fields, print_json, print_rows, reason_text
+from corral.cli.watch import watch as redraw
 
 if TYPE_CHECKING:
     from corral.client import Client, Job
@@ -36,9 +37,7 @@ ATTEMPT_HEADERS = ["ATTEMPT", "WORKER", "STATE", "REASON", "EXIT", "MAX RSS", "C
 
 def attempt_row(attempt: dict[str, Any]) -> list[str]:
     """One ended attempt as a row."""
-    reason = attempt["reason"] or "-"
-    if attempt["reason_detail"]:
-        reason = f"{reason}: {attempt['reason_detail']}"
+    reason = reason_text(attempt["reason"], attempt["reason_detail"])
     if attempt["requeued"]:
         reason += " (requeued)"
     exit_code, sig = attempt["exit_code"], attempt["signal"]
@@ -65,6 +64,14 @@ def attempt_row(attempt: dict[str, Any]) -> list[str]:
     "--limit", type=click.IntRange(min=1), default=50, show_default=True, help="At most N jobs."
 )
 @click.option("--json", "as_json", is_flag=True, help=JSON_HELP)
+@click.option("--watch", "-w", is_flag=True, help="Redraw the table in place until Ctrl-C.")
+@click.option(
+    "--interval",
+    type=click.FloatRange(min=0.2),
+    default=2.0,
+    show_default=True,
+    help="Seconds between redraws with --watch.",
+)
 @click.pass_context
 def jobs(
     ctx: click.Context,
@@ -73,16 +80,26 @@ def jobs(
     account: str | None,
     limit: int,
     as_json: bool,
+    watch: bool,
+    interval: float,
 ) -> None:
     """List jobs, newest first (a table on a terminal, tab-separated when piped)."""
     if ctx.invoked_subcommand is not None:
         return
     client = open_client(ctx)
-    found = list(client.jobs(state=state or None, worker_id=worker, account=account, limit=limit))
+
+    def found() -> list["Job"]:
+        return list(client.jobs(state or None, worker_id=worker, account=account, limit=limit))
+
+    if watch:
+        if as_json:
+            raise click.UsageError("--watch draws a table: it cannot go with --json")
+        redraw("corral jobs", HEADERS, lambda: [job_row(j) for j in found()], interval)
+        return
     if as_json:
-        print_json([j.to_json() for j in found])
+        print_json([j.to_json() for j in found()])
     else:
-        print_rows(HEADERS, [job_row(j) for j in found])
+        print_rows(HEADERS, [job_row(j) for j in found()])
 
 
 @jobs.command()
@@ -97,7 +114,14 @@ def show(ctx: click.Context, job_id: int, as_json: bool) -> None:
     if as_json:
         print_json({**job.to_json(), "attempts": attempts})
         return
-    print_fields(job.to_json())
+    fields = job.to_json()
+    if job.waiting_for is None:
+        del fields["waiting_for"]
+    if job.state in ("assigned", "running"):
+        # How earlier attempts ended is in the attempts table: not this attempt's story.
+        for name in ("reason", "reason_detail", "exit_code", "signal"):
+            del fields[name]
+    print_fields(fields)
     if attempts:
         click.echo()
         print_rows(ATTEMPT_HEADERS, [attempt_row(a) for a in attempts])
@@ -159,6 +183,8 @@ def logs(ctx: click.Context, job_id: int, stream: str, tail: int | None, follow:
         for line in client.logs(job_id, stream, tail):
             click.echo(line)
         return
+    # Followed until the job ends or Ctrl-C: a master that restarts is waited for, saying so.
+    client.reconnect_s = float("inf")
     try:
         for line in client.follow(job_id, stream, tail):
             click.echo(line)

@@ -79,6 +79,20 @@ def age(since: datetime | None, now: datetime | None = None) -> str:
     return f"{seconds}s"
 
 
+def reason_text(reason: str | None, detail: str | None) -> str:
+    """Why an attempt ended, said once: an exit code's detail says all its code would."""
+    if reason is None:
+        return "-"
+    if reason == "exit_code" and detail:
+        return detail
+    return f"{reason}: {detail}" if detail else reason
+
+
+def counted(n: int, noun: str) -> str:
+    """``1 job``, ``2 jobs``: a count with its noun in the right number."""
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+
+
 def size(n_bytes: int | None) -> str:
     """Bytes in binary units: 512B, 38.2M, 1.5G."""
     if n_bytes is None:

@@ -10,6 +10,7 @@ import click
 from corral.cli.context import open_client
 from corral.cli.exit_codes import CANCELLED, HELP, exit_code_of
 from corral.cli.output import print_json
+from corral.cli.submit_file import submit_lines
 
 if TYPE_CHECKING:
     from corral.client import Client, Job
@@ -20,7 +21,9 @@ def parse_pairs(values: tuple[str, ...], from_env: bool = False) -> dict[str, st
     pairs: dict[str, str] = {}
     for item in values:
         key, sep, value = item.partition("=")
-        if not sep and from_env and key in os.environ:
+        if not sep and from_env and key:
+            if key not in os.environ:
+                raise click.BadParameter(f"{key} is not set")
             value = os.environ[key]
         elif not sep or not key:
             raise click.BadParameter(f"{item!r} is not KEY=VALUE")
@@ -28,7 +31,7 @@ def parse_pairs(values: tuple[str, ...], from_env: bool = False) -> dict[str, st
     return pairs
 
 
-def _pairs(from_env: bool) -> Callable[[click.Context, click.Parameter, tuple[str, ...]], Any]:
+def pairs(from_env: bool) -> Callable[[click.Context, click.Parameter, tuple[str, ...]], Any]:
     """A click callback parsing repeated K=V options."""
     return lambda _ctx, _param, values: parse_pairs(values, from_env)
 
@@ -49,30 +52,45 @@ def _pairs(from_env: bool) -> Callable[[click.Context, click.Parameter, tuple[st
 @click.option("--memory", "memory_mb", type=click.IntRange(min=1), help="MB it may use.")
 @click.option("--priority", type=int, help="Higher runs first [default: 0]")
 @click.option("--account", help="Account the job holds while it runs.")
-@click.option("--env", multiple=True, callback=_pairs(True), help="K=V (or K from here); repeat.")
+@click.option("--env", multiple=True, callback=pairs(True), help="K=V (or K from here); repeat.")
 @click.option(
     "--secret-env",
     multiple=True,
-    callback=_pairs(True),
+    callback=pairs(True),
     help="K (its value from here) or K=V: given to the job, never shown; repeat.",
 )
 @click.option("--cwd", help="Folder the job runs in, on its worker [default: the current folder]")
 @click.option(
     "--run-as", metavar="USER[:GROUP]", help="Run it as this user (a worker must allow it)."
 )
-@click.option("--label", multiple=True, callback=_pairs(False), help="K=V; repeat.")
+@click.option("--label", multiple=True, callback=pairs(False), help="K=V; repeat.")
 @click.option("--idempotency-key", help="Submitting the same key again returns the same job.")
 @click.option("--shell", is_flag=True, help="Run CMD (its words joined by spaces) with /bin/sh.")
 @click.option("--wait", is_flag=True, help="Stream the job's output and exit with its code.")
+@click.option(
+    "--file",
+    "commands_file",
+    type=click.File(),
+    help="Submit each line of FILE as a job (blank and # lines skipped; - for stdin).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the job as JSON.")
-@click.argument("command", nargs=-1, required=True, metavar="[--] CMD [ARGS]...")
+@click.argument("command", nargs=-1, metavar="[--] CMD [ARGS]...")
 @click.pass_context
 def submit(ctx: click.Context, /, command: tuple[str, ...], **opts: Any) -> None:
     """Submit CMD as a job and print its id.
 
-    With --wait, stream its stdout and stderr here and exit with its exit code
-    (with --wait --json, print the finished job as JSON instead of its output).
+    With --wait, print its id on stderr, stream its stdout and stderr here and exit with
+    its exit code (with --wait --json, print the finished job as JSON instead of its output).
+    With --file, submit one job per line of FILE, with the same options, and print their ids.
     """
+    commands_file = opts.pop("commands_file")
+    if commands_file is not None:
+        if command or opts["wait"]:
+            raise click.UsageError("--file takes no CMD and no --wait")
+        submit_lines(ctx, commands_file, opts)
+        return
+    if not command:
+        raise click.UsageError("Missing CMD (or --file FILE).")
     client = open_client(ctx)
     job = client.submit(**submit_arguments(command, opts))
     if not opts["wait"]:
@@ -81,6 +99,7 @@ def submit(ctx: click.Context, /, command: tuple[str, ...], **opts: Any) -> None
         else:
             click.echo(job.id)
         return
+    click.echo(f"corral: job {job.id} submitted; waiting (Ctrl-C cancels it)", err=True)
     try:
         job = client.wait(job.id) if opts["as_json"] else stream_until_finished(client, job.id)
     except KeyboardInterrupt:

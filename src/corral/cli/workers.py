@@ -9,8 +9,19 @@ from typing import Any
 import click
 
 from corral.cli.context import open_client
-from corral.cli.output import age, cell, is_terminal, print_fields, print_json, print_rows, size
+from corral.cli.output import (
+    age,
+    cell,
+    counted,
+    is_terminal,
+    print_fields,
+    print_json,
+    print_rows,
+    size,
+)
+from corral.cli.submit import pairs
 from corral.cli.worker_configs import add, edit, rm, show
+from corral.domain.placement import label_text
 
 HEADERS = ["ID", "STATE", "PID", "CPUS", "JOBS", "CPU%", "MEM", "RESTARTS", "UP", "LAST ERROR"]
 
@@ -19,7 +30,11 @@ def worker_row(status: dict[str, Any]) -> list[str]:
     """A worker's status as a row of the workers table."""
     running = status["state"] == "running"
     started = status.get("started_at")
-    cpu = status.get("cpu_percent")
+    # The last sample of a worker that is gone is not its load; a running one's old
+    # crash is history (its events keep it), not a current error.
+    cpu = status.get("cpu_percent") if running else None
+    memory = status.get("memory_bytes") if running else None
+    error = None if running else status.get("last_error")
     return [
         status["worker_id"],
         status["state"],
@@ -27,10 +42,10 @@ def worker_row(status: dict[str, Any]) -> list[str]:
         f"{status.get('cpus_allocated', 0)}/{len(status.get('cpu_ids') or [])}",
         str(status.get("active_jobs", 0)),
         f"{cpu:.0f}" if cpu is not None else "-",
-        size(status.get("memory_bytes")),
+        size(memory),
         str(status.get("restart_count", 0)),
         age(datetime.fromisoformat(started)) if running and started else "-",
-        cell(status.get("last_error")),
+        cell(error),
     ]
 
 
@@ -38,9 +53,9 @@ def summary(overview: dict[str, Any]) -> str:
     """One line of fleet totals for the foot of the table."""
     states = ", ".join(f"{n} {s}" for s, n in overview["by_state"].items() if n)
     return (
-        f"{overview['total']} worker{'' if overview['total'] == 1 else 's'} ({states or 'none'}); "
-        f"{overview['cpus_allocated']}/{overview['cpus']} CPUs allocated, "
-        f"{overview['active_jobs']} jobs running"
+        f"{counted(overview['total'], 'worker')} ({states or 'none'}); "
+        f"{overview['cpus_allocated']}/{counted(overview['cpus'], 'CPU')} allocated, "
+        f"{counted(overview['active_jobs'], 'job')} running"
     )
 
 
@@ -63,14 +78,41 @@ def workers(ctx: click.Context, as_json: bool) -> None:
 
 
 def _each(ctx: click.Context, ids: tuple[str, ...], action: str, options: dict[str, Any]) -> None:
-    """Apply one action to each worker in turn and print the state it reached."""
+    """Apply one action to each chosen worker in turn and print the state it reached."""
+    every, labels = ctx.params["all_"], ctx.params["label"]
+    if bool(ids) + every + bool(labels) != 1:
+        raise click.UsageError("name workers by ID..., --all or --label K=V")
     client = open_client(ctx)
-    for worker_id in ids:
+    for worker_id in chosen(client.workers(), ids, labels):
         status = client.worker_action(worker_id, action, options)
         click.echo(f"{worker_id}\t{status['state']}")
 
 
-_ids = click.argument("worker_ids", nargs=-1, required=True, metavar="ID...")
+def chosen(
+    configs: list[dict[str, Any]], ids: tuple[str, ...], labels: dict[str, str]
+) -> list[str]:
+    """The workers named, else those with the labels (all for none); every id checked first."""
+    known = [c["worker_id"] for c in configs]
+    if ids:
+        unknown = [i for i in ids if i not in known]
+        if unknown:
+            raise click.ClickException(f"no worker {', '.join(unknown)}: nothing was done")
+        return list(dict.fromkeys(ids))
+    found = [c["worker_id"] for c in configs if labels.items() <= c["labels"].items()]
+    if not found:
+        missing = f"has the labels {label_text(labels)}" if labels else "is configured"
+        raise click.ClickException(f"no worker {missing}")
+    return found
+
+
+def _ids(fn: click.decorators.FC) -> click.decorators.FC:
+    """The ways to name workers: ids, --all, --label."""
+    labels = click.option("--label", multiple=True, callback=pairs(False), help="K=V; repeat.")
+    fn = labels(fn)
+    fn = click.option("--all", "all_", is_flag=True, help="Every worker.")(fn)
+    return click.argument("worker_ids", nargs=-1, metavar="ID...")(fn)
+
+
 _timeout = click.option("--timeout", type=click.FloatRange(0, 3600), help="Seconds before KILL.")
 _force = click.option("--force", is_flag=True, help="SIGKILL at once, no graceful stop.")
 
@@ -78,7 +120,7 @@ _force = click.option("--force", is_flag=True, help="SIGKILL at once, no gracefu
 @workers.command()
 @_ids
 @click.pass_context
-def start(ctx: click.Context, worker_ids: tuple[str, ...]) -> None:
+def start(ctx: click.Context, /, worker_ids: tuple[str, ...], **_: Any) -> None:
     """Start workers (also resets their restart budget)."""
     _each(ctx, worker_ids, "start", {})
 
@@ -89,7 +131,7 @@ def start(ctx: click.Context, worker_ids: tuple[str, ...]) -> None:
 @_force
 @click.pass_context
 def stop(
-    ctx: click.Context, worker_ids: tuple[str, ...], timeout: float | None, force: bool
+    ctx: click.Context, /, worker_ids: tuple[str, ...], timeout: float | None, force: bool, **_: Any
 ) -> None:
     """Stop workers: SIGTERM, then SIGKILL after the timeout."""
     _each(ctx, worker_ids, "stop", _stop_options(timeout, force))
@@ -101,7 +143,7 @@ def stop(
 @_force
 @click.pass_context
 def restart(
-    ctx: click.Context, worker_ids: tuple[str, ...], timeout: float | None, force: bool
+    ctx: click.Context, /, worker_ids: tuple[str, ...], timeout: float | None, force: bool, **_: Any
 ) -> None:
     """Stop workers as with stop, then start them again."""
     _each(ctx, worker_ids, "restart", _stop_options(timeout, force))
@@ -130,7 +172,13 @@ def status(ctx: click.Context, worker_id: str, as_json: bool) -> None:
 
 @workers.command()
 @click.argument("worker_id")
-@click.option("--stream", type=click.Choice(["stdout", "stderr", "events"]), default="stdout")
+@click.option(
+    "--stream",
+    type=click.Choice(["all", "stdout", "stderr", "events"]),
+    default="all",
+    show_default=True,
+    help="all: stdout and stderr together, in time order.",
+)
 @click.option("--tail", type=click.IntRange(0, 10000), default=50, show_default=True)
 @click.option("--follow", "-f", is_flag=True, help="Keep printing new lines (Ctrl-C to stop).")
 @click.pass_context
@@ -141,8 +189,8 @@ def logs(ctx: click.Context, worker_id: str, stream: str, tail: int, follow: boo
         for line in client.worker_logs(worker_id, stream, tail):
             click.echo(line)
         return
-    if stream == "events":
-        raise click.UsageError("--follow works with --stream stdout or stderr")
+    # Followed until Ctrl-C: a master that restarts is waited for, saying so.
+    client.reconnect_s = float("inf")
     try:
         for line in client.follow_worker(worker_id, stream, tail):
             click.echo(line)

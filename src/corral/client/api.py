@@ -2,7 +2,7 @@
 
 import os
 import time
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Self
@@ -81,6 +81,8 @@ class Client:
     ) -> None:
         self.reconnect_s = reconnect_s
         self.busy_s = busy_s
+        # Told once when a wait or a stream loses the master and starts trying again.
+        self.on_lost: Callable[[str], None] | None = None
         given = data_dir or os.environ.get("CORRAL_DATA_DIR")
         folder = Path(given) if given else default_data_dir()
         self._target = target = resolve(url, str(ca) if ca else None, fingerprint, folder)
@@ -246,7 +248,7 @@ class Client:
         A master that restarts meanwhile is waited for (up to ``reconnect_s``).
         """
         deadline = None if timeout is None else time.monotonic() + timeout
-        retry = Reconnect(self.reconnect_s)
+        retry = Reconnect(self.reconnect_s, self.on_lost, self.url)
         while True:
             left = LONG_POLL_S if deadline is None else deadline - time.monotonic()
             poll = max(0.0, min(LONG_POLL_S, left))
@@ -283,7 +285,7 @@ class Client:
         """
         params: dict[str, Any] = {"stream": stream, "tail": tail, "follow": "true"}
         given = 0
-        retry = Reconnect(self.reconnect_s)
+        retry = Reconnect(self.reconnect_s, self.on_lost, self.url)
         while True:
             try:
                 for index, line in enumerate(self._sse(f"/jobs/{job_id}/logs", params)):
@@ -296,6 +298,18 @@ class Client:
                 retry.wait_or_raise()
                 if tail != ALL_LINES:
                     params["tail"], given = 0, 0
+
+    # The master
+
+    def master_info(self) -> dict[str, Any]:
+        """Version, pid, uptime and the unfinished jobs by state."""
+        info: dict[str, Any] = self.request("GET", "/master")
+        return info
+
+    def shutdown(self) -> dict[str, Any]:
+        """Ask the master to stop gracefully (its workers drain first); it answers at once."""
+        info: dict[str, Any] = self.request("POST", "/master/shutdown")
+        return info
 
     # Workers
 
@@ -347,9 +361,18 @@ class Client:
     def follow_worker(
         self, worker_id: str, stream: str = "stdout", tail: int = 10
     ) -> Iterator[str]:
-        """A worker's output lines as they come, until the connection is closed."""
-        params = {"stream": stream, "tail": tail, "follow": "true"}
-        return self._sse(f"/workers/{worker_id}/logs", params)
+        """A worker's output lines as they come; a master restart is ridden out (new lines)."""
+        params: dict[str, Any] = {"stream": stream, "tail": tail, "follow": "true"}
+        retry = Reconnect(self.reconnect_s, self.on_lost, self.url)
+        while True:
+            try:
+                for line in self._sse(f"/workers/{worker_id}/logs", params):
+                    retry.reset()
+                    yield line
+                return
+            except MasterUnreachableError:
+                retry.wait_or_raise()
+                params["tail"] = 0
 
     def overview(self) -> dict[str, Any]:
         """Fleet-wide counts by state and totals."""

@@ -46,6 +46,8 @@ class Job:
     started_at: datetime | None
     finished_at: datetime | None
     not_before: datetime | None
+    # Why a pending job has not started yet (on a single job's answer only).
+    waiting_for: str | None = None
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> "Job":

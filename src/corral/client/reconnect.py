@@ -1,6 +1,7 @@
 """Riding out a master restart: how long to keep trying, and how often."""
 
 import time
+from collections.abc import Callable
 
 from corral.client.errors import MasterUnreachableError
 
@@ -11,8 +12,12 @@ MAX_PAUSE_S = 2.0
 class Reconnect:
     """Pauses between attempts to reach the master again, within a patience."""
 
-    def __init__(self, patience_s: float) -> None:
+    def __init__(
+        self, patience_s: float, on_lost: Callable[[str], None] | None = None, url: str = ""
+    ) -> None:
         self.patience_s = patience_s
+        self.on_lost = on_lost
+        self.url = url
         self._since: float | None = None
         self._pause = FIRST_PAUSE_S
 
@@ -26,6 +31,8 @@ class Reconnect:
         now = time.monotonic()
         if self._since is None:
             self._since = now
+            if self.on_lost is not None:
+                self.on_lost(f"lost the master at {self.url}")
         if now - self._since >= self.patience_s:
             raise MasterUnreachableError(f"the master has not answered for {self.patience_s:g} s")
         # Backing off between reconnection attempts, not waiting on a condition.

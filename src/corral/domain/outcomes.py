@@ -32,9 +32,11 @@ class Outcome:
     cpu_seconds: float | None = None
 
     def describe(self) -> str | None:
-        """The reason for people: 'exit_code: exit code 3', 'timeout'; None for a success."""
+        """The reason for people: 'exit code 3', 'timeout: after 5 s'; None for a success."""
         if self.reason is None:
             return None
+        if self.reason is Reason.EXIT_CODE and self.detail:
+            return self.detail  # "exit code 3" says its reason already
         return f"{self.reason}: {self.detail}" if self.detail else str(self.reason)
 
     @property

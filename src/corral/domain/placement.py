@@ -43,7 +43,7 @@ def can_ever_hold(slot: Slot, job: Job) -> bool:
         return False
     if not lets_run_as(slot, spec.run_as):
         return False
-    return all(slot.labels.get(k) == v for k, v in spec.labels.items())
+    return has_labels(slot, spec.labels)
 
 
 def lets_run_as(slot: Slot, run_as: str | None) -> bool:
@@ -139,14 +139,36 @@ def refusal(job: Job, fleet: Mapping[str, FleetWorker]) -> str | None:
     ]
     if any(can_ever_hold(slot, job) for slot in slots):
         return None
-    if not any(slot.capacity >= spec.cpus for slot in slots):
-        largest = max(slot.capacity for slot in slots)
-        return f"no configured worker can ever hold {spec.cpus} CPUs: the largest has {largest}"
-    if not any(lets_run_as(slot, spec.run_as) for slot in slots):
+    labelled = [slot for slot in slots if has_labels(slot, spec.labels)]
+    if not labelled:
+        return f"no configured worker has the labels {label_text(spec.labels)}"
+    if not any(slot.capacity >= spec.cpus for slot in labelled):
+        return too_small(spec.labels, spec.cpus, max(slot.capacity for slot in labelled))
+    if not any(lets_run_as(slot, spec.run_as) for slot in labelled):
         return (
             f"no configured worker lets its jobs run as {spec.run_as!r}: "
             "a worker config must name it in run_as or allowed_run_as"
         )
-    if spec.account is not None:
-        return "no configured worker with these labels takes jobs with an account (max_accounts 0)"
-    return f"no configured worker has the labels {dict(spec.labels)}"
+    return "no configured worker with these labels takes jobs with an account (max_accounts 0)"
+
+
+def has_labels(slot: Slot, labels: Mapping[str, str]) -> bool:
+    """Whether the worker carries every label the job asks for."""
+    return all(slot.labels.get(k) == v for k, v in labels.items())
+
+
+def label_text(labels: Mapping[str, str]) -> str:
+    """Labels as the command line gives them: ``disk=ssd,zone=a``."""
+    return ",".join(f"{k}={v}" for k, v in sorted(labels.items()))
+
+
+def cpus_text(n: int) -> str:
+    """``1 CPU``, ``4 CPUs``."""
+    return f"{n} CPU" if n == 1 else f"{n} CPUs"
+
+
+def too_small(labels: Mapping[str, str], cpus: int, largest: int, which: str = "") -> str:
+    """Why a job of ``cpus`` is larger than every (``which``) worker that has its labels."""
+    if labels:
+        return f"the {which}workers labelled {label_text(labels)} have at most {cpus_text(largest)}"
+    return f"no {which}worker can hold {cpus_text(cpus)}: the largest has {cpus_text(largest)}"

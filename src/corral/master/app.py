@@ -14,16 +14,27 @@ from starlette.middleware.gzip import GZipMiddleware
 
 from corral import __version__
 from corral.db.engine import sqlite_path
+from corral.domain.clock import utcnow
 from corral.domain.workers import DeploymentType
 from corral.launchers.base import Launcher
 from corral.launchers.local import LocalLauncher
-from corral.master.api import agent, audit, history, jobs, metrics, worker_configs, workers
+from corral.master.api import (
+    agent,
+    audit,
+    history,
+    jobs,
+    master,
+    metrics,
+    worker_configs,
+    workers,
+)
 from corral.master.api.audit import AuditMiddleware
 from corral.master.api.auth import AuthMiddleware, document_security
 from corral.master.api.body_limit import BodyLimitMiddleware
 from corral.master.api.error_answers import answers
 from corral.master.api.exchange_lane import ExchangeLane
 from corral.master.api.http_errors import install_error_handlers
+from corral.master.api.log_stream import event_line
 from corral.master.background import Background, Fatal
 from corral.master.data_folder import create_private
 from corral.master.data_folder import secure as secure_data_folder
@@ -89,6 +100,9 @@ async def open_services(
         log_files=WorkerLogFiles(settings.log_dir, settings.log_max_bytes, settings.log_backups),
         launchers=launchers or {DeploymentType.LOCAL: LocalLauncher()},
         scheduler=Scheduler(writer, output),
+    )
+    svc.writer.on_log = lambda worker_id, *event: svc.log_files.offer_event(
+        worker_id, event_line(*event)
     )
     svc.background = background = Background(on_fatal)
     background.keep("writer", writer.run)
@@ -175,6 +189,7 @@ def create_app(
         on_fatal = getattr(app.state, "on_fatal", _log_fatal)
         svc = await open_services(settings, on_fatal, launchers, db_lock)
         app.state.services = svc
+        app.state.started_at = utcnow()
         log.info(
             "master listening on %s; local clients use %s", settings.listen_address, settings.url
         )
@@ -214,7 +229,7 @@ def create_app(
     document_security(app)
     # Routes are matched in order: the workers' exchange and job submission first.
     app.include_router(agent.router)
-    for module in (jobs, worker_configs, workers, audit, history):
+    for module in (jobs, worker_configs, workers, audit, history, master):
         app.include_router(module.router, prefix=API_PREFIX)
     app.include_router(docs.router)
     app.include_router(pages.router)

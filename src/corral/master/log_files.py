@@ -10,6 +10,10 @@ from corral.launchers.base import LogSink
 from corral.master.follow import Follower, Followers, tail_file
 
 STREAMS = ("stdout", "stderr")
+# What can be followed besides each stream: both streams together, and lifecycle events.
+MERGED, EVENTS = "all", "events"
+# Every stored line starts with a UTC timestamp this long: sorting by it orders lines.
+STAMP_LEN = len("2026-01-01T00:00:00.000000Z")
 _OPEN_FLAGS = os.O_NOFOLLOW | os.O_CLOEXEC
 
 Key = tuple[str, str]
@@ -117,6 +121,11 @@ class WorkerLogFiles:
             log_file = self._files[key] = _LogFile(path, self._max_bytes, self._backups)
         log_file.write(f"{text}\n".encode())
         self._followers.offer(key, text)
+        self._followers.offer((worker_id, MERGED), text)
+
+    def offer_event(self, worker_id: str, text: str) -> None:
+        """Hand a lifecycle event, as the events tail shows it, to its followers."""
+        self._followers.offer((worker_id, EVENTS), text)
 
     def tail(self, worker_id: str, stream: str, n: int) -> list[str]:
         """The last ``n`` lines of a stream, across rotated files; [] when there are none."""
@@ -131,8 +140,19 @@ class WorkerLogFiles:
                 break
         return [line.decode("utf-8", errors="replace") for line in lines]
 
+    def tail_merged(self, worker_id: str, n: int) -> list[str]:
+        """The last ``n`` lines of stdout and stderr together, in the order they were written."""
+        both = self.tail(worker_id, "stdout", n) + self.tail(worker_id, "stderr", n)
+        both.sort(key=lambda line: line[:STAMP_LEN])  # stable: a stream's order is kept
+        return both[-n:] if n > 0 else []
+
     def follow(self, worker_id: str, stream: str) -> Follower[Key]:
-        """Lines written from now on; call from the event loop; cancelling unsubscribes."""
+        """Lines written from now on; call from the event loop; cancelling unsubscribes.
+
+        ``stream`` is stdout, stderr, "all" (both) or "events" (see offer_event).
+        """
+        if stream in (MERGED, EVENTS):
+            return self._followers.subscribe((check_worker_id(worker_id), stream))
         return self._followers.subscribe(_key(worker_id, stream))
 
     def follower_count(self, worker_id: str, stream: str) -> int:

@@ -35,11 +35,16 @@ class MasterServer(uvicorn.Server):
         self._signalled = False
         self.exit_code = 0
         app.state.on_fatal = self.fatal
+        app.state.request_stop = self.request_stop
 
     def fatal(self, reason: str) -> None:
         """A part of the master cannot go on: stop gracefully, then exit non-zero."""
         log.critical("stopping: %s", reason)
         self.exit_code = 1
+        self.request_stop()
+
+    def request_stop(self) -> None:
+        """An admin asked the master to stop: the same graceful path as a first signal."""
         if not self._signalled:
             self._signalled = True
             self._begin_drain()

@@ -15,8 +15,9 @@ row (there are only so many jobs and workers), and event rows stop being queued 
 import asyncio
 import logging
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, text
@@ -74,6 +75,8 @@ class Writer:
         # One connection kept for the writes, on the database thread: checking one
         # out of the pool and resetting it costs more than a small commit.
         self._conn: Connection | None = None
+        # Who follows workers' events live: called with each event as it is queued.
+        self.on_log: Callable[[str, datetime, str, str, str], None] | None = None
 
     async def close(self, timeout_s: float = 5.0) -> None:
         """Commit what is queued (if the database lets us in time); the loop must still run."""
@@ -116,6 +119,8 @@ class Writer:
 
     def log(self, worker_id: str, message: str, level: str = "info", kind: str = "job") -> None:
         """Queue an event for a worker's history (counted, not kept, past the bound)."""
+        if self.on_log is not None:
+            self.on_log(worker_id, utcnow(), level, kind, message)
         if len(self._writes.logs) + len(self._in_flight.logs) >= self._max_logs:
             self._logs_not_kept[worker_id] += 1
             return

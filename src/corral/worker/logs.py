@@ -8,6 +8,7 @@ import sys
 from typing import TextIO
 
 LOG_FORMAT = "%(asctime)s.%(msecs)03d %(levelname)s %(name)s[%(process)d]: %(message)s"
+UNSTAMPED_FORMAT = "%(levelname)s %(name)s[%(process)d]: %(message)s"
 DATE_FORMAT = "%Y-%m-%dT%H:%M:%S"
 
 
@@ -18,13 +19,13 @@ class OneLineFormatter(logging.Formatter):
         return super().format(record).replace("\n", " | ")
 
 
-def configure_logging(level: str | int = logging.INFO) -> None:
-    """Send the worker's log records to stderr, one line each."""
+def configure_logging(level: str | int = logging.INFO, stamped: bool = True) -> None:
+    """Send the worker's log records to stderr, one line each (with its time if ``stamped``)."""
     # The master may close our stderr pipe when it dies; a failed write must not
     # turn into a traceback on the very stream that is gone.
     logging.raiseExceptions = False
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(OneLineFormatter(LOG_FORMAT, DATE_FORMAT))
+    handler.setFormatter(OneLineFormatter(LOG_FORMAT if stamped else UNSTAMPED_FORMAT, DATE_FORMAT))
     root = logging.getLogger()
     for old in list(root.handlers):
         root.removeHandler(old)

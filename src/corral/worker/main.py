@@ -8,12 +8,13 @@ import os
 import ssl
 import sys
 from collections.abc import MutableMapping
-from typing import BinaryIO
+from typing import Any, BinaryIO
 from urllib.parse import urlsplit
 
 from corral.hardening import make_undumpable
 from corral.protocol import (
     ENV_DRAIN_TIMEOUT,
+    ENV_LOG_TIME,
     ENV_MASTER_URL,
     ENV_PARENT_PID,
     ENV_TOKEN,
@@ -36,10 +37,31 @@ _ON = frozenset({"on", "1", "yes", "true", "auto"})
 _OFF = frozenset({"off", "0", "no", "false"})
 
 
+class ClickStyleHelp(argparse.HelpFormatter):
+    """Help laid out as click lays out the other corral commands' help."""
+
+    def __init__(self, prog: str) -> None:
+        super().__init__(prog, indent_increment=2, max_help_position=32)
+
+    def add_usage(
+        self, usage: str | None, actions: Any, groups: Any, prefix: str | None = None
+    ) -> None:
+        """``Usage:`` as click writes it."""
+        super().add_usage(usage, actions, groups, prefix="Usage: ")
+
+    def _format_text(self, text: str) -> str:
+        """The description indented as click indents a command's docstring."""
+        lines = super()._format_text(text).rstrip("\n").splitlines()
+        return "\n".join("  " + line for line in lines) + "\n\n"
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The worker's command line; the token itself is deliberately not an option."""
     parser = argparse.ArgumentParser(
         prog="corral worker",
+        usage="corral worker [OPTIONS]",
+        formatter_class=ClickStyleHelp,
+        add_help=False,
         description=(
             "Run a corral worker agent: register with the master, heartbeat, and run jobs. "
             "Its bearer token is never an argument: give it with --token-file or "
@@ -47,52 +69,53 @@ def build_parser() -> argparse.ArgumentParser:
         ),
         allow_abbrev=False,
     )
+    parser._optionals.title = "Options"  # click's word, as every other corral command
     source = parser.add_mutually_exclusive_group()
     source.add_argument(
         "--token-file",
         metavar="PATH",
-        help="read the token from this file (mode 0600), and delete it once read",
+        help="Read the token from this file (mode 0600), and delete it once read.",
     )
     source.add_argument(
         "--token-stdin",
         action="store_true",
         help=(
-            "read the token from stdin, to its end; or a JSON object "
-            '{"token": ..., "secret_env": {...}}, the variables being added to every job'
+            "Read the token from stdin, to its end; or a JSON object "
+            '{"token": ..., "secret_env": {...}}, the variables being added to every job.'
         ),
     )
     parser.add_argument(
-        "--master", metavar="URL", help=f"master base URL (default: ${ENV_MASTER_URL})"
+        "--master", metavar="URL", help=f"The master's base URL [default: ${ENV_MASTER_URL}]"
     )
     parser.add_argument(
         "--master-ca",
         metavar="FILE",
-        help="CA bundle (PEM) that the master's certificate must chain to (default: the system's)",
+        help="A CA bundle (PEM) the master's certificate must chain to [default: the system's]",
     )
     parser.add_argument(
         "--master-fingerprint",
         metavar="SHA256:...",
         help=(
-            "accept only the master certificate with this SHA-256 fingerprint, as the master "
+            "Accept only the master certificate with this SHA-256 fingerprint, as the master "
             "prints it (the way to trust a self-signed certificate)"
         ),
     )
     parser.add_argument(
-        "--worker-id", metavar="ID", help=f"this worker's id (default: ${ENV_WORKER_ID})"
+        "--worker-id", metavar="ID", help=f"This worker's id [default: ${ENV_WORKER_ID}]"
     )
     parser.add_argument(
         "--heartbeat-interval",
         metavar="S",
         type=_positive_float,
-        help="seconds between heartbeats (default: what the master answers)",
+        help="Seconds between heartbeats [default: what the master answers]",
     )
     parser.add_argument(
         "--drain-timeout",
         metavar="S",
         type=_non_negative_float,
         help=(
-            "on the first SIGTERM/SIGINT, seconds running jobs may take to finish "
-            f"(default: ${ENV_DRAIN_TIMEOUT} or {DEFAULT_DRAIN_TIMEOUT_S:g})"
+            "On the first SIGTERM/SIGINT, seconds running jobs may take to finish "
+            f"[default: ${ENV_DRAIN_TIMEOUT} or {DEFAULT_DRAIN_TIMEOUT_S:g}]"
         ),
     )
     parser.add_argument(
@@ -101,24 +124,25 @@ def build_parser() -> argparse.ArgumentParser:
         type=_non_negative_float,
         default=DEFAULT_GRACE_S,
         help=(
-            "seconds between SIGTERM and SIGKILL when a job is timed out, cancelled "
-            f"or drained (default: {DEFAULT_GRACE_S:g})"
+            "Seconds between SIGTERM and SIGKILL when a job is timed out, cancelled "
+            f"or drained [default: {DEFAULT_GRACE_S:g}]"
         ),
     )
     parser.add_argument(
         "--no-cgroups",
         action="store_true",
         help=(
-            "contain jobs by their process groups only, even where cgroups are available "
-            f"(also: {ENV_CGROUPS}=off)"
+            "Contain jobs by their process groups only, even where cgroups are available "
+            f"(also: {ENV_CGROUPS}=off)."
         ),
     )
     parser.add_argument(
         "--log-level",
         default="INFO",
         choices=["DEBUG", "INFO", "WARNING", "ERROR"],
-        help="log level (default: INFO)",
+        help="Log level [default: INFO]",
     )
+    parser.add_argument("--help", action="help", help="Show this message and exit.")
     return parser
 
 
@@ -167,7 +191,8 @@ def main(argv: list[str] | None = None) -> int:
             settings, log_level = parse_settings(argv, os.environ)
         except SystemExit as exc:  # argparse: --help, or a usage error
             return exc.code if isinstance(exc.code, int) else EXIT_USAGE
-        configure_logging(logging.getLevelName(log_level))
+        stamped = os.environ.get(ENV_LOG_TIME, "on") not in _OFF
+        configure_logging(logging.getLevelName(log_level), stamped)
         if not undumpable:
             logging.getLogger(__name__).warning(
                 "cannot mark the worker non-dumpable: its jobs may read its memory"

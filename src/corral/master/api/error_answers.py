@@ -9,6 +9,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel
 
+from corral.domain.ids import WORKER_ID_PATTERN, WORKER_ID_RULE
+
 ErrorCode = Literal[
     "bad_request",
     "unauthorized",
@@ -75,10 +77,16 @@ def error(status: int, detail: str, code: str | None = None) -> dict[str, Any]:
 
 def invalid(problems: list[Any]) -> dict[str, Any]:
     """The body of a 422: each problem's place, message and kind, never the value sent."""
-    detail = [
-        {"loc": p.get("loc", []), "msg": p.get("msg"), "type": p.get("type")} for p in problems
-    ]
+    detail = [{"loc": p.get("loc", []), "msg": _said(p), "type": p.get("type")} for p in problems]
     return {"detail": detail, "code": "invalid"}
+
+
+def _said(problem: Any) -> Any:
+    """A problem's message; a pattern people know by its words is named by them, not its regex."""
+    pattern = (problem.get("ctx") or {}).get("pattern")
+    if pattern == WORKER_ID_PATTERN:
+        return f"a worker id is {WORKER_ID_RULE}"
+    return problem.get("msg")
 
 
 def answers(*statuses: int) -> dict[int | str, dict[str, Any]]:

@@ -117,6 +117,9 @@ class JobOut(BaseModel):
     started_at: datetime | None
     finished_at: datetime | None
     not_before: datetime | None
+    waiting_for: str | None = Field(
+        default=None, description="Why a pending job has not started yet; null otherwise."
+    )
 
     @classmethod
     def of(cls, job: Job) -> "JobOut":

@@ -7,7 +7,9 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from fastapi.responses import JSONResponse, StreamingResponse
 
+from corral.domain.clock import utcnow
 from corral.domain.jobs import TERMINAL, Job, JobState
+from corral.domain.waiting import waiting_for
 from corral.errors import ConflictError
 from corral.master.api.deps import services
 from corral.master.api.error_answers import answers
@@ -94,8 +96,16 @@ async def list_jobs(
 
 @router.get("/{job_id:int}", response_model=JobOut, responses=answers(404, 422))
 async def get(job_id: JobId, svc: Svc) -> JobOut:
-    """One job."""
-    return JobOut.of(await _job(svc, job_id))
+    """One job; a pending one says what it waits for."""
+    return explained(svc, await _job(svc, job_id))
+
+
+def explained(svc: Services, job: Job) -> JobOut:
+    """The job's answer with ``waiting_for`` filled in."""
+    scheduler = svc.scheduler
+    slots = [ws.slot for ws in scheduler.slots.values()]
+    why = waiting_for(job, slots, scheduler.fleet, utcnow())
+    return JobOut.of(job).model_copy(update={"waiting_for": why})
 
 
 @router.get("/{job_id:int}/attempts", response_model=AttemptList, responses=answers(404, 422))
@@ -129,7 +139,7 @@ async def wait(
     """The job once it has finished, or as it is after timeout_s."""
     await _job(svc, job_id)
     await svc.scheduler.wait_finished(job_id, timeout_s)
-    return JobOut.of(await _job(svc, job_id))
+    return explained(svc, await _job(svc, job_id))
 
 
 @router.get(

@@ -326,7 +326,7 @@ class WorkerLogsOut(BaseModel):
     """GET /workers/{id}/logs: the last lines of one stream."""
 
     worker_id: str
-    stream: Literal["stdout", "stderr", "events"]
+    stream: Literal["stdout", "stderr", "all", "events"]
     lines: list[str]
 
 

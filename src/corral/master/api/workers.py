@@ -3,10 +3,10 @@
 import asyncio
 import time
 from collections import Counter
+from collections.abc import AsyncIterator
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Body, Depends, Path, Query
-from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, StreamingResponse
 
 from corral.domain.worker_states import WorkerState
@@ -14,7 +14,7 @@ from corral.errors import CorralError
 from corral.master.api.deps import lifecycle, services
 from corral.master.api.error_answers import answers
 from corral.master.api.http_errors import status_of
-from corral.master.api.log_stream import sse_answer, sse_lines
+from corral.master.api.log_stream import event_line, followed, sse_answer, sse_lines
 from corral.master.api.schemas import (
     BatchItem,
     BatchRequest,
@@ -40,7 +40,8 @@ IdPath = Annotated[WorkerId, Path(description="the worker's id (a slug)")]
 Options = Annotated[StopOptions | None, Body()]
 ACTED = answers(404, 409, 422)
 ACTED_WITH_BODY = answers(400, 404, 409, 413, 422)
-FOLLOW_EVENTS = "follow is available for stdout and stderr only"
+# How long an events tail waits for events queued in memory to reach the database.
+EVENTS_CATCH_UP_S = 0.3
 UNHEALTHY = {"model": WorkerHealthOut, "description": "Not running, or its heartbeat is late."}
 
 
@@ -164,24 +165,42 @@ async def logs(
     worker_id: IdPath,
     svc: Svc,
     tail: Annotated[int, Query(ge=0, le=10000)] = 100,
-    stream: Literal["stdout", "stderr", "events"] = "stdout",
+    stream: Literal["stdout", "stderr", "all", "events"] = "stdout",
     follow: bool = False,
 ) -> JSONResponse | StreamingResponse:
-    """The last lines of stdout, stderr or lifecycle events; follow streams new ones (SSE)."""
+    """The last lines of stdout, stderr, both ("all", in time order) or lifecycle events.
+
+    With follow, the tail and then new lines as server-sent events.
+    """
     svc.lifecycle.get(worker_id)
     if stream == "events":
-        if follow:
-            problem = {"loc": ("query", "follow"), "msg": FOLLOW_EVENTS, "type": "value_error"}
-            raise RequestValidationError([problem])
-        # tail=0 asks for no line: the store takes no empty limit.
-        rows = await svc.db.read(svc.db.logs.list, worker_id, limit=tail) if tail else []
-        lines = [f"{r.at.isoformat()} {r.level} {r.kind}: {r.message}" for r in reversed(rows)]
-        return JSONResponse({"worker_id": worker_id, "stream": stream, "lines": lines})
-    if follow:
-        return StreamingResponse(
-            sse_lines(svc.log_files, worker_id, stream, tail),
-            media_type="text/event-stream",
-            headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
-        )
-    lines = svc.log_files.tail(worker_id, stream, tail)
+        # Subscribed before the tail is read, so no event falls between the two.
+        follower = svc.log_files.follow(worker_id, stream) if follow else None
+        lines = await _events(svc, worker_id, tail)
+        if follower is not None:
+            return _streamed(followed(follower, lines))
+    elif follow:
+        return _streamed(sse_lines(svc.log_files, worker_id, stream, tail))
+    elif stream == "all":
+        lines = svc.log_files.tail_merged(worker_id, tail)
+    else:
+        lines = svc.log_files.tail(worker_id, stream, tail)
     return JSONResponse({"worker_id": worker_id, "stream": stream, "lines": lines})
+
+
+async def _events(svc: Services, worker_id: str, tail: int) -> list[str]:
+    """The last lifecycle events of a worker, oldest first, as lines."""
+    if not tail:  # no line asked for: the store takes no empty limit
+        return []
+    await svc.writer.flush(EVENTS_CATCH_UP_S)
+    rows = await svc.db.read(svc.db.logs.list, worker_id, limit=tail)
+    return [event_line(r.at, r.level, r.kind, r.message) for r in reversed(rows)]
+
+
+def _streamed(events: AsyncIterator[str]) -> StreamingResponse:
+    """Server-sent events, never cached or buffered on the way."""
+    return StreamingResponse(
+        events,
+        media_type="text/event-stream",
+        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+    )

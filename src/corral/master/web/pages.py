@@ -13,7 +13,7 @@ from corral.domain.workers import DeploymentType
 from corral.errors import NotFoundError
 from corral.master.api.deps import services
 from corral.master.api.job_schemas import AttemptOut, JobOut
-from corral.master.api.jobs import LIST_CATCH_UP_S
+from corral.master.api.jobs import LIST_CATCH_UP_S, explained
 from corral.master.api.schemas import WorkerConfigOut, WorkerId, WorkerStatusOut
 from corral.master.jobs.output import STREAMS
 from corral.master.services import Services
@@ -160,7 +160,7 @@ async def job(request: Request, job_id: int, svc: Svc, hx: HX = None) -> HTMLRes
         request,
         hx,
         nav="jobs",
-        job=JobOut.of(found),
+        job=explained(svc, found),
         attempts=[AttemptOut.of(a) for a in ended],
     )
 

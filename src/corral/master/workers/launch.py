@@ -13,6 +13,7 @@ from corral.master.tls import served_fingerprint
 from corral.protocol import (
     ENV_CPU_IDS,
     ENV_DRAIN_TIMEOUT,
+    ENV_LOG_TIME,
     ENV_MASTER_URL,
     ENV_PARENT_PID,
     ENV_STATE_DIR,
@@ -38,6 +39,8 @@ def launch_spec(core: Core, config: WorkerConfig) -> LaunchSpec:
             ENV_MASTER_URL: settings.url,
             ENV_WORKER_ID: config.worker_id,
             "PYTHONUNBUFFERED": "1",
+            # The master stamps every line it stores: one time a line, not two.
+            ENV_LOG_TIME: "off",
         }
     )
     if config.deployment_type is DeploymentType.LOCAL:

@@ -352,7 +352,9 @@ class WorkerSupervisor:
                 pid=None,
             )
         if self.desired is DesiredState.RUNNING:
-            await self.start("restored at master start")
+            # A worker that never ran (a new config, a new data folder) is not restored.
+            ran = self.runtime.started_at is not None
+            await self.start("restored at master start" if ran else "auto-start")
 
     def kill_now(self) -> None:
         """SIGKILL the process at once (a master told to stop immediately)."""
