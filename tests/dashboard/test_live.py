@@ -5,7 +5,7 @@ import signal
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Page, Request, expect
 
 from browser import Watch
 from master_process import MasterProcess
@@ -115,12 +115,16 @@ def test_a_tab_holds_one_stream_the_viewers_while_it_follows(
     r = master.api.post("/jobs", json=job)
     assert r.status_code == 201, r.text
     page, watch = watched
+    job_page = f"/jobs/{r.json()['id']}"
     streams: list[str] = []
-    page.on(
-        "request",
-        lambda req: streams.append(req.url) if req.resource_type == "eventsource" else None,
-    )
-    page.goto(f"/jobs/{r.json()['id']}")
+
+    def record(req: Request) -> None:
+        # The streams of this page, not those of the page the login left open.
+        if req.resource_type == "eventsource" and req.frame.url.endswith(job_page):
+            streams.append(req.url)
+
+    page.on("request", record)
+    page.goto(job_page)
     state = page.locator("[data-field=state]")
     expect(state).to_have_text("pending")
     expect(page.locator("#conn")).to_have_attribute("data-state", "live")

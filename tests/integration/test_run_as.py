@@ -96,10 +96,8 @@ def test_the_cli_submits_with_run_as_and_explains_refusals(master: MasterProcess
         result = CliRunner(env=env).invoke(main, ["--url", master.url, *args])
         return result.exit_code, result.output
 
-    assert corral("submit", "--run-as", NOBODY, "--wait", "--", "id", "-u") == (
-        0,
-        f"{nobody_uid()}\n",
-    )
+    code, said = corral("submit", "--run-as", NOBODY, "--wait", "--", "id", "-u")
+    assert (code, said.splitlines()[-1]) == (0, str(nobody_uid())), said
     code, said = corral("submit", "--run-as", "root", "--", "id")
     assert code != 0 and "no configured worker lets its jobs run as 'root'" in said
     code, said = corral("submit", "--run-as", "ghost-7", "--", "id")

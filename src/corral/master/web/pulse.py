@@ -53,7 +53,9 @@ class Pulse:
         queue: asyncio.Queue[str] = asyncio.Queue(MAX_QUEUED)
         self._pages.add(queue)
         if self._task is None or self._task.done():
-            self._task = asyncio.create_task(self._watch())
+            # The baseline is taken before "ready": what changes after it is signalled, what
+            # changed before, the page catches up on when it gets "ready".
+            self._task = asyncio.create_task(self._watch(fingerprints(self._services())))
         try:
             yield "retry: 2000\nevent: ready\ndata: \n\n"
             async for topic in with_keepalives(_drain(queue), KEEPALIVE_S):
@@ -89,9 +91,8 @@ class Pulse:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
 
-    async def _watch(self) -> None:
+    async def _watch(self, last: dict[str, int]) -> None:
         """Compare fingerprints while any page listens; signal each topic that moved."""
-        last = fingerprints(self._services())
         while self._pages:
             await asyncio.sleep(self._interval_s)
             now = fingerprints(self._services())
