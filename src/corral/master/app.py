@@ -17,7 +17,19 @@ from corral.db.engine import sqlite_path
 from corral.domain.workers import DeploymentType
 from corral.launchers.base import Launcher
 from corral.launchers.local import LocalLauncher
-from corral.master.api import agent, audit, history, jobs, metrics, worker_configs, workers
+from corral.master.alerts.courier import Courier
+from corral.master.alerts.evaluator import AlertEvaluator
+from corral.master.api import (
+    agent,
+    alert_rules,
+    audit,
+    history,
+    jobs,
+    metrics,
+    webhooks,
+    worker_configs,
+    workers,
+)
 from corral.master.api.audit import AuditMiddleware
 from corral.master.api.auth import AuthMiddleware, document_security
 from corral.master.api.body_limit import BodyLimitMiddleware
@@ -102,6 +114,11 @@ async def open_services(
     )
     svc.history = History(svc.scheduler, svc.lifecycle, writer, db, settings.history_interval_s)
     background.every("history", settings.history_interval_s, svc.history.step)
+    svc.courier = Courier(db, settings)
+    svc.alerts = AlertEvaluator(svc, svc.courier)
+    await svc.alerts.load()
+    background.every("alerts", settings.alert_interval_s, svc.alerts.step)
+    background.keep("webhooks", svc.courier.run)
     return svc
 
 
@@ -203,7 +220,7 @@ def create_app(
     document_security(app)
     # Routes are matched in order: the workers' exchange and job submission first.
     app.include_router(agent.router)
-    for module in (jobs, worker_configs, workers, audit, history):
+    for module in (jobs, worker_configs, workers, audit, history, alert_rules, webhooks):
         app.include_router(module.router, prefix=API_PREFIX)
     app.include_router(docs.router)
     app.include_router(pages.router)
