@@ -42,7 +42,9 @@ def test_an_alert_fires_then_resolves_signed(start_master: MasterFactory) -> Non
 
         expect(master.send("POST", "/workers/w1/start"), 200)
         JobsApi(master).wait(job["id"])
-        (resolved,) = wait_for(lambda: receiver.with_status("resolved"), timeout=20, what="resolved")
+        (resolved,) = wait_for(
+            lambda: receiver.with_status("resolved"), timeout=20, what="resolved"
+        )
     assert fired.signed and resolved.signed
     assert fired.message_id != resolved.message_id
     body = fired.body
