@@ -81,7 +81,8 @@ async def _stored_secret(master: InProcessMaster, hook_id: int) -> dict[str, str
             stored: dict[str, str] = conn.execute(query).scalar_one()
             return stored
 
-    return await svc.db.run(read)
+    stored: dict[str, str] = await svc.db.run(read)
+    return stored
 
 
 @pytest.mark.parametrize(

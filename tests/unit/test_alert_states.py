@@ -9,7 +9,7 @@ from corral.master.alerts.states import AlertState, step
 from webhook_receiver import SECRET, verified
 
 T0 = datetime(2026, 12, 1, tzinfo=UTC)
-KEY = ("queue_backlog", {})
+KEY: tuple[str, dict[str, str]] = ("queue_backlog", {})
 
 
 def at(seconds: float) -> datetime:
