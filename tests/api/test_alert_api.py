@@ -22,6 +22,9 @@ def test_rules_are_listed_tuned_and_kept_over_a_restart(master: InProcessMaster)
     assert {k: tuned[k] for k in change} == change
     again = expect(master.send("PATCH", "/alert-rules/queue_backlog", json={"enabled": True}), 200)
     assert again["threshold"] == 7 and again["enabled"], "what was not given stays"
+    (last,) = master.read("/audit", params={"limit": 1})["entries"]
+    assert (last["method"], last["route"]) == ("PATCH", "/api/v1/alert-rules/{name}")
+    assert last["target"] == "name=queue_backlog" and last["status"] == 200
     master.__exit__(None, None, None)
     with InProcessMaster(master.data_dir) as restarted:
         kept = restarted.read("/alert-rules/queue_backlog")

@@ -10,6 +10,7 @@ import schemathesis
 from schemathesis import Case, CheckContext, HookContext, Response
 
 from corral import run_as
+from corral.master.api.webhooks import URL_PATTERN
 
 # What a query string's boolean reads as true.
 TRUE = {"true", "1", "yes", "on", "t", "y"}
@@ -23,6 +24,7 @@ def before_call(context: HookContext, case: Case[Any], kwargs: dict[str, Any]) -
     no_follow(case)
     no_wait(case)
     known_users(case)
+    loopback_webhooks(case)
 
 
 def never_local(case: Case[Any]) -> None:
@@ -37,6 +39,20 @@ def never_local(case: Case[Any]) -> None:
     kind = body.get("deployment_type")
     if kind == "local" or (kind is None and case.method.upper() == "POST"):
         body["deployment_type"] = "ssh"
+
+
+def loopback_webhooks(case: Case[Any]) -> None:
+    """Point every well-formed webhook URL at a loopback port nothing listens on.
+
+    Alerts fire on this master (jobs stay pending with no worker running): their
+    deliveries must not leave the machine. Malformed URLs are left, to be refused.
+    """
+    body = case.body
+    if not case.path.startswith("/api/v1/webhooks") or not isinstance(body, dict):
+        return
+    url = body.get("url")
+    if isinstance(url, str) and len(url) <= 2000 and re.fullmatch(URL_PATTERN, url):
+        body["url"] = "http://127.0.0.1:9/fuzzed"
 
 
 def known_users(case: Case[Any]) -> None:

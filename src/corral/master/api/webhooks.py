@@ -18,12 +18,8 @@ Svc = Annotated[Services, Depends(services)]
 IdPath = Annotated[int, Path(ge=1, le=MAX_ID, description="the webhook's id")]
 PORT = r"(6553[0-5]|655[0-2][0-9]|65[0-4][0-9]{2}|6[0-4][0-9]{3}|[1-5][0-9]{4}|[1-9][0-9]{0,3})"
 # http or https only, a plain host name or address, a port, then printable ASCII.
-Url = Annotated[
-    str,
-    StringConstraints(
-        max_length=2000, pattern=rf"^https?://[A-Za-z0-9.-]{{1,253}}(:{PORT})?(/[!-~]*)?$"
-    ),
-]
+URL_PATTERN = rf"^https?://[A-Za-z0-9.-]{{1,253}}(:{PORT})?(/[!-~]*)?$"
+Url = Annotated[str, StringConstraints(max_length=2000, pattern=URL_PATTERN)]
 B64 = "[A-Za-z0-9+/]"
 Secret = Annotated[
     str,
