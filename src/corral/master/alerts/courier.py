@@ -8,16 +8,17 @@ with the same webhook-id; any other answer, or the last attempt, ends it.
 
 import asyncio
 import contextlib
+import copy
 import logging
 import time
 from collections import Counter
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import httpx
 
 from corral.domain.clock import utcnow
 from corral.domain.restart_policy import RestartPolicy
-from corral.errors import CorralError, NotFoundError
+from corral.errors import NotFoundError, UnavailableError
 from corral.master.alerts import payload, signing
 from corral.master.alerts.states import Alert, AlertState
 from corral.master.database import Database
@@ -48,7 +49,7 @@ class Courier:
         self._backoff = RestartPolicy(
             settings.webhook_retry_base_s, settings.webhook_max_attempts, max_delay_s=MAX_BACKOFF_S
         )
-        self._unsaved: list[dict[str, str | int]] = []
+        self._notices: list[tuple[Alert, str]] = []
         self._wake = asyncio.Event()
 
     def _row(self, hook: Webhook, alert: Alert, status: str) -> dict[str, str | int]:
@@ -61,14 +62,11 @@ class Courier:
             "body": payload.body(alert, status, f"webhook-{hook.id}", base),
         }
 
-    async def notify(self, notices: list[tuple[Alert, str]]) -> None:
-        """Queue one delivery per notice and webhook that wants it."""
-        hooks = await self.db.run(self.db.webhooks.all)
-        for alert, status in notices:
-            self._unsaved += [
-                self._row(h, alert, status) for h in hooks if wants(h, alert.alertname)
-            ]
-        await self._save()
+    def notify(self, notices: list[tuple[Alert, str]]) -> None:
+        """Take notices to store as deliveries, one per webhook that wants each (never waits)."""
+        # Copies: the alerts change on, the notices say how they were.
+        self._notices += [(copy.copy(alert), status) for alert, status in notices]
+        self._wake.set()
 
     async def test(self, hook: Webhook) -> Delivery:
         """Queue a test notification to one webhook."""
@@ -80,17 +78,20 @@ class Courier:
         return delivery
 
     async def _save(self) -> None:
-        """Store the queued rows; kept in memory to try again while the database is away."""
-        if not self._unsaved:
+        """Store the notices taken as deliveries; kept in memory while the database is away."""
+        if not self._notices:
             return
-        rows, self._unsaved = self._unsaved, []
-        try:
+        taken = list(self._notices)
+        hooks = await self.db.run(self.db.webhooks.all)
+        rows = [
+            self._row(hook, alert, status)
+            for alert, status in taken
+            for hook in hooks
+            if wants(hook, alert.alertname)
+        ]
+        if rows:
             await self.db.run(self.db.webhooks.add_deliveries, rows)
-        except CorralError:
-            self._unsaved = rows + self._unsaved
-            log.warning("%d notifications wait for the database", len(rows))
-            return
-        self._wake.set()
+        del self._notices[: len(taken)]  # more may have come while this waited
 
     async def run(self) -> None:
         """Send due deliveries for the master's whole life (a background task)."""
@@ -98,16 +99,25 @@ class Courier:
         async with httpx.AsyncClient(timeout=timeout, follow_redirects=False) as client:
             while True:
                 self._wake.clear()
-                await self._save()
-                due = await self.db.run(self.db.webhooks.due, utcnow(), BATCH)
-                if due:
-                    await asyncio.gather(*(self._send(client, d) for d in due))
-                    continue
-                await self._idle()
+                try:
+                    if await self._round(client):
+                        continue
+                    after = await self.db.run(self.db.webhooks.next_due)
+                except UnavailableError as exc:
+                    # Nothing is lost: notices stay in memory, deliveries in their rows.
+                    log.warning("webhook deliveries wait for the database: %s", exc)
+                    after = None
+                await self._idle(after)
 
-    async def _idle(self) -> None:
-        """Wait for a new delivery, the next retry, or IDLE_S."""
-        after = await self.db.run(self.db.webhooks.next_due)
+    async def _round(self, client: httpx.AsyncClient) -> bool:
+        """Store new notices, then send what is due; whether anything was."""
+        await self._save()
+        due = await self.db.run(self.db.webhooks.due, utcnow(), BATCH)
+        await asyncio.gather(*(self._send(client, d) for d in due))
+        return bool(due)
+
+    async def _idle(self, after: datetime | None) -> None:
+        """Wait for a notice or a test, the next retry (``after``), or IDLE_S."""
         wait = IDLE_S if after is None else (after - utcnow()).total_seconds()
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._wake.wait(), max(0.0, min(wait, IDLE_S)))

@@ -57,7 +57,7 @@ class AlertEvaluator:
                 counts[alert.alertname] += 1
         return counts
 
-    async def step(self) -> None:
+    def step(self) -> None:
         """Evaluate every rule once and notify what changed (a periodic step)."""
         now = utcnow()
         snap = take(self.svc, self._windows)
@@ -81,7 +81,7 @@ class AlertEvaluator:
                     notices.append((alert, notice))
         self._forget_resolved(now)
         if notices:
-            await self.courier.notify(notices)
+            self.courier.notify(notices)
 
     def _forget_resolved(self, now: datetime) -> None:
         """Drop alerts resolved long enough ago."""
