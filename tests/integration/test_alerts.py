@@ -1,11 +1,17 @@
 """Alerts against a real master and a real receiver: fire, resolve, retries, restarts."""
 
+import os
+import signal
 from pathlib import Path
 from typing import Any
 
+import pytest
+
+from integration.test_database_outages import degraded
 from integration.test_metrics import scrape
 from master_api import JobsApi, expect
 from master_process import MasterFactory, MasterProcess
+from pgserver import PgServer
 from waiting import wait_for
 from webhook_receiver import Receiver, receiving
 
@@ -95,3 +101,35 @@ def test_a_pending_delivery_is_sent_after_a_master_restart(
     assert [r.message_id for r in receiver.received] == [queued["message_id"]] * 2
     assert receiver.received[1].signed, "the secret opens after the restart"
     wait_for(lambda: deliveries(again, hook["id"])[0]["state"] == "delivered")
+
+
+@pytest.mark.postgres
+def test_an_alert_raised_while_the_database_is_down_is_sent_once_it_is_back(
+    start_master: MasterFactory, own_pg: PgServer
+) -> None:
+    master = start_master(database_url=own_pg.url(own_pg.create_database()), **FAST)
+    status = master.create_worker("w1", cpus=1, auto_restart=False)
+    pid = master.wait_state(status["worker_id"], "running")["pid"]
+    expect(master.send("PATCH", "/alert-rules/worker_down", json={"for_s": 0}), 200)
+    with receiving() as receiver:
+        add_webhook(master, receiver, rules=["worker_down"])
+        own_pg.halt()
+        try:
+            wait_for(lambda: degraded(master), timeout=15, what="the database seen down")
+            os.kill(pid, signal.SIGKILL)
+
+            def firing() -> list[dict[str, Any]]:
+                alerts = master.read("/alerts")["alerts"]  # from memory: no database needed
+                return [
+                    a for a in alerts if a["alertname"] == "worker_down" and a["state"] == "firing"
+                ]
+
+            (alert,) = wait_for(firing, timeout=20, what="worker_down firing")
+            assert alert["labels"]["worker"] == "w1"
+            wait_for(lambda: "wait for the database" in master.log(), what="the courier waiting")
+            assert not receiver.received
+        finally:
+            own_pg.resume()
+        (sent,) = wait_for(lambda: receiver.with_status("firing"), timeout=30, what="the notice")
+    assert sent.signed and sent.body["commonLabels"] == {"alertname": "worker_down", "worker": "w1"}
+    assert master.proc is not None and master.proc.poll() is None, "the master runs on"
