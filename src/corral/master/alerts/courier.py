@@ -1,7 +1,8 @@
 """Delivering notifications to webhooks: stored first, sent by their own task, retried.
 
 Each delivery is a row (pending, delivered or dead) before any attempt, so a master
-that stops loses none: the next one sends what is still pending. A connection error,
+that stops loses none: the next one sends what is still pending. Notices raised while
+the database is away wait in memory until it is back. A connection error,
 a timeout, a 429 or a 5xx is tried again after an exponential backoff with jitter,
 with the same webhook-id; any other answer, or the last attempt, ends it.
 """
@@ -73,7 +74,7 @@ class Courier:
         now = utcnow()
         alert = Alert(payload.TEST_ALERT, {}, AlertState.FIRING, now, now, 0.0)
         row = {**self._row(hook, alert, "firing"), "status": "test"}
-        (delivery,) = await self.db.run(self.db.webhooks.add_deliveries, [row])
+        (delivery,) = await self.db.write(self.db.webhooks.add_deliveries, [row])
         self._wake.set()
         return delivery
 
