@@ -79,6 +79,9 @@ def test_the_alerts_page_shows_alerts_and_sends_a_test(
     with receiving() as receiver:
         body = {"url": receiver.url, "secret": receiver.secret, "rules": ["worker_down"]}
         hook = master.api.post("/webhooks", json=body).json()
+        payload = "http://127.0.0.1:9/<img/src=x/onerror=alert(1)>"
+        odd = {"url": payload, "rules": ["queue_backlog"]}
+        assert master.api.post("/webhooks", json=odd).status_code == 201
         wait_for(lambda: firing(master), timeout=20, what="an alert firing")
         page, watch = watched
         page.click("nav a[href='/alerts']")
@@ -88,6 +91,7 @@ def test_the_alerts_page_shows_alerts_and_sends_a_test(
         expect(row).to_contain_text("worker=w1")
         expect(page.locator("[data-count=alerts-firing]")).to_have_text("1")
         expect(page.locator("#rules tr[data-rule=worker_memory_high]")).to_contain_text("0")
+        expect(page.locator("#webhooks")).to_contain_text(payload)  # as text, not markup
         page.wait_for_load_state()  # the page's script listens for the click
         page.click(f"button[data-test-webhook='{hook['id']}']")
         expect(page.locator("#alert-result")).to_contain_text("test queued")
