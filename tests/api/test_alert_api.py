@@ -1,5 +1,6 @@
 """Alert rules, webhooks and the bulk cancel through the API: tuning, refusals, the audit trail."""
 
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -117,3 +118,27 @@ def test_cancel_all_matching_answers_counts(master: InProcessMaster) -> None:
     assert rest == {"matched": 2, "cancelled": 2, "ending": 0}
     assert {jobs.get(i)["state"] for i in ids} == {"cancelled"}
     assert expect(master.send("POST", "/jobs/cancel", json={}), 200)["matched"] == 0
+
+
+async def _evaluate(master: InProcessMaster) -> None:
+    """One evaluation of every rule, on the master's loop."""
+    master.app.state.services.alerts.step()
+
+
+def test_jobs_a_changed_fleet_can_no_longer_run_raise_an_alert(tmp_path: Path) -> None:
+    with InProcessMaster(tmp_path / "data", alert_interval_s=3600) as master:
+        master.create_worker("idle", cpus=2, auto_start=False, labels={"gpu": "yes"})
+        jobs = JobsApi(master)
+        for labels in ({"gpu": "yes"}, {"gpu": "yes"}, {}):
+            jobs.submit(["/bin/true"], labels=labels)
+        expect(master.send("PATCH", "/alert-rules/jobs_unrunnable", json={"for_s": 0}), 200)
+        master.portal.call(_evaluate, master)
+        assert not [a for a in master.read("/alerts")["alerts"] if a["state"] == "firing"]
+        expect(master.send("PATCH", "/worker-configs/idle", json={"labels": {}}), 200)
+        master.portal.call(_evaluate, master)
+        alerts = {a["alertname"]: a for a in master.read("/alerts")["alerts"]}
+        assert alerts["jobs_unrunnable"]["state"] == "firing"
+        assert alerts["jobs_unrunnable"]["value"] == 2, "the job without labels can still run"
+        assert alerts["no_worker_running"]["state"] == "pending", "its for is a minute"
+        rule = master.read("/alert-rules/jobs_unrunnable")
+        assert rule["firing"] == 1

@@ -7,13 +7,14 @@ worker's restarts, and the jobs finished, both over the last 10 minutes.
 
 import time
 from collections import Counter, deque
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import psutil
 
 from corral.domain.clock import utcnow
-from corral.domain.jobs import JobState
-from corral.domain.placement import refusal
+from corral.domain.jobs import Job, JobState
+from corral.domain.placement import FleetWorker, refusal
 from corral.domain.worker_states import DesiredState
 from corral.domain.workers import DeploymentType
 from corral.master.services import Services
@@ -73,6 +74,20 @@ class Windows:
         return Counter(tally) - self.finished[0][1]
 
 
+def _unrunnable(pending: list[Job], fleet: Mapping[str, FleetWorker]) -> int:
+    """How many pending jobs no configured worker can run; judged once per kind of job."""
+    verdicts: dict[tuple[object, ...], bool] = {}
+    count = 0
+    for job in pending:
+        spec = job.spec
+        kind = (spec.cpus, tuple(sorted(spec.labels.items())), spec.run_as, spec.account is None)
+        refused = verdicts.get(kind)
+        if refused is None:
+            refused = verdicts[kind] = refusal(job, fleet) is not None
+        count += refused
+    return count
+
+
 def take(svc: Services, windows: Windows) -> Snapshot:
     """The snapshot of now."""
     now = time.monotonic()
@@ -102,7 +117,7 @@ def take(svc: Services, windows: Windows) -> Snapshot:
         workers=workers,
         pending=len(pending),
         oldest_pending_s=0.0 if oldest is None else (wall - oldest).total_seconds(),
-        unrunnable=sum(1 for j in pending if refusal(j, sched.fleet) is not None),
+        unrunnable=_unrunnable(pending, sched.fleet),
         finished_in_window=sum(finished.values()),
         failed_in_window=sum(finished[s] for s in FAILED),
         host_memory_bytes=psutil.virtual_memory().total,
