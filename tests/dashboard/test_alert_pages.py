@@ -79,9 +79,6 @@ def test_the_alerts_page_shows_alerts_and_sends_a_test(
     with receiving() as receiver:
         body = {"url": receiver.url, "secret": receiver.secret, "rules": ["worker_down"]}
         hook = master.api.post("/webhooks", json=body).json()
-        payload = "http://127.0.0.1:9/<img/src=x/onerror=alert(1)>"
-        odd = {"url": payload, "rules": ["queue_backlog"]}
-        assert master.api.post("/webhooks", json=odd).status_code == 201
         wait_for(lambda: firing(master), timeout=20, what="an alert firing")
         page, watch = watched
         page.click("nav a[href='/alerts']")
@@ -90,8 +87,8 @@ def test_the_alerts_page_shows_alerts_and_sends_a_test(
         expect(row).to_contain_text("firing")
         expect(row).to_contain_text("worker=w1")
         expect(page.locator("[data-count=alerts-firing]")).to_have_text("1")
-        expect(page.locator("#rules tr[data-rule=worker_memory_high]")).to_contain_text("0")
-        expect(page.locator("#webhooks")).to_contain_text(payload)  # as text, not markup
+        memory_rule = page.locator("form.rule-form[data-rule=worker_memory_high]")
+        expect(memory_rule.locator("input[name=threshold]")).to_have_value("0")
         page.wait_for_load_state()  # the page's script listens for the click
         page.click(f"button[data-test-webhook='{hook['id']}']")
         expect(page.locator("#alert-result")).to_contain_text("test queued")
@@ -104,3 +101,48 @@ def test_the_alerts_page_shows_alerts_and_sends_a_test(
     assert sent.signed and sent.body["alerts"][0]["labels"]["alertname"] == "corral_webhook_test"
     back = {"threshold": 90, "for_s": 300}
     assert master.api.patch("/alert-rules/worker_memory_high", json=back).status_code == 200
+
+
+def test_rules_are_tuned_and_webhooks_added_and_deleted_from_the_page(
+    master: MasterProcess, watched: tuple[Page, Watch]
+) -> None:
+    payload = "http://127.0.0.1:9/<img/src=x/onerror=alert(1)>"
+    odd = {"url": payload, "rules": ["queue_backlog"]}
+    assert master.api.post("/webhooks", json=odd).status_code == 201
+    page, watch = watched
+    page.goto("/alerts")
+    page.wait_for_load_state()  # the page's script handles the forms
+    expect(page.locator("#webhooks")).to_contain_text(payload)  # as text, not markup
+    form = page.locator("form.rule-form[data-rule=queue_backlog]")
+    form.locator("input[name=threshold]").fill("250")
+    form.locator("input[name=for_s]").fill("30")
+    form.locator("input[name=enabled]").uncheck()
+    form.locator("button[type=submit]").click()
+    expect(page.locator("#alert-result")).to_contain_text("rule queue_backlog saved")
+    rule = master.read("/alert-rules/queue_backlog")
+    assert (rule["threshold"], rule["for_s"], rule["enabled"]) == (250, 30, False)
+    form.locator("input[name=repeat_interval_s]").fill("0")
+    form.locator("button[type=submit]").click()
+    expect(form.locator(".field-error[data-for=repeat_interval_s]")).to_contain_text("1")
+    assert master.read("/alert-rules/queue_backlog")["repeat_interval_s"] == 14400
+
+    page.click("#add-webhook summary")
+    page.fill("#webhook-form input[name=url]", "ftp://127.0.0.1/hook")
+    page.click("#webhook-form button[type=submit]")
+    expect(page.locator("#webhook-form .field-error[data-for=url]")).not_to_be_empty()
+    page.fill("#webhook-form input[name=url]", "http://127.0.0.1:9/from-the-page")
+    page.check("#webhook-form input[value=worker_crash_loop]")
+    page.click("#webhook-form button[type=submit]")
+    expect(page.locator("#alert-result")).to_contain_text("its secret, shown this once: whsec_")
+    (made,) = [h for h in master.read("/webhooks") if h["url"].endswith("/from-the-page")]
+    assert made["rules"] == ["worker_crash_loop"]
+    row = page.locator(f"#webhooks tr[data-webhook='{made['id']}']")
+    expect(row).to_contain_text("worker_crash_loop")
+    row.locator("button[data-delete-webhook]").click()
+    expect(page.locator("#confirm-text")).to_have_text(
+        f"Delete webhook {made['id']} and its deliveries?"
+    )
+    page.click("#confirm-ok")
+    expect(row).to_have_count(0)
+    assert master.send("GET", f"/webhooks/{made['id']}").status_code == 404
+    watch.assert_clean(refusals_expected=2)
