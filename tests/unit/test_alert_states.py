@@ -93,6 +93,8 @@ def test_windows_count_only_the_last_ten_minutes() -> None:
     assert windows.restarts_of("w1", 5, now=0.0) == 0
     assert windows.restarts_of("w1", 8, now=300.0) == 3
     assert windows.restarts_of("w1", 9, now=700.0) == 1, "the count at 0 s left the window"
+    windows.keep_only(["w2"])
+    assert windows.restarts_of("w1", 9, now=701.0) == 0, "a worker deleted and made again"
 
 
 def test_signatures_follow_standard_webhooks() -> None:

@@ -7,7 +7,7 @@ worker's restarts, and the jobs finished, both over the last 10 minutes.
 
 import time
 from collections import Counter, deque
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 import psutil
@@ -66,6 +66,11 @@ class Windows:
             seen.popleft()
         return max(0, count - seen[0][1])
 
+    def keep_only(self, worker_ids: Iterable[str]) -> None:
+        """Forget the restarts of workers that are gone."""
+        for gone in set(self.restarts) - set(worker_ids):
+            del self.restarts[gone]
+
     def finished_since(self, tally: Counter[str], now: float) -> Counter[str]:
         """Jobs finished within the window, by outcome, given the tally now."""
         self.finished.append((now, Counter(tally)))
@@ -109,6 +114,7 @@ def take(svc: Services, windows: Windows) -> Snapshot:
                 restarts_in_window=windows.restarts_of(sup.worker_id, rt.restart_count, now),
             )
         )
+    windows.keep_only(svc.lifecycle.supervisors)
     sched = svc.scheduler
     pending = [j for j in sched.jobs.values() if j.state is JobState.PENDING]
     oldest = min((j.submitted_at for j in pending if j.submitted_at), default=None)
