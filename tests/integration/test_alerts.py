@@ -63,7 +63,9 @@ def test_an_alert_fires_then_resolves_signed(start_master: MasterFactory) -> Non
     assert receiver.secret.removeprefix("whsec_") not in master.log()
 
 
-def test_a_failing_receiver_gets_the_same_delivery_again(start_master: MasterFactory) -> None:
+def test_a_failing_receiver_gets_the_same_delivery_again_a_4xx_ends_it(
+    start_master: MasterFactory,
+) -> None:
     master = start_master(**FAST)
     with receiving(answers=[500, 500]) as receiver:
         hook = add_webhook(master, receiver)
@@ -73,13 +75,22 @@ def test_a_failing_receiver_gets_the_same_delivery_again(start_master: MasterFac
             lambda: [d for d in deliveries(master, hook["id"]) if d["state"] == "delivered"],
             what="the delivery delivered",
         )
-    assert [r.answered for r in receiver.received] == [500, 500, 200]
-    assert {r.message_id for r in receiver.received} == {queued["message_id"]}
+        receiver.answers.append(410)  # gone: no use trying again
+        refused = expect(master.send("POST", f"/webhooks/{hook['id']}/test"), 202)
+        (dead,) = wait_for(
+            lambda: [d for d in deliveries(master, hook["id"]) if d["state"] == "dead"],
+            what="the delivery given up",
+        )
+    assert dead["message_id"] == refused["message_id"]
+    assert (dead["attempts"], dead["last_error"]) == (1, "HTTP 410")
+    assert [r.answered for r in receiver.received] == [500, 500, 200, 410]
+    assert [r.message_id for r in receiver.received[:3]] == [queued["message_id"]] * 3
     assert all(r.signed for r in receiver.received)
     assert sent["attempts"] == 3 and sent["status"] == "test" and sent["last_error"] is None
     samples = scrape(master)
     assert samples[("corral_webhook_deliveries_total", frozenset({("result", "failed")}))] == 2
     assert samples[("corral_webhook_deliveries_total", frozenset({("result", "delivered")}))] == 1
+    assert samples[("corral_webhook_deliveries_total", frozenset({("result", "dead")}))] == 1
     for rule in master.read("/alert-rules")["rules"]:
         assert ("corral_alerts_firing", frozenset({("alertname", rule["name"])})) in samples
 
