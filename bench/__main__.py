@@ -6,7 +6,7 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
-from bench import chaos, dashboard, history, jobs, report, supervision, tls
+from bench import alerts, chaos, dashboard, history, jobs, report, supervision, tls
 
 SUITES: dict[str, Callable[[argparse.Namespace], dict[str, Any]]] = {
     "restart": supervision.restart_latency,
@@ -20,6 +20,7 @@ SUITES: dict[str, Callable[[argparse.Namespace], dict[str, Any]]] = {
     "tls": tls.tls_cost,
     "dashboard": dashboard.dashboard,
     "history": history.history_cost,
+    "alerts": alerts.webhook_latency,
 }
 # Names that stand for several suites.
 GROUPS = {

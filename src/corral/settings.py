@@ -48,6 +48,12 @@ class MasterSettings:
     # Both set: the API, the dashboard and the agent lane are served over HTTPS.
     tls_cert: Path | None = None
     tls_key: Path | None = None
+    # Seconds between evaluations of the alert rules.
+    alert_interval_s: float = 5.0
+    # A failed webhook delivery is tried again after this, doubling each time (with jitter).
+    webhook_retry_base_s: float = 2.0
+    webhook_max_attempts: int = 10
+    webhook_timeout_s: float = 10.0
 
     @property
     def db_url(self) -> str:
@@ -63,6 +69,14 @@ class MasterSettings:
         """Refuse settings that cannot be run: ValueError says why."""
         if not 1 <= self.history_interval_s <= 300:
             raise ValueError("history_interval_s must be from 1 to 300")
+        if not 0.05 <= self.alert_interval_s <= 3600:
+            raise ValueError("alert_interval_s must be from 0.05 to 3600")
+        if self.webhook_retry_base_s < 0 or self.webhook_max_attempts < 1:
+            raise ValueError(
+                "webhook_retry_base_s must be 0 or more, webhook_max_attempts 1 or more"
+            )
+        if self.webhook_timeout_s <= 0:
+            raise ValueError("webhook_timeout_s must be more than 0")
         if self.auth_failures_per_minute < 1:
             raise ValueError("auth_failures_per_minute must be at least 1")
         if self.insecure_no_auth and not is_loopback(self.host):

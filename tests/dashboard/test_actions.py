@@ -96,7 +96,9 @@ def test_cancelling_all_matching_pending_jobs(
     page.click(".actions button[data-action=cancel]")
     expect(page.locator("#confirm-text")).to_have_text("Cancel 60 jobs?")
     page.click("#confirm-ok")
-    expect(page.locator("#job-result")).to_contain_text("cancel: 60 done, 0 failed")
+    expect(page.locator("#job-result")).to_contain_text(
+        "cancel: 60 matching, 60 cancelled, 0 ending"
+    )
     expect(page.locator("#matching")).to_have_text("0")
 
     def states() -> set[str]:

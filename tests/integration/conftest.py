@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 
 from master_process import MasterFactory, MasterProcess
+from pgserver import PgServer, find_bindir
 
 
 @pytest.fixture
@@ -28,3 +29,16 @@ def start_master(tmp_path: Path) -> Iterator[MasterFactory]:
 def master(start_master: MasterFactory) -> MasterProcess:
     """One master on SQLite with fast test timings."""
     return start_master()
+
+
+@pytest.fixture
+def own_pg() -> Iterator[PgServer]:
+    """A PostgreSQL cluster of this test's own, to stop and start at will."""
+    bindir = find_bindir()
+    assert bindir is not None, "PostgreSQL binaries are missing"
+    server = PgServer.create(bindir, label="outage-")
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()

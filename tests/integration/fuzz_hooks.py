@@ -11,6 +11,7 @@ import schemathesis
 from schemathesis import Case, CheckContext, HookContext, Response
 
 from corral import run_as
+from corral.master.api.webhooks import URL_PATTERN
 from corral.store.history import FLEET_SERIES, WORKER_SERIES
 
 DEPLOYMENT_TYPES = ("local", "ssh", "docker", "kubernetes")
@@ -28,6 +29,7 @@ def before_call(context: HookContext, case: Case[Any], kwargs: dict[str, Any]) -
     no_wait(case)
     known_users(case)
     series_of_one_kind(case)
+    loopback_webhooks(case)
 
 
 def never_starting(case: Case[Any]) -> None:
@@ -64,6 +66,20 @@ def _count(value: object) -> bool:
     """
     whole = type(value) is int or (type(value) is float and value.is_integer())
     return whole and 0 <= value <= 4096  # type: ignore[operator]
+
+
+def loopback_webhooks(case: Case[Any]) -> None:
+    """Point every well-formed webhook URL at a loopback port nothing listens on.
+
+    Alerts fire on this master (jobs stay pending with no worker running): their
+    deliveries must not leave the machine. Malformed URLs are left, to be refused.
+    """
+    body = case.body
+    if not case.path.startswith("/api/v1/webhooks") or not isinstance(body, dict):
+        return
+    url = body.get("url")
+    if isinstance(url, str) and len(url) <= 2000 and re.fullmatch(URL_PATTERN, url):
+        body["url"] = "http://127.0.0.1:9/fuzzed"
 
 
 def known_users(case: Case[Any]) -> None:

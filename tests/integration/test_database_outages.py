@@ -14,25 +14,12 @@ import pytest
 
 from master_api import JobsApi
 from master_process import MasterFactory, MasterProcess
-from pgserver import PgServer, find_bindir
+from pgserver import PgServer
 from tcp_proxy import TcpProxy
 from waiting import wait_for
 
 JOBS = 200
 SCRIPT = 'echo "job $CORRAL_JOB_ID"; sleep 0.1'
-
-
-@pytest.fixture
-def own_pg() -> Iterator[PgServer]:
-    """A PostgreSQL cluster of this test's own, to stop and start at will."""
-    bindir = find_bindir()
-    assert bindir is not None, "PostgreSQL binaries are missing"
-    server = PgServer.create(bindir, label="outage-")
-    server.start()
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 def degraded(master: MasterProcess) -> dict[str, object] | None:

@@ -23,8 +23,9 @@ from corral.settings import MasterSettings
 from corral.store.configs import ConfigStore
 from corral.store.jobs import JobStore
 from corral.store.resealing import reseal_all
+from corral.store.webhooks import WebhookStore
 
-SECRETS = {"w1": "cfg-secret-1", 1: "job-secret-1", 2: "job-secret-2"}
+SECRETS = {"w1": "cfg-secret-1", 1: "job-secret-1", 2: "job-secret-2", "hook": "whsec_aG9vaw=="}
 
 
 @pytest.fixture
@@ -46,6 +47,7 @@ def engine(settings: MasterSettings) -> Iterator[Engine]:
     JobStore(engine, ring).insert(
         [Job(i, spec, submitted_at=now, updated_at=now) for i, spec in specs.items()]
     )
+    WebhookStore(engine, ring).create("http://127.0.0.1:9/", str(SECRETS["hook"]), None, True)
     yield engine
     engine.dispose()
 
@@ -55,6 +57,7 @@ def key_ids_in_use(engine: Engine) -> set[str]:
     with engine.connect() as conn:
         envs = list(conn.execute(select(models.worker_configs.c.secret_env)).scalars())
         envs += conn.execute(select(models.jobs.c.secret_env)).scalars()
+        envs += conn.execute(select(models.webhooks.c.secret_env)).scalars()
     return {value.split(":")[2] for env in envs for value in env.values()}
 
 
@@ -63,6 +66,7 @@ def assert_all_readable(engine: Engine, ring: KeyRing) -> None:
     assert ConfigStore(engine, ring).get("w1").secret_env == {"API_KEY": SECRETS["w1"]}
     for i in (1, 2):
         assert JobStore(engine, ring).get(i).spec.secret_env == {"TOKEN": SECRETS[i]}
+    assert WebhookStore(engine, ring).secret(1) == SECRETS["hook"]
 
 
 def test_a_rotation_seals_everything_under_a_new_key_and_retires_the_old(
@@ -76,7 +80,7 @@ def test_a_rotation_seals_everything_under_a_new_key_and_retires_the_old(
         done.retired == [old.key_id]
         and old.key_id not in data_key_path(settings.data_dir).read_text()
     )
-    assert (done.resealed.values, done.resealed.unopened) == (3, [])
+    assert (done.resealed.values, done.resealed.unopened) == (4, [])
     assert key_ids_in_use(engine) == {done.key_id}
     assert_all_readable(engine, ring)
     again = rotate(settings)
@@ -155,4 +159,4 @@ def test_the_command_says_what_it_did_and_refuses_a_running_master(
     result = CliRunner().invoke(main, args)
     assert result.exit_code == 0, result.output
     new = load_ring(settings.data_dir).current.key_id
-    assert result.output == f"data key {new} now seals 3 stored secret values; retired key {old}\n"
+    assert result.output == f"data key {new} now seals 4 stored secret values; retired key {old}\n"

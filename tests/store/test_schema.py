@@ -26,6 +26,9 @@ TABLES = {
     "attempts",
     "audit_log",
     "worker_samples",
+    "alert_rules",
+    "webhooks",
+    "webhook_deliveries",
     "fleet_samples",
     "alembic_version",
 }
@@ -57,7 +60,7 @@ def test_upgrade_builds_the_models_schema(engine: Engine) -> None:
     upgrade(engine)
     assert set(inspect(engine).get_table_names()) == TABLES
     assert schema_diff(engine) == []
-    assert current_revision(engine) == head_revision() == "0008"
+    assert current_revision(engine) == head_revision() == "0009"
 
 
 def test_upgrade_creates_index_and_cascading_foreign_key(engine: Engine) -> None:
@@ -85,7 +88,7 @@ def test_second_upgrade_changes_nothing(engine: Engine, ring: KeyRing) -> None:
     upgrade(engine)
     ConfigStore(engine, ring).create(WorkerConfig(worker_id="keep-me", name="Keep me"))
     upgrade(engine)
-    assert current_revision(engine) == "0008"
+    assert current_revision(engine) == "0009"
     assert schema_diff(engine) == []
     with engine.connect() as conn:
         assert conn.execute(select(models.worker_configs.c.worker_id)).scalars().all() == [
@@ -101,7 +104,7 @@ def test_downgrade_to_base_then_upgrade_again(engine: Engine) -> None:
     assert current_revision(engine) is None
     upgrade(engine)
     assert schema_diff(engine) == []
-    assert current_revision(engine) == "0008"
+    assert current_revision(engine) == "0009"
 
 
 def test_upgrade_from_0002_splits_reasons_into_code_and_detail(engine: Engine) -> None:

@@ -299,6 +299,66 @@ class FleetSampleRow(Base):
     run_p95_s: Mapped[float | None] = mapped_column(Float)
 
 
+class AlertRuleRow(Base):
+    """A built-in alert rule as an operator tuned it (rules never tuned have no row)."""
+
+    __tablename__ = "alert_rules"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    enabled: Mapped[bool] = mapped_column(Boolean)
+    threshold: Mapped[float] = mapped_column(Float)
+    for_s: Mapped[float] = mapped_column(Float)
+    repeat_interval_s: Mapped[float] = mapped_column(Float)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class WebhookRow(Base):
+    """Where alerts are sent, signed with a secret kept sealed."""
+
+    __tablename__ = "webhooks"
+
+    id: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    )
+    url: Mapped[str] = mapped_column(Text)
+    # {"secret": <sealed>}: the shape of every sealed column, so key rotation reseals it.
+    secret_env: Mapped[dict[str, Any]] = mapped_column(JSONType)
+    # The rules it hears about; NULL: every rule.
+    rules: Mapped[list[str] | None] = mapped_column(JSONType)
+    enabled: Mapped[bool] = mapped_column(Boolean)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class WebhookDeliveryRow(Base):
+    """One notification to one webhook, until it is delivered or given up."""
+
+    __tablename__ = "webhook_deliveries"
+    __table_args__ = (
+        Index("ix_webhook_deliveries_state_next", "state", "next_attempt_at"),
+        Index("ix_webhook_deliveries_webhook_id_id", "webhook_id", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    )
+    webhook_id: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer, "sqlite"),
+        ForeignKey("webhooks.id", ondelete="CASCADE"),
+    )
+    # The webhook-id header: the same on every attempt, so receivers can drop repeats.
+    message_id: Mapped[str] = mapped_column(String(64), unique=True)
+    alertname: Mapped[str] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(10))  # firing, resolved or test
+    body: Mapped[str] = mapped_column(Text)  # sent as it is on every attempt
+    state: Mapped[str] = mapped_column(String(10))  # pending, delivered or dead
+    attempts: Mapped[int] = mapped_column(Integer)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
 worker_configs: Table = WorkerConfigRow.__table__  # type: ignore[assignment]
 worker_runtime: Table = WorkerRuntimeRow.__table__  # type: ignore[assignment]
 worker_logs: Table = WorkerLogRow.__table__  # type: ignore[assignment]
@@ -308,3 +368,6 @@ attempts: Table = AttemptRow.__table__  # type: ignore[assignment]
 audit_log: Table = AuditRow.__table__  # type: ignore[assignment]
 worker_samples: Table = WorkerSampleRow.__table__  # type: ignore[assignment]
 fleet_samples: Table = FleetSampleRow.__table__  # type: ignore[assignment]
+alert_rules: Table = AlertRuleRow.__table__  # type: ignore[assignment]
+webhooks: Table = WebhookRow.__table__  # type: ignore[assignment]
+webhook_deliveries: Table = WebhookDeliveryRow.__table__  # type: ignore[assignment]

@@ -18,13 +18,17 @@ from corral.domain.clock import utcnow
 from corral.domain.workers import DeploymentType
 from corral.launchers.base import Launcher
 from corral.launchers.local import LocalLauncher
+from corral.master.alerts.courier import Courier
+from corral.master.alerts.evaluator import AlertEvaluator
 from corral.master.api import (
     agent,
+    alert_rules,
     audit,
     history,
     jobs,
     master,
     metrics,
+    webhooks,
     worker_configs,
     workers,
 )
@@ -125,6 +129,11 @@ async def open_services(
     )
     svc.history = History(svc.scheduler, svc.lifecycle, writer, db, settings.history_interval_s)
     background.every("history", settings.history_interval_s, svc.history.step)
+    svc.courier = Courier(db, settings)
+    svc.alerts = AlertEvaluator(svc, svc.courier)
+    await svc.alerts.load()
+    background.every("alerts", settings.alert_interval_s, svc.alerts.step)
+    background.keep("webhooks", svc.courier.run)
     return svc
 
 
@@ -229,7 +238,7 @@ def create_app(
     document_security(app)
     # Routes are matched in order: the workers' exchange and job submission first.
     app.include_router(agent.router)
-    for module in (jobs, worker_configs, workers, audit, history, master):
+    for module in (jobs, worker_configs, workers, audit, history, master, alert_rules, webhooks):
         app.include_router(module.router, prefix=API_PREFIX)
     app.include_router(docs.router)
     app.include_router(pages.router)

@@ -26,11 +26,13 @@ from corral.db.migrate import upgrade
 from corral.errors import AnotherMasterError, UnavailableError
 from corral.master.statement_watchdog import StatementWatchdog
 from corral.sealing import KeyRing
+from corral.store.alert_rules import AlertRuleStore
 from corral.store.audit import AuditStore
 from corral.store.configs import ConfigStore
 from corral.store.history import HistoryStore
 from corral.store.jobs import JobStore
 from corral.store.runtime import RuntimeStore
+from corral.store.webhooks import WebhookStore
 from corral.store.worker_logs import WorkerLogStore
 
 P = ParamSpec("P")
@@ -109,6 +111,8 @@ class Database:
         self.jobs = JobStore(engine, ring)
         self.audit = AuditStore(engine)
         self.history = HistoryStore(engine)
+        self.alert_rules = AlertRuleStore(engine)
+        self.webhooks = WebhookStore(engine, ring)
         self.health = Health()
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="corral-db")
         self.watchdog = StatementWatchdog(engine)

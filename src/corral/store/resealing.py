@@ -32,7 +32,7 @@ from sqlalchemy import (
 
 from corral.db import models
 from corral.sealing import KeyRing, SealError, is_sealed
-from corral.store.secret_env import Owner, config_owner, job_owner
+from corral.store.secret_env import Owner, config_owner, job_owner, webhook_owner
 
 PAGE = 500
 
@@ -60,6 +60,7 @@ class _SecretColumn:
 COLUMNS = (
     _SecretColumn(models.worker_configs, "worker_id", config_owner),
     _SecretColumn(models.jobs, "id", job_owner),
+    _SecretColumn(models.webhooks, "id", webhook_owner),
 )
 
 

@@ -38,6 +38,11 @@ def job_owner(job_id: int) -> Owner:
     return Owner("job", "jobs", str(job_id))
 
 
+def webhook_owner(webhook_id: int) -> Owner:
+    """The owner of a webhook's signing secret."""
+    return Owner("webhook", "webhooks", str(webhook_id))
+
+
 class UnopenedSecrets(Mapping[str, str]):
     """Secrets of which one or more did not open: their names show, any value raises."""
 

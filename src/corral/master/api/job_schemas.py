@@ -204,6 +204,33 @@ class JobPage(BaseModel):
     next_before_id: int | None
 
 
+UnfinishedState = Literal["pending", "assigned", "running"]
+
+
+class CancelFilter(Strict):
+    """Body of POST /jobs/cancel: the unfinished jobs to cancel; a field left out matches all."""
+
+    state: Annotated[list[UnfinishedState], Field(max_length=3)] | None = None
+    worker_id: WorkerId | None = None
+    account: Account | None = None
+
+    def matches(self, job: Job) -> bool:
+        """Whether an unfinished job passes every filter given."""
+        if self.state is not None and str(job.state) not in self.state:
+            return False
+        if self.worker_id is not None and job.worker_id != self.worker_id:
+            return False
+        return self.account is None or job.spec.account == self.account
+
+
+class CancelCounts(BaseModel):
+    """What a bulk cancel did: pending jobs ended at once, running ones asked to end."""
+
+    matched: int
+    cancelled: int
+    ending: int
+
+
 class JobList(BaseModel):
     """Answer of POST /jobs/batch."""
 

@@ -17,6 +17,8 @@ from corral.master.api.job_schemas import (
     Account,
     AttemptList,
     AttemptOut,
+    CancelCounts,
+    CancelFilter,
     JobBatch,
     JobList,
     JobLogsOut,
@@ -68,6 +70,19 @@ async def submit_batch(body: JobBatch, svc: Svc) -> JobList:
     """Queue many jobs in one request and one commit."""
     results = await svc.scheduler.submit([j.to_spec() for j in body.jobs])
     return JobList(jobs=[JobOut.of(job) for job, _ in results])
+
+
+@router.post("/cancel", response_model=CancelCounts, responses=answers(400, 413, 422))
+async def cancel_matching(body: CancelFilter, svc: Svc) -> CancelCounts:
+    """Cancel every unfinished job matching the filter: pending ones now, others by their worker."""
+    matching = [job for job in list(svc.scheduler.jobs.values()) if body.matches(job)]
+    cancelled = ending = 0
+    for job in matching:
+        was_pending = job.state is JobState.PENDING
+        svc.scheduler.cancel(job.id)
+        cancelled += was_pending
+        ending += not was_pending
+    return CancelCounts(matched=len(matching), cancelled=cancelled, ending=ending)
 
 
 @router.get("", response_model=JobPage, responses=answers(422))

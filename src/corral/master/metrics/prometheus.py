@@ -44,6 +44,24 @@ class FleetCollector(Collector):
         yield info
         yield from self._jobs()
         yield from self._workers()
+        yield from self._alerts()
+
+    def _alerts(self) -> Iterator[Metric]:
+        firing = GaugeMetricFamily(
+            "corral_alerts_firing", "Alerts firing now, by rule.", labels=["alertname"]
+        )
+        for name, count in sorted(self.svc.alerts.firing().items()):
+            firing.add_metric([name], count)
+        yield firing
+        deliveries = CounterMetricFamily(
+            "corral_webhook_deliveries",
+            "Webhook delivery attempts since the master started: delivered, failed "
+            "(to be tried again) or dead (given up).",
+            labels=["result"],
+        )
+        for result, count in sorted(self.svc.courier.results.items()):
+            deliveries.add_metric([result], count)
+        yield deliveries
 
     def _jobs(self) -> Iterator[Metric]:
         scheduler = self.svc.scheduler

@@ -30,8 +30,9 @@ templates = environment()
 
 
 def render(name: str, request: Request, **context: Any) -> HTMLResponse:
-    """One template as an HTML answer."""
-    html = templates.get_template(name).render(request=request, **context)
+    """One template as an HTML answer; the nav shows how many alerts fire."""
+    firing = sum(request.app.state.services.alerts.firing().values())
+    html = templates.get_template(name).render(request=request, firing=firing, **context)
     return HTMLResponse(html, headers={"Cache-Control": "no-store"})
 
 
@@ -145,6 +146,26 @@ def _older(request: Request, last_id: int) -> str:
     """The query of the next page of jobs: the same filters, before the last one shown."""
     kept = [(k, v) for k, v in request.query_params.multi_items() if k != "before_id" and v]
     return urlencode([*kept, ("before_id", str(last_id))])
+
+
+@router.get("/charts")
+async def charts(request: Request, svc: Svc, window: str = "1h") -> HTMLResponse:
+    """Charts of the metrics history."""
+    return render(
+        "metrics.html",
+        request,
+        nav="metrics",
+        charts=views.CHARTS,
+        windows=views.CHART_WINDOWS,
+        window=window if window in views.CHART_WINDOWS else "1h",
+        step_s=svc.settings.history_interval_s,
+    )
+
+
+@router.get("/alerts")
+async def alerts(request: Request, svc: Svc, hx: HX = None) -> HTMLResponse:
+    """Alert rules and their alerts, webhooks and their deliveries."""
+    return page("alerts.html", request, hx, nav="alerts", **await views.alerts(svc))
 
 
 @router.get("/jobs/{job_id:int}")

@@ -7,11 +7,42 @@ from typing import Any
 
 from corral.domain.jobs import JobState
 from corral.domain.worker_states import WorkerState
+from corral.master.api.alert_rules import alert_list, rule_list
 from corral.master.api.schemas import WorkerConfigOut, WorkerStatusOut
+from corral.master.api.webhooks import DeliveryOut, WebhookOut
 from corral.master.services import Services
 
 SORTS = ("worker_id", "state", "cpus", "jobs", "cpu_percent", "memory", "restarts", "heartbeat")
 RECENT_EVENTS = 15
+RECENT_DELIVERIES = 50
+CHART_WINDOWS = ("15m", "1h", "6h", "24h")
+
+
+@dataclass(frozen=True)
+class Chart:
+    """One chart of the Metrics page: the history series it draws."""
+
+    id: str
+    title: str
+    series: tuple[str, ...]
+    unit: str
+
+
+CHARTS = (
+    Chart("cpu", "CPU per worker", ("cpu_percent",), "%"),
+    Chart("memory", "Memory per worker", ("memory_bytes",), "bytes"),
+    Chart("allocated", "CPUs allocated per worker", ("cpus_allocated",), "CPUs"),
+    Chart("queue", "Queue depth", ("jobs_pending", "pending_cpus"), ""),
+    Chart("running", "Running jobs and workers", ("jobs_running", "workers_running"), ""),
+    Chart(
+        "finished",
+        "Finished per minute, by outcome",
+        ("succeeded_per_min", "failed_per_min", "timed_out_per_min", "cancelled_per_min"),
+        "/min",
+    ),
+    Chart("wait", "Queue wait", ("queue_wait_p50_s", "queue_wait_p95_s"), "s"),
+    Chart("runtime", "Run time", ("run_p50_s", "run_p95_s"), "s"),
+)
 
 
 @dataclass
@@ -98,3 +129,15 @@ async def overview(svc: Services) -> dict[str, Any]:
 def _counts(counts: Counter[str], states: Any) -> dict[str, int]:
     """Counts for every state of an enum, zeros included, in the enum's order."""
     return {str(s): counts.get(str(s), 0) for s in states}
+
+
+async def alerts(svc: Services) -> dict[str, Any]:
+    """Rules and their alerts, webhooks, and the latest deliveries to any of them."""
+    hooks = await svc.db.read(svc.db.webhooks.all)
+    sent = await svc.db.read(svc.db.webhooks.deliveries, None, RECENT_DELIVERIES)
+    return {
+        "rules": rule_list(svc).rules,
+        "alerts": alert_list(svc).alerts,
+        "webhooks": [WebhookOut.of(h) for h in hooks],
+        "deliveries": [DeliveryOut.of(d) for d in sent],
+    }

@@ -40,8 +40,38 @@ for (const button of document.querySelectorAll(".actions button[data-action]")) 
   button.addEventListener("click", () => act(button.dataset.action));
 }
 
+const UNFINISHED = ["pending", "assigned", "running"];
+
+/** The page's filters as the body of POST /jobs/cancel; null when no unfinished job can match. */
+function cancelFilter() {
+  const params = new URLSearchParams(document.getElementById("jobs").dataset.query);
+  const body = {};
+  const states = params.getAll("state").filter(Boolean);
+  if (states.length) body.state = states.filter((s) => UNFINISHED.includes(s));
+  if (params.get("worker_id")) body.worker_id = params.get("worker_id");
+  if (params.get("account")) body.account = params.get("account");
+  return body.state && !body.state.length ? null : body;
+}
+
+/** Cancel every job matching the filters in one request. */
+async function cancelMatching(box) {
+  const matching = document.getElementById("jobs").dataset.matching;
+  if (!(await confirmAction(`Cancel ${matching} jobs?`))) return;
+  const body = cancelFilter();
+  const answer = body ? await call("POST", "/jobs/cancel", body) : { ok: true, body: { matched: 0, cancelled: 0, ending: 0 } };
+  if (answer.ok) {
+    const { matched, cancelled, ending } = answer.body;
+    showResults(box, `cancel: ${matched} matching, ${cancelled} cancelled, ${ending} ending`, []);
+  } else {
+    showResults(box, `cancel: ${reason(answer)}`, []);
+  }
+  allMatching = false;
+  selection.clear();
+}
+
 async function act(action) {
   const box = document.getElementById("job-result");
+  if (allMatching && action === "cancel") return cancelMatching(box);
   const ids = allMatching ? await matchingIds() : [...selection.picked];
   if (!ids.length) {
     showResults(box, "Pick one job or more first.", []);

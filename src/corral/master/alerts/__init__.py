@@ -1,0 +1,1 @@
+"""Alerts: built-in rules the master evaluates, and the webhooks it notifies."""
