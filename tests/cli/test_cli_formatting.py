@@ -9,9 +9,10 @@ from click.testing import CliRunner
 
 from corral.cli import main
 from corral.cli.exit_codes import exit_code_of
+from corral.cli.job_spec import submit_arguments
 from corral.cli.jobs import job_row
 from corral.cli.output import age, cell, size, table
-from corral.cli.submit import parse_pairs, submit_arguments
+from corral.cli.submit import parse_pairs
 from corral.cli.workers import summary, worker_row
 from corral.client import Job
 

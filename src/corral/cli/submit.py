@@ -9,6 +9,7 @@ import click
 
 from corral.cli.context import open_client
 from corral.cli.exit_codes import CANCELLED, HELP, exit_code_of
+from corral.cli.job_spec import submit_arguments
 from corral.cli.output import print_json
 from corral.cli.submit_file import submit_lines
 
@@ -110,29 +111,6 @@ def submit(ctx: click.Context, /, command: tuple[str, ...], **opts: Any) -> None
     elif job.state != "succeeded":
         click.echo(f"corral: job {job.id} {job.state}{_why(job)}", err=True)
     ctx.exit(exit_code_of(job))
-
-
-def submit_arguments(command: tuple[str, ...], opts: dict[str, Any]) -> dict[str, Any]:
-    """Client.submit's arguments from the command line."""
-    return {
-        "command": " ".join(command) if opts["shell"] else list(command),
-        "shell": opts["shell"],
-        "cpus": opts["cpus"],
-        "timeout_s": opts["timeout"],
-        "max_attempts": opts["max_attempts"],
-        "max_requeues": opts["max_requeues"],
-        "retry_delay_s": opts["retry_delay"],
-        "memory_mb": opts["memory_mb"],
-        "priority": opts["priority"],
-        "account": opts["account"],
-        "env": opts["env"] or None,
-        "secret_env": opts["secret_env"] or None,
-        # Where it was submitted, as a batch system does: relative paths mean what they say.
-        "cwd": opts["cwd"] or os.getcwd(),
-        "labels": opts["label"] or None,
-        "idempotency_key": opts["idempotency_key"],
-        "run_as": opts["run_as"],
-    }
 
 
 def stream_until_finished(client: "Client", job_id: int) -> "Job":

@@ -8,6 +8,7 @@ from typing import IO, TYPE_CHECKING, Any
 import click
 
 from corral.cli.context import open_client
+from corral.cli.job_spec import submit_arguments
 from corral.cli.output import counted, print_json
 
 if TYPE_CHECKING:
@@ -36,7 +37,6 @@ def read_commands(lines: IO[str], shell: bool) -> list[tuple[str, ...]]:
 
 def submit_lines(ctx: click.Context, lines: IO[str], opts: dict[str, Any]) -> None:
     """Submit every command of the file in batches; print the ids (or the jobs as JSON)."""
-    from corral.cli.submit import submit_arguments
     from corral.client.api import BATCH_MAX
 
     if opts["idempotency_key"] is not None:

@@ -130,7 +130,7 @@ async def open_services(
     svc.history = History(svc.scheduler, svc.lifecycle, writer, db, settings.history_interval_s)
     background.every("history", settings.history_interval_s, svc.history.step)
     svc.courier = Courier(db, settings)
-    svc.alerts = AlertEvaluator(svc, svc.courier)
+    svc.alerts = AlertEvaluator(svc.db, svc.lifecycle, svc.scheduler, svc.courier)
     await svc.alerts.load()
     background.every("alerts", settings.alert_interval_s, svc.alerts.step)
     background.keep("webhooks", svc.courier.run)

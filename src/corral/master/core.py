@@ -8,9 +8,9 @@ from corral.errors import ConflictError
 from corral.launchers.base import Launcher
 from corral.master.database import Database
 from corral.master.jobs.scheduler import Scheduler
+from corral.master.local_cpus import LocalCpus
 from corral.master.log_files import WorkerLogFiles
 from corral.master.tokens import Tokens
-from corral.master.workers.local_cpus import LocalCpus
 from corral.master.writer import Writer
 from corral.settings import MasterSettings
 

@@ -1,18 +1,14 @@
 """Every service of the master in one container, built once per process by the app's lifespan."""
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
 from corral.master.alerts.courier import Courier
+from corral.master.alerts.evaluator import AlertEvaluator
 from corral.master.background import Background
 from corral.master.core import Core
 from corral.master.jobs.recovery import RecoveryManager
 from corral.master.metrics.history import History
 from corral.master.workers.lifecycle import LifecycleManager
-
-if TYPE_CHECKING:
-    # The evaluator reads the services: imported for the annotation only.
-    from corral.master.alerts.evaluator import AlertEvaluator
 
 
 @dataclass
@@ -24,4 +20,4 @@ class Services(Core):
     background: Background = field(init=False)
     history: History = field(init=False)
     courier: Courier = field(init=False)
-    alerts: "AlertEvaluator" = field(init=False)
+    alerts: AlertEvaluator = field(init=False)

@@ -13,7 +13,9 @@ from corral.master.alerts.courier import Courier
 from corral.master.alerts.rules import RULES, Rule
 from corral.master.alerts.snapshot import Windows, take
 from corral.master.alerts.states import Alert, AlertState, step
-from corral.master.services import Services
+from corral.master.database import Database
+from corral.master.jobs.scheduler import Scheduler
+from corral.master.workers.lifecycle import LifecycleManager
 from corral.store.alert_rules import RuleSettings
 
 log = logging.getLogger("corral.master")
@@ -25,8 +27,12 @@ Key = tuple[str, frozenset[tuple[str, str]]]
 class AlertEvaluator:
     """The rules as tuned, the alerts they raised, and the step that evaluates them."""
 
-    def __init__(self, svc: Services, courier: Courier) -> None:
-        self.svc = svc
+    def __init__(
+        self, db: Database, lifecycle: LifecycleManager, scheduler: Scheduler, courier: Courier
+    ) -> None:
+        self.db = db
+        self.lifecycle = lifecycle
+        self.scheduler = scheduler
         self.courier = courier
         self.rules: dict[str, Rule] = dict(RULES)
         self.alerts: dict[Key, Alert] = {}
@@ -34,7 +40,7 @@ class AlertEvaluator:
 
     async def load(self) -> None:
         """Apply the settings tuned before this start."""
-        for saved in await self.svc.db.run(self.svc.db.alert_rules.all):
+        for saved in await self.db.run(self.db.alert_rules.all):
             if saved.name in self.rules:
                 self.tune(saved)
 
@@ -60,7 +66,7 @@ class AlertEvaluator:
     def step(self) -> None:
         """Evaluate every rule once and notify what changed (a periodic step)."""
         now = utcnow()
-        snap = take(self.svc, self._windows)
+        snap = take(self.lifecycle, self.scheduler, self._windows)
         notices: list[tuple[Alert, str]] = []
         for rule in self.rules.values():
             breaches = CHECKS[rule.name](snap, rule.threshold) if rule.enabled else []

@@ -17,7 +17,8 @@ from corral.domain.jobs import Job, JobState
 from corral.domain.placement import FleetWorker, refusal
 from corral.domain.worker_states import DesiredState
 from corral.domain.workers import DeploymentType
-from corral.master.services import Services
+from corral.master.jobs.scheduler import Scheduler
+from corral.master.workers.lifecycle import LifecycleManager
 
 WINDOW_S = 600.0
 FAILED = ("failed", "timed_out")
@@ -93,12 +94,12 @@ def _unrunnable(pending: list[Job], fleet: Mapping[str, FleetWorker]) -> int:
     return count
 
 
-def take(svc: Services, windows: Windows) -> Snapshot:
+def take(lifecycle: LifecycleManager, sched: Scheduler, windows: Windows) -> Snapshot:
     """The snapshot of now."""
     now = time.monotonic()
     wall = utcnow()
     workers = []
-    for sup in svc.lifecycle.supervisors.values():
+    for sup in lifecycle.supervisors.values():
         rt = sup.runtime
         beat = rt.last_heartbeat_at
         workers.append(
@@ -114,8 +115,7 @@ def take(svc: Services, windows: Windows) -> Snapshot:
                 restarts_in_window=windows.restarts_of(sup.worker_id, rt.restart_count, now),
             )
         )
-    windows.keep_only(svc.lifecycle.supervisors)
-    sched = svc.scheduler
+    windows.keep_only(lifecycle.supervisors)
     pending = [j for j in sched.jobs.values() if j.state is JobState.PENDING]
     oldest = min((j.submitted_at for j in pending if j.submitted_at), default=None)
     finished = windows.finished_since(sched.book.tally.finished, now)

@@ -8,7 +8,7 @@ from fastapi.responses import Response
 from corral.errors import UnavailableError
 from corral.master.api.deps import services
 from corral.master.api.error_answers import answers
-from corral.master.metrics.prometheus import CONTENT_TYPE, exposition
+from corral.master.api.prometheus import CONTENT_TYPE, exposition
 from corral.master.services import Services
 
 router = APIRouter(tags=["metrics"], responses=answers(401))

@@ -16,7 +16,7 @@ from corral.domain.outcomes import Outcome, retry_delay_s
 from corral.domain.queue import PendingQueue
 from corral.errors import ConflictError
 from corral.master.jobs.output import JobOutput
-from corral.master.metrics.tally import JobTally
+from corral.master.jobs.tally import JobTally
 from corral.master.writer import Writer
 
 log = logging.getLogger("corral.master")

@@ -23,7 +23,7 @@ from prometheus_client.registry import Collector
 from corral import __version__
 from corral.domain.jobs import TERMINAL, JobState
 from corral.domain.worker_states import DesiredState, WorkerState
-from corral.master.metrics.tally import Histogram
+from corral.master.jobs.tally import Histogram
 from corral.master.services import Services
 from corral.master.workers.supervisor import WorkerSupervisor
 
