@@ -15,6 +15,8 @@ lease_s = 7
 log_backups = 2
 stop_timeout_s = 12.5
 database_url = "postgresql://corral@127.0.0.1/corral"
+tls_cert = "tls/master.crt"
+tls_key = "/etc/corral/master.key"
 
 [workers.gpu]
 cpus = 2
@@ -41,6 +43,8 @@ def test_a_good_file_reads_as_settings_and_config_fields(tmp_path: Path) -> None
     settings = fleet.settings()
     assert settings.port == 8800 and settings.lease_s == 7.0 and settings.log_backups == 2
     assert settings.data_dir == tmp_path / "state"  # relative to the file's folder
+    assert settings.tls_cert == tmp_path / "tls" / "master.crt"
+    assert settings.tls_key == Path("/etc/corral/master.key")
     assert settings.stop_timeout_s == 12.5 and settings.heartbeat_interval_s == 1.0
     assert fleet.workers["gpu"]["cpu_ids"] == [0, 1]
     assert fleet.workers["batch-1"] == {}

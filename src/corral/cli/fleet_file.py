@@ -155,6 +155,8 @@ def _setting_check(kind: Any) -> Check:
 MASTER_FIELDS: dict[str, Check] = {
     f.name: _setting_check(f.type) for f in fields(MasterSettings) if f.name not in NOT_IN_FILE
 }
+# Settings that name files or folders: a relative one is relative to the file's folder.
+PATH_FIELDS = {f.name for f in fields(MasterSettings) if "Path" in str(f.type)}
 
 
 @dataclass(frozen=True)
@@ -184,11 +186,11 @@ class FleetFile:
         return fields
 
     def settings(self) -> MasterSettings:
-        """The master's settings from the file over the defaults (a relative data_dir is
-        relative to the file's folder)."""
+        """The master's settings from the file over the defaults (a relative path, such as
+        data_dir or tls_cert, is relative to the file's folder)."""
         values = dict(self.master)
-        if "data_dir" in values:
-            values["data_dir"] = self.path.parent / Path(values["data_dir"]).expanduser()
+        for name in PATH_FIELDS & values.keys():
+            values[name] = self.path.parent / Path(values[name]).expanduser()
         return MasterSettings(**values)
 
 
