@@ -51,7 +51,13 @@ function options(figure, answer, width) {
     ],
     axes: [
       { stroke: ink, grid },
-      { stroke: ink, grid, size: 70, values: (u, values) => values.map((v) => human(v, unit)) },
+      {
+        stroke: ink,
+        grid,
+        values: (u, values) => values.map((v) => human(v, unit)),
+        // As wide as its longest label ("0.75 CPUs"), at about 7 px a character.
+        size: (u, labels) => 20 + 7 * Math.max(4, ...(labels ?? []).map((l) => l.length)),
+      },
     ],
   };
 }
